@@ -1,0 +1,12 @@
+"""kmgmm: fast k-means and Gaussian-mixture clustering.
+
+Typed Cython kernels with OpenMP threads behind scikit-learn-compatible
+estimators.
+"""
+__version__ = "0.1.0"
+
+from ._config import show_config
+from ._kmeans import ConvergenceWarning, KMeans
+from ._validation import NotFittedError
+
+__all__ = ["KMeans", "ConvergenceWarning", "NotFittedError", "show_config", "__version__"]

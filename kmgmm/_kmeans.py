@@ -1,0 +1,359 @@
+"""KMeans: Lloyd's algorithm over the Cython pass in ``src/_lloyd.pyx``."""
+import numbers
+import warnings
+
+import numpy as np
+
+from . import _lloyd
+from ._base import BaseEstimator
+from ._kmeans_init import (
+    ROWS_PER_BLOCK, canonical_order, kmeans_plusplus, random_rows, row_sqnorms,
+)
+from ._threads import effective_n_threads, single_threaded_blas
+from ._validation import (
+    as_float_array, check_choice, check_features, check_int, check_random_state,
+    check_real, check_sample_weight, feature_names_of,
+)
+
+ALGORITHMS = ("lloyd",)
+
+
+class ConvergenceWarning(UserWarning):
+    """The fit ended in a state the user should know about."""
+
+
+def weighted_mean_variance(X, sample_weight):
+    """Mean over features of the weighted variance of X (two passes, float64)."""
+    w = sample_weight.astype(np.float64, copy=False)
+    total = w.sum()
+    mean = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
+        sl = slice(start, start + ROWS_PER_BLOCK)
+        mean += w[sl] @ X[sl].astype(np.float64, copy=False)
+    mean /= total
+    var = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
+        sl = slice(start, start + ROWS_PER_BLOCK)
+        diff = X[sl].astype(np.float64, copy=False) - mean
+        var += w[sl] @ (diff * diff)
+    return float(np.mean(var / total))
+
+
+def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights):
+    """Move each empty cluster onto one of the rows farthest from its centre.
+
+    Works on the pass's sufficient statistics in place: the chosen row's
+    weighted value leaves its old cluster's sums and becomes the empty
+    cluster's.  Rows are taken by decreasing distance (ties by index), rows
+    of zero weight never.  Returns the number of clusters relocated.
+    """
+    empty = np.flatnonzero(weights == 0)
+    if empty.size == 0:
+        return 0
+    dist = np.where(sample_weight > 0, min_sqdist.astype(np.float64), -1.0)
+    n_take = min(empty.size, int(np.count_nonzero(sample_weight > 0)))
+    if n_take < dist.size:
+        far = np.argpartition(dist, dist.size - n_take)[dist.size - n_take:]
+    else:
+        far = np.arange(dist.size)
+    far = far[np.lexsort((far, -dist[far]))][:n_take]
+    for cluster, row in zip(empty[:n_take], far):
+        old = labels[row]
+        wx = float(sample_weight[row]) * X[row].astype(np.float64)
+        if weights[old] > sample_weight[row]:
+            sums[old] -= wx
+            weights[old] -= sample_weight[row]
+        sums[cluster] = wx
+        weights[cluster] = sample_weight[row]
+    return n_take
+
+
+def centers_from_sums(sums, weights, previous, dtype):
+    """New centres: weighted means; a cluster still empty keeps its centre."""
+    centers = np.array(previous, dtype=np.float64)
+    filled = weights > 0
+    centers[filled] = sums[filled] / weights[filled, None]
+    return centers.astype(dtype, copy=False)
+
+
+def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
+    """Run Lloyd's algorithm from ``centers``.
+
+    Stops when an iteration leaves every label unchanged (strict convergence)
+    or the squared centre shift is at most ``tol`` (absolute, already scaled).
+    Returns (labels, inertia, centers, n_iter) with labels and inertia those
+    of the returned centres.
+    """
+    n_samples = X.shape[0]
+    n_clusters, n_features = centers.shape
+    centers = np.array(centers, dtype=X.dtype, order="C")
+    labels = np.full(n_samples, -1, dtype=np.int32)
+    labels_old = np.full(n_samples, -1, dtype=np.int32)
+    min_sqdist = np.empty(n_samples, dtype=X.dtype)
+    sums = np.empty((n_clusters, n_features), dtype=np.float64)
+    weights = np.empty(n_clusters, dtype=np.float64)
+    strict = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, min_sqdist,
+                                    sums, weights, n_threads)
+        n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
+                                          sums, weights)
+        new_centers = centers_from_sums(sums, weights, centers, X.dtype)
+        diff = new_centers.astype(np.float64) - centers
+        shift = float(np.einsum("ij,ij->", diff, diff))
+        centers = new_centers
+        if verbose:
+            extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
+            print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
+                  f"centre shift {shift:.3g}{extra}")
+        if np.array_equal(labels, labels_old):
+            strict = True
+            if verbose:
+                print(f"Converged at iteration {n_iter}: strict convergence.")
+            break
+        if shift <= tol:
+            if verbose:
+                print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
+                      f"within tolerance {tol:.3g}.")
+            break
+        labels, labels_old = labels_old, labels
+    if not strict:
+        # One more assignment so that labels and inertia match the centres.
+        empty = np.empty(0, dtype=X.dtype)
+        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, empty,
+                                    np.empty((0, 0)), np.empty(0), n_threads)
+    return labels, inertia, centers, n_iter
+
+
+class KMeans(BaseEstimator):
+    """K-means clustering (Lloyd's algorithm) with OpenMP-threaded Cython kernels.
+
+    Parameters follow scikit-learn's ``KMeans``.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    init : {"k-means++", "random"}, array of shape (n_clusters, n_features) or callable
+        "k-means++" is greedy k-means++ seeding; "random" picks rows with
+        probability proportional to their weight; an array gives the initial
+        centres; a callable ``init(X, n_clusters, random_state)`` returns them.
+        Every draw is by inverse CDF over cumulative weights in an order fixed
+        by the data values, so an integer sample weight is exactly equivalent
+        to repeating the row.
+    n_init : "auto" or int, default="auto"
+        Number of runs from different seeds; the lowest inertia wins. "auto"
+        is 1 for "k-means++", an array or a callable, and 10 for "random".
+    max_iter : int, default=300
+        Maximum number of Lloyd iterations per run.
+    tol : float, default=1e-4
+        Convergence threshold on the squared shift of the centres, relative to
+        the mean (weighted) variance of the features.
+    random_state : None, int or numpy.random.RandomState
+        Seed for the initialisation.
+    algorithm : {"lloyd"}, default="lloyd"
+        The k-means algorithm.
+    n_threads : int or None, default=None
+        OpenMP threads for the kernels. None uses every core allowed by
+        ``OMP_NUM_THREADS`` and threadpoolctl limits. Results do not depend
+        on it.
+    verbose : int, default=0
+        Print the objective every iteration when > 0.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centres, with the dtype of the training data (float32 or float64).
+    labels_ : ndarray of shape (n_samples,)
+        Index of the nearest centre for each training row.
+    inertia_ : float
+        Weighted sum of squared distances of the rows to their centres.
+    n_iter_ : int
+        Lloyd iterations run by the best run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when X was a DataFrame with string columns
+    """
+
+    _fitted_attribute = "cluster_centers_"
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
+                 tol=1e-4, random_state=None, algorithm="lloyd", n_threads=None,
+                 verbose=0):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.algorithm = algorithm
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def _check_params(self, X):
+        check_int(self.n_clusters, "n_clusters", low=1)
+        check_int(self.max_iter, "max_iter", low=1)
+        check_real(self.tol, "tol", low=0)
+        check_int(self.verbose, "verbose", low=0)
+        check_choice(self.algorithm, "algorithm", ALGORITHMS)
+        init = self.init
+        if isinstance(init, str):
+            check_choice(init, "init", ("k-means++", "random"))
+        elif callable(init):
+            pass
+        else:
+            init = self._check_init_array(init, X)
+        if isinstance(self.n_init, str):
+            check_choice(self.n_init, "n_init", ("auto",))
+            n_init = 10 if (isinstance(init, str) and init == "random") else 1
+        else:
+            n_init = check_int(self.n_init, "n_init", low=1)
+            if not isinstance(init, str) and n_init != 1:
+                warnings.warn(
+                    f"Explicit initial centres passed: performing only one init "
+                    f"in {type(self).__name__} instead of n_init={n_init}.",
+                    RuntimeWarning, stacklevel=3)
+                n_init = 1
+        return init, n_init
+
+    def _check_init_array(self, init, X):
+        centers = as_float_array(init, name="init", dtype=X.dtype)
+        if centers.shape != (self.n_clusters, X.shape[1]):
+            raise ValueError(
+                f"The init array has shape {centers.shape}, but it must be "
+                f"(n_clusters, n_features) = ({self.n_clusters}, {X.shape[1]}): "
+                "one row per cluster, one column per feature of X."
+            )
+        return centers
+
+    def _initial_centers(self, X, sample_weight, init, random_state, order, x_sqnorms):
+        if isinstance(init, str):
+            if init == "k-means++":
+                centers, _ = kmeans_plusplus(X, self.n_clusters, sample_weight,
+                                             random_state, order, x_sqnorms)
+            else:
+                centers, _ = random_rows(X, self.n_clusters, sample_weight,
+                                         random_state, order)
+            return centers
+        if callable(init):
+            centers = init(X, self.n_clusters, random_state=random_state)
+            return self._check_init_array(centers, X)
+        return init
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; an integer weight counts as that many copies.
+        """
+        names = feature_names_of(X)
+        X = as_float_array(X)
+        init, n_init = self._check_params(X)
+        n_samples = X.shape[0]
+        if n_samples < self.n_clusters:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}: "
+                "lower n_clusters or pass more rows."
+            )
+        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        n_threads = effective_n_threads(self.n_threads)
+        random_state = check_random_state(self.random_state)
+        tol = weighted_mean_variance(X, sample_weight) * self.tol if self.tol else 0.0
+
+        order = x_sqnorms = None
+        if isinstance(init, str):
+            order = canonical_order(X)
+            if init == "k-means++":
+                x_sqnorms = row_sqnorms(X)
+
+        best = None
+        with single_threaded_blas():
+            for run in range(n_init):
+                centers = self._initial_centers(X, sample_weight, init, random_state,
+                                                order, x_sqnorms)
+                if self.verbose:
+                    print(f"Initialisation {run + 1} of {n_init} done.")
+                result = lloyd(X, sample_weight, centers, max_iter=self.max_iter,
+                               tol=tol, n_threads=n_threads, verbose=self.verbose)
+                if best is None or result[1] < best[1]:
+                    best = result
+        labels, inertia, centers, n_iter = best
+
+        n_distinct = np.unique(labels).size
+        if n_distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({n_distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.", ConvergenceWarning, stacklevel=2)
+
+        check_features(self, X, names, reset=True)
+        self.cluster_centers_ = centers
+        self.labels_ = labels
+        self.inertia_ = float(inertia)
+        self.n_iter_ = int(n_iter)
+        self._n_threads = n_threads
+        return self
+
+    # -------------------------------------------------------------- predict
+    def _check_test_data(self, X, method):
+        self._check_is_fitted(method, "cluster_centers_")
+        names = feature_names_of(X)
+        X = as_float_array(X)
+        check_features(self, X, names, reset=False)
+        return X
+
+    def _assign(self, X, sample_weight=None, want_labels=True):
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        labels = np.empty(X.shape[0], dtype=np.int32)
+        n_threads = effective_n_threads(self.n_threads)
+        with single_threaded_blas():
+            inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels,
+                                        np.empty(0, dtype=X.dtype), np.empty((0, 0)),
+                                        np.empty(0), n_threads)
+        return labels, inertia
+
+    def predict(self, X):
+        """Index of the nearest centre for each row of X."""
+        X = self._check_test_data(X, "predict")
+        return self._assign(X)[0]
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return ``labels_``."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the weighted inertia of X under the fitted centres."""
+        X = self._check_test_data(X, "score")
+        return -float(self._assign(X, sample_weight)[1])
+
+    def transform(self, X):
+        """Euclidean distance from each row of X to each centre."""
+        X = self._check_test_data(X, "transform")
+        return self._distances(X)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return the distances from each row of X to each centre."""
+        return self.fit(X, sample_weight=sample_weight)._distances(as_float_array(X))
+
+    def _distances(self, X):
+        C = self.cluster_centers_.astype(np.float64)
+        c_sqnorms = np.einsum("ij,ij->i", C, C)
+        out = np.empty((X.shape[0], C.shape[0]), dtype=X.dtype)
+        for start in range(0, X.shape[0], ROWS_PER_BLOCK):
+            block = X[start:start + ROWS_PER_BLOCK].astype(np.float64, copy=False)
+            d = block @ C.T
+            d *= -2.0
+            d += np.einsum("ij,ij->i", block, block)[:, None]
+            d += c_sqnorms
+            np.maximum(d, 0.0, out=d)
+            out[start:start + ROWS_PER_BLOCK] = np.sqrt(d)
+        return out
+
+    def __sklearn_tags__(self):
+        return self._sklearn_tags(transformer=True)

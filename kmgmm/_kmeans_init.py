@@ -1,0 +1,124 @@
+"""Seeding for k-means: greedy k-means++ and random rows, both weighted.
+
+Every random draw picks a row by inverse CDF over cumulative weights taken in
+a canonical row order (rows sorted by a fixed random projection).  The draw
+then depends on the rows and their weights, not on their order or on how a
+weight is spelled: a row with integer weight w is chosen exactly as if it
+were repeated w times, and a row with weight 0 is never chosen.
+"""
+import numpy as np
+
+# Rows per block when a computation over X needs a float64 temporary.
+ROWS_PER_BLOCK = 4096
+
+_PROJECTION_SEED = 20121120
+
+
+def canonical_order(X):
+    """A permutation of the rows of X that depends on their values only.
+
+    Rows are sorted by their projection on a fixed random direction.  The
+    projection is a plain sum over features in a fixed order, so equal rows
+    get bit-identical keys wherever they sit in X; the sort is stable.
+    """
+    n_samples, n_features = X.shape
+    direction = np.random.RandomState(_PROJECTION_SEED).standard_normal(n_features)
+    key = np.zeros(n_samples, dtype=np.float64)
+    for start in range(0, n_samples, ROWS_PER_BLOCK):
+        block = X[start:start + ROWS_PER_BLOCK]
+        out = key[start:start + ROWS_PER_BLOCK]
+        for j in range(n_features):
+            out += block[:, j] * direction[j]
+    return np.argsort(key, kind="stable")
+
+
+def row_sqnorms(X):
+    """Squared norm of every row, in float64."""
+    out = np.empty(X.shape[0], dtype=np.float64)
+    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
+        block = X[start:start + ROWS_PER_BLOCK].astype(np.float64, copy=False)
+        out[start:start + ROWS_PER_BLOCK] = np.einsum("ij,ij->i", block, block)
+    return out
+
+
+def sqdist_to_rows(X, x_sqnorms, C):
+    """Squared distances (n_samples, n_centers) from every row to each centre.
+
+    Computed in float64 blocks as ||x||^2 - 2 x.c + ||c||^2, clamped at 0
+    (rounding can make the expansion slightly negative).
+    """
+    C = np.asarray(C, dtype=np.float64)
+    c_sqnorms = np.einsum("ij,ij->i", C, C)
+    out = np.empty((X.shape[0], C.shape[0]), dtype=np.float64)
+    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
+        stop = start + ROWS_PER_BLOCK
+        block = X[start:stop].astype(np.float64, copy=False)
+        d = out[start:stop]
+        np.matmul(block, C.T, out=d)
+        d *= -2.0
+        d += x_sqnorms[start:stop, None]
+        d += c_sqnorms
+        np.maximum(d, 0.0, out=d)
+    return out
+
+
+def _draw(order, weights, values):
+    """Rows whose cumulative weight (in canonical order) first exceeds values."""
+    cumulative = np.cumsum(weights[order])
+    idx = np.searchsorted(cumulative, values, side="right")
+    np.clip(idx, 0, len(order) - 1, out=idx)
+    return order[idx]
+
+
+def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
+                    x_sqnorms=None, n_local_trials=None):
+    """Greedy k-means++ (Arthur & Vassilvitskii, 2007) with sample weights.
+
+    Each new centre is the best of ``n_local_trials`` candidates drawn with
+    probability proportional to weight x squared distance to the nearest
+    centre so far; "best" is the one that lowers the weighted potential most.
+    Returns (centers, indices) where centers has X's dtype.
+    """
+    n_samples, n_features = X.shape
+    if x_sqnorms is None:
+        x_sqnorms = row_sqnorms(X)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    w = sample_weight.astype(np.float64, copy=False)
+    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
+    indices = np.empty(n_clusters, dtype=np.intp)
+
+    first = _draw(order, w, random_state.uniform(size=1) * w.sum())[0]
+    centers[0] = X[first]
+    indices[0] = first
+    closest = sqdist_to_rows(X, x_sqnorms, X[first:first + 1])[:, 0]
+    potential = closest @ w
+
+    for c in range(1, n_clusters):
+        values = random_state.uniform(size=n_local_trials) * potential
+        candidates = _draw(order, w * closest, values)
+        dist = sqdist_to_rows(X, x_sqnorms, X[candidates])
+        np.minimum(closest[:, None], dist, out=dist)
+        potentials = w @ dist
+        best = int(np.argmin(potentials))
+        potential = potentials[best]
+        closest = dist[:, best].copy()
+        centers[c] = X[candidates[best]]
+        indices[c] = candidates[best]
+    return centers, indices
+
+
+def random_rows(X, n_clusters, sample_weight, random_state, order):
+    """n_clusters distinct rows drawn with probability proportional to weight."""
+    w = sample_weight.astype(np.float64, copy=False)[order]
+    positive = np.count_nonzero(w)
+    if positive < n_clusters:
+        raise ValueError(
+            f"init='random' needs n_clusters={n_clusters} rows of positive "
+            f"sample_weight, but only {positive} have one; lower n_clusters or "
+            "use init='k-means++'."
+        )
+    picked = random_state.choice(len(order), size=n_clusters, replace=False,
+                                 p=w / w.sum())
+    indices = order[picked]
+    return X[indices].copy(), indices

@@ -1,0 +1,312 @@
+"""Input validation for every estimator: the kernels trust what passes here.
+
+Each failure is a ``ValueError`` or ``TypeError`` whose message names the
+argument and says what to do about it.
+"""
+import numbers
+import sys
+import warnings
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a method that needs a fitted estimator is called before fit."""
+
+
+_compatible_not_fitted = {}
+
+
+def not_fitted_error(estimator, method):
+    """A NotFittedError that is also scikit-learn's when scikit-learn is loaded.
+
+    scikit-learn is never imported here; when a caller has imported it, the
+    error raised also subclasses ``sklearn.exceptions.NotFittedError`` so
+    code that catches that class keeps working.
+    """
+    message = (
+        f"This {type(estimator).__name__} instance is not fitted yet; call "
+        f"'fit' with appropriate arguments before using '{method}'."
+    )
+    sk = sys.modules.get("sklearn.exceptions")
+    base = getattr(sk, "NotFittedError", None)
+    if base is None:
+        return NotFittedError(message)
+    cls = _compatible_not_fitted.get(base)
+    if cls is None:
+        cls = type("NotFittedError", (NotFittedError, base), {})
+        cls.__module__ = __name__
+        _compatible_not_fitted[base] = cls
+    return cls(message)
+
+
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
+
+
+def feature_names_of(X):
+    """Column names of a DataFrame when they are all strings, else None."""
+    if not _is_dataframe(X):
+        return None
+    names = np.asarray(X.columns, dtype=object)
+    if len(names) == 0:
+        return None
+    kinds = {isinstance(n, str) for n in names}
+    if kinds == {True}:
+        return names
+    if kinds == {True, False}:
+        raise TypeError(
+            "X has feature names that are a mix of strings and other types; "
+            "convert all column names to strings, e.g. X.columns = "
+            "X.columns.astype(str)."
+        )
+    return None
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
+def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_samples=1,
+                   ensure_min_features=1, allow_sparse=False):
+    """Return X as a C-contiguous float32 or float64 array, copying at most once.
+
+    float32 and float64 input keep their dtype (unless ``dtype`` is given);
+    other numeric input becomes float64.  Lists, DataFrames, memory-mapped,
+    Fortran-ordered and strided arrays are accepted.  The caller's array is
+    never modified (a view is returned only when no conversion is needed).
+    """
+    if _is_sparse(X) and not allow_sparse:
+        raise TypeError(
+            f"{name} is a sparse matrix, which this estimator does not accept; "
+            f"convert it with {name}.toarray() if it fits in memory."
+        )
+    if _is_dataframe(X):
+        try:
+            X = X.to_numpy()
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be numeric: {exc}") from None
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got a string.")
+    arr = X if isinstance(X, np.ndarray) else None
+    if arr is None:
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} could not be read as a numeric array ({exc}); pass a "
+                "2-D array of numbers of equal-length rows."
+            ) from None
+    if np.iscomplexobj(arr):
+        raise ValueError(
+            f"{name} contains complex numbers, which are not supported; pass "
+            f"the real part ({name}.real) or the modulus (abs({name}))."
+        )
+    if arr.dtype.kind in "USV":
+        raise ValueError(
+            f"{name} contains strings ({arr.dtype}); clustering needs numbers: "
+            "encode the categorical columns first."
+        )
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except TypeError as exc:
+            raise TypeError(
+                f"{name} must contain only numbers ({exc}); encode or drop the "
+                "non-numeric values."
+            ) from None
+        except ValueError as exc:
+            raise ValueError(
+                f"{name} must contain only numbers ({exc}); encode or drop the "
+                "non-numeric values."
+            ) from None
+    elif arr.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}, which is not numeric; pass an array "
+            "of floats or integers."
+        )
+    if ensure_2d:
+        if arr.ndim == 0:
+            raise ValueError(
+                f"Expected a 2-D array for {name}, got a scalar; pass an array "
+                "of shape (n_samples, n_features)."
+            )
+        if arr.ndim == 1:
+            raise ValueError(
+                f"Expected a 2-D array for {name}, got a 1-D array of shape "
+                f"{arr.shape}; reshape your data with {name}.reshape(-1, 1) if "
+                "it has a single feature or with "
+                f"{name}.reshape(1, -1) if it is a single sample."
+            )
+        if arr.ndim > 2:
+            raise ValueError(
+                f"Expected a 2-D array for {name}, got {arr.ndim} dimensions "
+                f"(shape {arr.shape}); reshape it to (n_samples, n_features)."
+            )
+        if arr.shape[0] < ensure_min_samples:
+            raise ValueError(
+                f"Found array with {arr.shape[0]} sample(s) (shape={arr.shape}) "
+                f"while a minimum of {ensure_min_samples} is required: {name} "
+                "must have at least that many rows."
+            )
+        if arr.shape[1] < ensure_min_features:
+            raise ValueError(
+                f"Found array with {arr.shape[1]} feature(s) (shape={arr.shape}) "
+                f"while a minimum of {ensure_min_features} is required: {name} "
+                "must have at least that many columns."
+            )
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.float64
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr, name):
+    """Raise a ValueError naming ``name`` if arr holds NaN or infinity."""
+    # np.sum is cheap and propagates NaN/inf; only on failure find which.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(arr, axis=None, dtype=np.float64)
+    if np.isfinite(total):
+        return
+    if np.isnan(arr).any():
+        what = "NaN"
+    elif np.isinf(arr).any():
+        what = "infinity"
+    else:  # finite values whose sum overflows float64
+        return
+    raise ValueError(
+        f"{name} contains {what} (values must be finite: no NaN or inf); remove "
+        "those rows or impute the missing values first, e.g. with "
+        "sklearn.impute.SimpleImputer."
+    )
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Return sample weights as a new C-contiguous array of ``dtype``.
+
+    None gives ones.  Weights must be finite, non-negative, of shape
+    (n_samples,) and not all zero.
+    """
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=dtype)
+    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+        sw = np.full(n_samples, sample_weight, dtype=dtype)
+    else:
+        sw = as_float_array(sample_weight, name="sample_weight", dtype=dtype,
+                            ensure_2d=False)
+        if sw.ndim != 1 or sw.shape[0] != n_samples:
+            raise ValueError(
+                f"sample_weight.shape == {sw.shape}, expected ({n_samples},): "
+                "give one weight per row of X."
+            )
+        sw = sw.copy()
+    check_finite(sw, "sample_weight")
+    if (sw < 0).any():
+        raise ValueError(
+            "sample_weight contains negative values; weights must be >= 0 "
+            "(use 0 to leave a row out)."
+        )
+    if not (sw > 0).any():
+        raise ValueError(
+            "sample_weight sums to zero; at least one row needs a positive weight."
+        )
+    return sw
+
+
+def check_random_state(seed):
+    """A numpy RandomState from None, an int or a RandomState."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if not 0 <= seed < 2**32:
+            raise ValueError(
+                f"random_state={seed} is out of range; use an integer in [0, 2**32)."
+            )
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.RandomState(seed.integers(2**32, dtype=np.uint64))
+    raise ValueError(
+        f"random_state={seed!r} cannot seed a random generator; use None, an "
+        "integer or a numpy.random.RandomState."
+    )
+
+
+def check_int(value, name, *, low=None, high=None, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if low is not None and value < low:
+        raise ValueError(f"{name}={value} is too small; it must be >= {low}.")
+    if high is not None and value > high:
+        raise ValueError(f"{name}={value} is too large; it must be <= {high}.")
+    return int(value)
+
+
+def check_real(value, name, *, low=None, low_inclusive=True, high=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}={value} must be finite.")
+    if low is not None:
+        if (value < low) if low_inclusive else (value <= low):
+            op = ">=" if low_inclusive else ">"
+            raise ValueError(f"{name}={value} is out of range; it must be {op} {low}.")
+    if high is not None and value > high:
+        raise ValueError(f"{name}={value} is out of range; it must be <= {high}.")
+    return value
+
+
+def check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name}={value!r} is not supported; choose one of {options}.")
+    return value
+
+
+def check_features(estimator, X, names, *, reset):
+    """Record (reset=True) or check n_features_in_ and feature_names_in_."""
+    n_features = X.shape[1]
+    cls = type(estimator).__name__
+    if reset:
+        estimator.n_features_in_ = n_features
+        if names is not None:
+            estimator.feature_names_in_ = names
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        return
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if fitted_names is not None or names is not None:
+        if names is None:
+            warnings.warn(
+                f"X does not have valid feature names, but {cls} was fitted "
+                "with feature names", UserWarning, stacklevel=3)
+        elif fitted_names is None:
+            warnings.warn(
+                f"X has feature names, but {cls} was fitted without feature "
+                "names", UserWarning, stacklevel=3)
+        elif len(names) != len(fitted_names) or np.any(names != fitted_names):
+            unexpected = sorted(set(names) - set(fitted_names))
+            missing = sorted(set(fitted_names) - set(names))
+            detail = ""
+            if unexpected:
+                detail += f"Feature names unseen at fit time: {unexpected[:5]}\n"
+            if missing:
+                detail += f"Feature names seen at fit time, yet now missing: {missing[:5]}\n"
+            if not detail:
+                detail = "Feature names must be in the same order as they were in fit.\n"
+            raise ValueError(
+                "The feature names should match those that were passed during "
+                "fit.\n" + detail)
+    if n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {cls} is expecting "
+            f"{estimator.n_features_in_} features as input; pass data with the "
+            "columns the model was fitted on."
+        )

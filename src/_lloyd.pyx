@@ -1,0 +1,195 @@
+"""One Lloyd pass of k-means: nearest centre for every row and, in the same
+pass, the weighted per-cluster sums, weights and the inertia.
+
+float32 and float64 come from one fused source; sums, weights and inertia are
+accumulated in float64 whatever the data dtype.  Rows are cut into chunks of
+CHUNK rows; a chunk's distances come from one gemm (``||c||^2 - 2 x.c``), or
+from a direct loop when there are very few features.  Chunks are grouped into
+blocks (see ``_kmgmm_common.block_count``): each block is done by one thread
+and owns partial statistics, which are added in block order afterwards, so
+every output is bit-for-bit identical for any number of threads.
+"""
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange, parallel, threadid
+from libc.string cimport memset
+
+from _kmgmm_common cimport (
+    CHUNK, block_count, gemm_abt, kmgmm_openmp_enabled, kmgmm_omp_max_threads,
+)
+
+# Up to this many features a direct distance loop beats a gemm.
+DIRECT_MAX_FEATURES = 4
+
+
+def openmp_enabled():
+    """True when the kernels were compiled with OpenMP."""
+    return bool(kmgmm_openmp_enabled())
+
+
+def omp_max_threads():
+    """The OpenMP runtime's current thread limit (1 without OpenMP)."""
+    return kmgmm_omp_max_threads()
+
+
+cdef double _assign_chunk(
+    const floating* X,          # IN (m, d) the chunk's rows
+    const floating* w,          # IN (m,) sample weights
+    Py_ssize_t m,
+    int d,
+    const floating* centers,    # IN (k, d)
+    const floating* c_sqnorm,   # IN (k,) squared norms of the centres
+    int k,
+    floating* dots,             # SCRATCH (m, k), unused on the direct path
+    bint direct,
+    int* labels,                # OUT (m,)
+    floating* min_sqdist,       # OUT (m,) or NULL
+    double* sums,               # INOUT (k, d) or NULL when not updating
+    double* wsum,               # INOUT (k,)   or NULL when not updating
+) noexcept nogil:
+    """Assign the chunk's rows; return the chunk's weighted inertia."""
+    cdef Py_ssize_t i
+    cdef int j, l, best
+    cdef floating dist, best_dist, diff, x_l
+    cdef double sq, wi, inertia = 0
+    cdef const floating* x
+    cdef const floating* c
+
+    if not direct:
+        # dots[i, j] = -2 x_i . c_j
+        gemm_abt(<int> m, k, d, -2.0, X, d, centers, d, 0.0, dots, k)
+
+    for i in range(m):
+        x = X + i * d
+        best = 0
+        if direct:
+            best_dist = 0
+            for l in range(d):
+                diff = x[l] - centers[l]
+                best_dist = best_dist + diff * diff
+            for j in range(1, k):
+                c = centers + j * d
+                dist = 0
+                for l in range(d):
+                    diff = x[l] - c[l]
+                    dist = dist + diff * diff
+                if dist < best_dist:
+                    best_dist = dist
+                    best = j
+        else:
+            best_dist = dots[i * k] + c_sqnorm[0]
+            for j in range(1, k):
+                dist = dots[i * k + j] + c_sqnorm[j]
+                if dist < best_dist:
+                    best_dist = dist
+                    best = j
+        labels[i] = best
+
+        # The exact squared distance to the chosen centre (the gemm form
+        # cancels badly for points far from the origin).
+        c = centers + best * d
+        sq = 0
+        for l in range(d):
+            diff = x[l] - c[l]
+            sq = sq + <double> diff * diff
+        if min_sqdist != NULL:
+            min_sqdist[i] = <floating> sq
+        wi = w[i]
+        inertia += wi * sq
+        if sums != NULL:
+            wsum[best] += wi
+            for l in range(d):
+                sums[best * d + l] += wi * x[l]
+    return inertia
+
+
+def lloyd_pass(
+    const floating[:, ::1] X,              # IN (n_samples, n_features)
+    const floating[::1] sample_weight,     # IN (n_samples,)
+    const floating[:, ::1] centers,        # IN (n_clusters, n_features)
+    int[::1] labels,                       # OUT (n_samples,)
+    floating[::1] min_sqdist,              # OUT (n_samples,) or empty to skip
+    double[:, ::1] sums,                   # OUT (n_clusters, n_features) or empty
+    double[::1] weights,                   # OUT (n_clusters,) or empty
+    int n_threads,
+):
+    """Assign every row to its nearest centre; return the weighted inertia.
+
+    When ``sums``/``weights`` are non-empty they receive the weighted
+    per-cluster sums of X and the per-cluster total weights (overwritten, not
+    added to).  ``min_sqdist``, when non-empty, receives each row's squared
+    distance to its centre.  Inputs are trusted: C-contiguous, finite, of
+    matching shapes, n_threads >= 1.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = <int> X.shape[1]
+    cdef int k = <int> centers.shape[0]
+    cdef bint update = sums.shape[0] > 0
+    cdef bint want_dist = min_sqdist.shape[0] > 0
+    cdef bint direct = d <= DIRECT_MAX_FEATURES
+    cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t stat_doubles = (k * d + k) if update else 0
+    cdef Py_ssize_t n_blocks = block_count(n_chunks, stat_doubles)
+    cdef Py_ssize_t chunks_per_block = (n_chunks + n_blocks - 1) // n_blocks
+    n_blocks = (n_chunks + chunks_per_block - 1) // chunks_per_block
+
+    dtype = np.float32 if floating is float else np.float64
+    c_sqnorm_arr = np.einsum("ij,ij->i", np.asarray(centers), np.asarray(centers))
+    cdef const floating[::1] c_sqnorm = c_sqnorm_arr.astype(dtype, copy=False)
+    cdef floating[:, ::1] dots = np.empty(
+        (n_threads, 1 if direct else CHUNK * k), dtype=dtype)
+    cdef double[:, :, ::1] block_sums = np.empty(
+        (n_blocks if update else 0, k, d), dtype=np.float64)
+    cdef double[:, ::1] block_wsum = np.empty(
+        (n_blocks if update else 0, k), dtype=np.float64)
+    cdef double[::1] block_inertia = np.zeros(n_blocks, dtype=np.float64)
+
+    cdef Py_ssize_t b, ch, row, m, ch_end
+    cdef int j, l
+    cdef double* sums_b
+    cdef double* wsum_b
+    cdef floating* dist_ptr
+    cdef double inertia = 0
+
+    with nogil, parallel(num_threads=n_threads):
+        for b in prange(n_blocks, schedule="dynamic"):
+            sums_b = NULL
+            wsum_b = NULL
+            if update:
+                sums_b = &block_sums[b, 0, 0]
+                wsum_b = &block_wsum[b, 0]
+                memset(sums_b, 0, k * d * sizeof(double))
+                memset(wsum_b, 0, k * sizeof(double))
+            ch_end = (b + 1) * chunks_per_block
+            if ch_end > n_chunks:
+                ch_end = n_chunks
+            for ch in range(b * chunks_per_block, ch_end):
+                row = ch * CHUNK
+                m = n - row
+                if m > CHUNK:
+                    m = CHUNK
+                dist_ptr = NULL
+                if want_dist:
+                    dist_ptr = &min_sqdist[row]
+                block_inertia[b] += _assign_chunk(
+                    &X[row, 0], &sample_weight[row], m, d,
+                    &centers[0, 0], &c_sqnorm[0], k,
+                    &dots[threadid(), 0], direct,
+                    &labels[row], dist_ptr, sums_b, wsum_b,
+                )
+
+    # Reduce the blocks in block order: each cluster is owned by one thread.
+    if update:
+        with nogil:
+            for j in prange(k, num_threads=n_threads, schedule="static"):
+                for l in range(d):
+                    sums[j, l] = 0
+                weights[j] = 0
+                for b in range(n_blocks):
+                    for l in range(d):
+                        sums[j, l] += block_sums[b, j, l]
+                    weights[j] += block_wsum[b, j]
+    for b in range(n_blocks):
+        inertia += block_inertia[b]
+    return inertia
