@@ -101,7 +101,7 @@ def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_sample
             ) from None
     if np.iscomplexobj(arr):
         raise ValueError(
-            f"{name} contains complex numbers, which are not supported; pass "
+            f"Complex data not supported: {name} contains complex numbers; pass "
             f"the real part ({name}.real) or the modulus (abs({name}))."
         )
     if arr.dtype.kind in "USV":
@@ -136,7 +136,7 @@ def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_sample
         if arr.ndim == 1:
             raise ValueError(
                 f"Expected a 2-D array for {name}, got a 1-D array of shape "
-                f"{arr.shape}; reshape your data with {name}.reshape(-1, 1) if "
+                f"{arr.shape}. Reshape your data with {name}.reshape(-1, 1) if "
                 "it has a single feature or with "
                 f"{name}.reshape(1, -1) if it is a single sample."
             )

@@ -1,0 +1,21 @@
+import numpy as np
+import pytest
+
+
+def make_mixture(n_samples, n_features, n_clusters, *, spread=1.0, dtype=np.float64, seed=0):
+    """Rows from a seeded Gaussian mixture with well-spaced means; returns (X, y, means)."""
+    rng = np.random.RandomState(seed)
+    means = rng.uniform(-10, 10, size=(n_clusters, n_features))
+    y = rng.randint(n_clusters, size=n_samples)
+    X = means[y] + spread * rng.standard_normal((n_samples, n_features))
+    return X.astype(dtype), y, means
+
+
+@pytest.fixture
+def mixture():
+    return make_mixture
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    return request.param

@@ -1,0 +1,101 @@
+"""The Lloyd pass against a plain NumPy twin, at chunk boundaries."""
+import numpy as np
+import pytest
+
+from kmgmm import _lloyd
+
+
+def lloyd_pass_twin(X, w, centers):
+    """Plain NumPy: labels, squared distances, weighted sums, weights, inertia."""
+    X64 = X.astype(np.float64)
+    C64 = centers.astype(np.float64)
+    d2 = ((X64[:, None, :] - C64[None, :, :]) ** 2).sum(-1)
+    labels = d2.argmin(1)
+    min_d2 = d2[np.arange(len(X)), labels]
+    k = len(centers)
+    sums = np.zeros_like(C64)
+    np.add.at(sums, labels, w.astype(np.float64)[:, None] * X64)
+    weights = np.bincount(labels, weights=w.astype(np.float64), minlength=k)
+    inertia = float((w.astype(np.float64) * min_d2).sum())
+    return labels, min_d2, sums, weights, inertia
+
+
+def run_pass(X, w, centers, n_threads):
+    n, d = X.shape
+    k = centers.shape[0]
+    labels = np.full(n, -7, dtype=np.int32)
+    min_d2 = np.full(n, -1, dtype=X.dtype)
+    sums = np.full((k, d), np.nan)
+    weights = np.full(k, np.nan)
+    inertia = _lloyd.lloyd_pass(X, w, centers, labels, min_d2, sums, weights, n_threads)
+    return labels, min_d2, sums, weights, inertia
+
+
+@pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 10_000])
+@pytest.mark.parametrize("n_features", [2, 3, 17])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pass_matches_numpy_twin(n_samples, n_features, n_threads, weighted, dtype):
+    rng = np.random.RandomState(n_samples + n_features)
+    k = 7
+    X = rng.standard_normal((n_samples, n_features)).astype(dtype)
+    centers = rng.standard_normal((k, n_features)).astype(dtype)
+    w = (rng.uniform(0.1, 3, n_samples) if weighted else np.ones(n_samples)).astype(dtype)
+
+    labels, min_d2, sums, weights, inertia = run_pass(X, w, centers, n_threads)
+    t_labels, t_d2, t_sums, t_weights, t_inertia = lloyd_pass_twin(X, w, centers)
+
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    # Labels may differ only where two centres are (numerically) equidistant.
+    differ = labels != t_labels
+    if differ.any():
+        d2 = ((X[differ, None, :].astype(np.float64) - centers[None].astype(np.float64)) ** 2).sum(-1)
+        gap = np.abs(d2[np.arange(differ.sum()), labels[differ]] - t_d2[differ])
+        assert np.all(gap <= rtol * (1 + t_d2[differ])), "a label is not a nearest centre"
+        # Re-derive the statistics from the kernel's own labels before comparing.
+        t_sums = np.zeros_like(t_sums)
+        np.add.at(t_sums, labels, w.astype(np.float64)[:, None] * X.astype(np.float64))
+        t_weights = np.bincount(labels, weights=w.astype(np.float64), minlength=k)
+    np.testing.assert_allclose(min_d2, t_d2, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(sums, t_sums, rtol=rtol, atol=rtol * 10)
+    np.testing.assert_allclose(weights, t_weights, rtol=1e-12)
+    np.testing.assert_allclose(inertia, t_inertia, rtol=rtol)
+
+
+def test_pass_without_statistics_matches_fit_pass(dtype):
+    rng = np.random.RandomState(3)
+    X = rng.standard_normal((1000, 5)).astype(dtype)
+    w = np.ones(1000, dtype=dtype)
+    centers = X[:6].copy()
+    labels_fit, _, _, _, inertia_fit = run_pass(X, w, centers, 2)
+    labels = np.empty(1000, dtype=np.int32)
+    inertia = _lloyd.lloyd_pass(X, w, centers, labels, np.empty(0, dtype=dtype),
+                                np.empty((0, 0)), np.empty(0), 2)
+    np.testing.assert_array_equal(labels, labels_fit)
+    assert inertia == inertia_fit
+
+
+@pytest.mark.parametrize("shape", [(5_000, 2, 8), (3_000, 40, 33)])
+def test_pass_bit_identical_for_any_thread_count(shape, dtype):
+    n, d, k = shape
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    w = rng.uniform(0.5, 2, n).astype(dtype)
+    centers = X[rng.choice(n, k, replace=False)].copy()
+    ref = run_pass(X, w, centers, 1)
+    for n_threads in (2, 3, 8):
+        out = run_pass(X, w, centers, n_threads)
+        for a, b in zip(ref, out):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_float32_statistics_accumulate_in_float64():
+    # 2**24 + 1 is not representable in float32: a float32 accumulator
+    # would lose every unit added past 2**24.
+    n = 40_000
+    X = np.full((n, 1), 1000.0, dtype=np.float32)
+    w = np.ones(n, dtype=np.float32)
+    centers = np.array([[1000.0]], dtype=np.float32)
+    _, _, sums, weights, _ = run_pass(X, w, centers, 2)
+    assert sums[0, 0] == 1000.0 * n
+    assert weights[0] == n
