@@ -18,3 +18,14 @@ def test_show_config_reports_openmp_and_threads():
     assert "OpenMP: enabled" in text
     assert "threads:" in text
     assert kmgmm.__version__ in text
+
+
+def test_default_threads_follow_omp_and_threadpoolctl_limits():
+    from threadpoolctl import threadpool_limits
+
+    from kmgmm._threads import available_cores, effective_n_threads
+
+    assert 1 <= effective_n_threads(None) <= available_cores()
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert effective_n_threads(None) == 1
+    assert effective_n_threads(3) == 3
