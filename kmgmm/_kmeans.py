@@ -227,11 +227,13 @@ class KMeans(BaseEstimator):
             )
         return centers
 
-    def _initial_centers(self, X, sample_weight, init, random_state, order, x_sqnorms):
+    def _initial_centers(self, X, sample_weight, init, random_state, order, x_sqnorms,
+                         n_threads):
         if isinstance(init, str):
             if init == "k-means++":
                 centers, _ = kmeans_plusplus(X, self.n_clusters, sample_weight,
-                                             random_state, order, x_sqnorms)
+                                             random_state, order, x_sqnorms,
+                                             n_threads=n_threads)
             else:
                 centers, _ = random_rows(X, self.n_clusters, sample_weight,
                                          random_state, order)
@@ -275,7 +277,7 @@ class KMeans(BaseEstimator):
         with single_threaded_blas():
             for run in range(n_init):
                 centers = self._initial_centers(X, sample_weight, init, random_state,
-                                                order, x_sqnorms)
+                                                order, x_sqnorms, n_threads)
                 if self.verbose:
                     print(f"Initialisation {run + 1} of {n_init} done.")
                 result = lloyd(X, sample_weight, centers, max_iter=self.max_iter,

@@ -8,6 +8,8 @@ were repeated w times, and a row with weight 0 is never chosen.
 """
 import numpy as np
 
+from . import _seeding
+
 # Rows per block when a computation over X needs a float64 temporary.
 ROWS_PER_BLOCK = 4096
 
@@ -71,7 +73,7 @@ def _draw(order, weights, values):
 
 
 def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
-                    x_sqnorms=None, n_local_trials=None):
+                    x_sqnorms=None, n_local_trials=None, n_threads=1):
     """Greedy k-means++ (Arthur & Vassilvitskii, 2007) with sample weights.
 
     Each new centre is the best of ``n_local_trials`` candidates drawn with
@@ -88,23 +90,24 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
     indices = np.empty(n_clusters, dtype=np.intp)
 
+    def step(rows, closest, update):
+        cand = np.ascontiguousarray(X[rows], dtype=np.float64)
+        return _seeding.candidate_potentials(X, sample_weight, x_sqnorms, closest,
+                                             cand, update, n_threads)
+
     first = _draw(order, w, random_state.uniform(size=1) * w.sum())[0]
     centers[0] = X[first]
     indices[0] = first
-    closest = sqdist_to_rows(X, x_sqnorms, X[first:first + 1])[:, 0]
-    potential = closest @ w
+    closest = np.full(n_samples, np.inf)
+    potential = step([first], closest, True)[0]
 
     for c in range(1, n_clusters):
         values = random_state.uniform(size=n_local_trials) * potential
         candidates = _draw(order, w * closest, values)
-        dist = sqdist_to_rows(X, x_sqnorms, X[candidates])
-        np.minimum(closest[:, None], dist, out=dist)
-        potentials = w @ dist
-        best = int(np.argmin(potentials))
-        potential = potentials[best]
-        closest = dist[:, best].copy()
-        centers[c] = X[candidates[best]]
-        indices[c] = candidates[best]
+        best = candidates[int(np.argmin(step(candidates, closest, False)))]
+        potential = step([best], closest, True)[0]
+        centers[c] = X[best]
+        indices[c] = best
     return centers, indices
 
 
