@@ -43,27 +43,6 @@ def row_sqnorms(X):
     return out
 
 
-def sqdist_to_rows(X, x_sqnorms, C):
-    """Squared distances (n_samples, n_centers) from every row to each centre.
-
-    Computed in float64 blocks as ||x||^2 - 2 x.c + ||c||^2, clamped at 0
-    (rounding can make the expansion slightly negative).
-    """
-    C = np.asarray(C, dtype=np.float64)
-    c_sqnorms = np.einsum("ij,ij->i", C, C)
-    out = np.empty((X.shape[0], C.shape[0]), dtype=np.float64)
-    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
-        stop = start + ROWS_PER_BLOCK
-        block = X[start:stop].astype(np.float64, copy=False)
-        d = out[start:stop]
-        np.matmul(block, C.T, out=d)
-        d *= -2.0
-        d += x_sqnorms[start:stop, None]
-        d += c_sqnorms
-        np.maximum(d, 0.0, out=d)
-    return out
-
-
 def _draw(order, weights, values):
     """Rows whose cumulative weight (in canonical order) first exceeds values."""
     cumulative = np.cumsum(weights[order])
