@@ -357,5 +357,11 @@ class KMeans(BaseEstimator):
             out[start:start + ROWS_PER_BLOCK] = np.sqrt(d)
         return out
 
+    def get_feature_names_out(self, input_features=None):
+        """Names of the transform's columns: "kmeans0", "kmeans1", ..."""
+        self._check_is_fitted("get_feature_names_out", "cluster_centers_")
+        n = self.cluster_centers_.shape[0]
+        return np.asarray([f"kmeans{i}" for i in range(n)], dtype=object)
+
     def __sklearn_tags__(self):
         return self._sklearn_tags(transformer=True)

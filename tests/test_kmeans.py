@@ -191,6 +191,12 @@ def test_works_in_pipeline_and_grid_search(mixture):
     assert clone(KMeans(5, tol=1e-3)).get_params()["n_clusters"] == 5
 
 
+def test_feature_names_out(mixture):
+    X, _, _ = mixture(300, 3, 3)
+    km = KMeans(3, random_state=0).fit(X)
+    assert list(km.get_feature_names_out()) == ["kmeans0", "kmeans1", "kmeans2"]
+
+
 def test_verbose_prints_iterations(mixture, capsys):
     X, _, _ = mixture(500, 2, 3)
     KMeans(3, random_state=0, verbose=1).fit(X)
