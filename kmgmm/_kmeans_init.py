@@ -43,12 +43,42 @@ def row_sqnorms(X):
     return out
 
 
-def _draw(order, weights, values):
-    """Rows whose cumulative weight (in canonical order) first exceeds values."""
-    cumulative = np.cumsum(weights[order])
-    idx = np.searchsorted(cumulative, values, side="right")
-    np.clip(idx, 0, len(order) - 1, out=idx)
-    return order[idx]
+class InverseCDF:
+    """Draw rows by inverse CDF over cumulative weights in a canonical order.
+
+    The rows are cut into contiguous runs of the canonical order; a draw
+    first finds its run from the runs' totals (one bincount over the
+    weights, in row order), then scans only that run.  That picks the same
+    row as a cumulative sum over all rows in canonical order, without
+    gathering every weight into that order for each draw.
+    """
+
+    def __init__(self, order, n_runs=1024):
+        self.order = order
+        n = len(order)
+        self.run_length = max(1, -(-n // n_runs))
+        self.run_of_row = np.empty(n, dtype=np.intp)
+        self.run_of_row[order] = np.arange(n) // self.run_length
+        self.n_runs = -(-n // self.run_length)
+
+    def draw(self, weights, values):
+        """Rows whose cumulative weight first exceeds each of ``values``."""
+        totals = np.cumsum(np.bincount(self.run_of_row, weights=weights,
+                                       minlength=self.n_runs))
+        rows = np.empty(len(values), dtype=np.intp)
+        for i, value in enumerate(values):
+            run = min(int(np.searchsorted(totals, value, side="right")), self.n_runs - 1)
+            members = self.order[run * self.run_length:(run + 1) * self.run_length]
+            w = weights[members]
+            before = totals[run - 1] if run > 0 else 0.0
+            j = int(np.searchsorted(before + np.cumsum(w), value, side="right"))
+            if j >= len(members) or w[j] <= 0:
+                # Rounding put the value at the very end: take the last row
+                # of positive weight rather than one that must not be drawn.
+                positive = np.flatnonzero(w > 0)
+                j = positive[-1] if positive.size else len(members) - 1
+            rows[i] = members[j]
+        return rows
 
 
 def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
@@ -74,7 +104,8 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
         return _seeding.candidate_potentials(X, sample_weight, x_sqnorms, closest,
                                              cand, update, n_threads)
 
-    first = _draw(order, w, random_state.uniform(size=1) * w.sum())[0]
+    sampler = InverseCDF(order)
+    first = sampler.draw(w, random_state.uniform(size=1) * w.sum())[0]
     centers[0] = X[first]
     indices[0] = first
     closest = np.full(n_samples, np.inf)
@@ -82,7 +113,7 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
 
     for c in range(1, n_clusters):
         values = random_state.uniform(size=n_local_trials) * potential
-        candidates = _draw(order, w * closest, values)
+        candidates = sampler.draw(w * closest, values)
         best = candidates[int(np.argmin(step(candidates, closest, False)))]
         potential = step([best], closest, True)[0]
         centers[c] = X[best]
