@@ -13,7 +13,11 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
 
-from _kmgmm_common cimport CHUNK, block_count, gemm_abt
+from _kmgmm_common cimport block_count, gemm_abt
+
+cdef enum:
+    # Rows per chunk: few candidates, so larger chunks amortise the gemm call.
+    CHUNK = 1024
 
 
 cdef void _potentials_chunk(
@@ -28,12 +32,15 @@ cdef void _potentials_chunk(
     int n_cand,
     double* x64,                # SCRATCH (CHUNK, d)
     double* dots,               # SCRATCH (CHUNK, n_cand)
+    double* acc,                # SCRATCH (n_cand,) this thread's own
     double* pot,                # INOUT (n_cand,)
     bint write,
 ) noexcept nogil:
     cdef Py_ssize_t i
     cdef int j, l
     cdef double dist
+    for j in range(n_cand):
+        acc[j] = 0
     for i in range(m * d):
         x64[i] = X[i]
     gemm_abt(<int> m, n_cand, d, -2.0, x64, d, C, d, 0.0, dots, n_cand)
@@ -44,9 +51,12 @@ cdef void _potentials_chunk(
                 dist = 0   # rounding in the expansion
             if dist > closest[i]:
                 dist = closest[i]
-            pot[j] += w[i] * dist
+            acc[j] += w[i] * dist
             if write:
                 closest[i] = dist
+    # One write per chunk: blocks of other threads share pot's cache lines.
+    for j in range(n_cand):
+        pot[j] += acc[j]
 
 
 def candidate_potentials(
@@ -75,6 +85,7 @@ def candidate_potentials(
     cdef const double[::1] c_sqnorms = c_sqnorms_arr
     cdef double[:, ::1] x64 = np.empty((n_threads, CHUNK * d))
     cdef double[:, ::1] dots = np.empty((n_threads, CHUNK * n_cand))
+    cdef double[:, ::1] acc = np.empty((n_threads, n_cand + 64))
     cdef double[:, ::1] block_pot = np.zeros((n_blocks, n_cand))
     cdef Py_ssize_t b, ch, row, m, ch_end
     cdef int tid
@@ -93,7 +104,8 @@ def candidate_potentials(
                 _potentials_chunk(
                     &X[row, 0], &sample_weight[row], &x_sqnorms[row], &closest[row],
                     m, d, &candidates[0, 0], &c_sqnorms[0], n_cand,
-                    &x64[tid, 0], &dots[tid, 0], &block_pot[b, 0], update_closest,
+                    &x64[tid, 0], &dots[tid, 0], &acc[tid, 0], &block_pot[b, 0],
+                    update_closest,
                 )
     # Sum the blocks in block order.
     pot = np.array(block_pot[0])
