@@ -56,12 +56,12 @@ class BaseEstimator:
     def __sklearn_is_fitted__(self):
         return hasattr(self, self._fitted_attribute)
 
-    def _sklearn_tags(self, *, transformer=False):
+    def _sklearn_tags(self, *, transformer=False, estimator_type="clusterer"):
         # Only scikit-learn calls __sklearn_tags__, so it is importable here.
         from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
 
         return Tags(
-            estimator_type="clusterer",
+            estimator_type=estimator_type,
             target_tags=TargetTags(required=False),
             transformer_tags=(
                 TransformerTags(preserves_dtype=["float64", "float32"])

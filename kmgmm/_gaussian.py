@@ -1,0 +1,239 @@
+"""Gaussian-mixture parameters: the M-step from sufficient statistics, the
+precision Cholesky factors, and the operands the EM kernel takes.
+
+Everything here is float64 NumPy/SciPy on arrays of size O(k d^2); the
+per-sample work lives in ``src/_em.pyx``.  Shapes by covariance type:
+
+========== ================ ======================================
+type       covariances_      precisions_cholesky_
+========== ================ ======================================
+full       (k, d, d)         (k, d, d), ``precision = P @ P.T``
+tied       (d, d)            (d, d)
+diag       (k, d)            (k, d), ``1 / sqrt(variance)``
+spherical  (k,)              (k,)
+fixed      (k,), all equal   (k,); the variance is given, not fitted
+========== ================ ======================================
+"""
+import numpy as np
+from scipy import linalg
+
+from . import _em
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
+
+_EPS = 10 * np.finfo(np.float64).eps
+
+_ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have "
+    "ill-defined empirical covariance (for instance caused by singleton or "
+    "collapsed samples); increase reg_covar (currently {reg}), decrease "
+    "n_components, or scale the input data."
+)
+
+
+def covariance_shape(covariance_type, n_components, n_features):
+    """Expected shape of covariances_ (and precisions_) for a covariance type."""
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+        "fixed": (n_components,),
+    }[covariance_type]
+
+
+def n_parameters(covariance_type, n_components, n_features):
+    """Number of free parameters of the model (for BIC and AIC)."""
+    k, d = n_components, n_features
+    cov = {
+        "full": k * d * (d + 1) / 2,
+        "tied": d * (d + 1) / 2,
+        "diag": k * d,
+        "spherical": k,
+        "fixed": 0,
+    }[covariance_type]
+    return int(cov + k * d + k - 1)
+
+
+def m_step(nk, s1, s2, means_old, covariance_type, reg_covar, variance):
+    """New (weights, means, covariances) from the kernel's statistics.
+
+    ``s1`` and ``s2`` are moments about ``means_old`` (see ``src/_em.pyx``);
+    the covariances are the weighted second moments about the new means,
+    plus ``reg_covar`` on the diagonal.
+    """
+    k, d = means_old.shape
+    nk_reg = nk + _EPS                    # an empty component divides safely
+    delta = s1 / nk_reg[:, None]          # new mean - old mean
+    means = means_old + delta
+    weights = nk_reg / nk_reg.sum()
+    if covariance_type in ("full", "tied"):
+        # sum r (x - m)(x - m)^T = S - s1 delta^T - delta s1^T + nk delta delta^T
+        cross = s1[:, :, None] * delta[:, None, :]
+        corr = cross + np.swapaxes(cross, 1, 2) - nk[:, None, None] * (
+            delta[:, :, None] * delta[:, None, :])
+        if covariance_type == "full":
+            S = s2.reshape(k, d, d)
+            cov = (S - corr) / nk_reg[:, None, None]
+            cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+            cov[:, np.arange(d), np.arange(d)] += reg_covar
+        else:
+            S = s2.reshape(d, d)
+            cov = (S - corr.sum(axis=0)) / nk_reg.sum()
+            cov = 0.5 * (cov + cov.T)
+            cov.flat[:: d + 1] += reg_covar
+    elif covariance_type in ("diag", "spherical"):
+        S = s2.reshape(k, d)
+        cov = (S - 2 * s1 * delta + nk[:, None] * delta * delta) / nk_reg[:, None]
+        cov += reg_covar
+        if covariance_type == "spherical":
+            cov = cov.mean(axis=1)
+    else:
+        cov = np.full(k, float(variance))
+    return weights, means, cov
+
+
+def precision_cholesky(covariances, covariance_type, reg_covar):
+    """Cholesky factors of the precisions, from the covariances (float64)."""
+    cov = np.asarray(covariances, dtype=np.float64)
+    message = _ILL_DEFINED.format(reg=reg_covar)
+    if covariance_type in ("full", "tied"):
+        mats = cov if covariance_type == "full" else cov[None]
+        d = mats.shape[-1]
+        out = np.empty_like(mats)
+        eye = np.eye(d)
+        for j, c in enumerate(mats):
+            try:
+                lower = linalg.cholesky(c, lower=True, check_finite=False)
+            except linalg.LinAlgError:
+                raise ValueError(message) from None
+            if not np.all(np.isfinite(lower)) or np.any(np.diag(lower) <= 0):
+                raise ValueError(message)
+            out[j] = linalg.solve_triangular(lower, eye, lower=True,
+                                             check_finite=False).T
+        return out if covariance_type == "full" else out[0]
+    if np.any(~np.isfinite(cov)) or np.any(cov <= 0.0):
+        raise ValueError(message)
+    return 1.0 / np.sqrt(cov)
+
+
+def precisions_from_cholesky(prec_chol, covariance_type):
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
+    if covariance_type == "tied":
+        return prec_chol @ prec_chol.T
+    return prec_chol ** 2
+
+
+def cholesky_from_precisions(precisions, covariance_type):
+    """Precision Cholesky factors (and covariances) from given precisions.
+
+    Raises ValueError naming ``precisions_init`` if one is not positive
+    definite.
+    """
+    prec = np.asarray(precisions, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        mats = prec if covariance_type == "full" else prec[None]
+        chol = np.empty_like(mats)
+        cov = np.empty_like(mats)
+        for j, p in enumerate(mats):
+            if not np.allclose(p, p.T, rtol=1e-7, atol=1e-10 * np.abs(p).max()):
+                raise ValueError(
+                    f"precisions_init[{j}] is not symmetric; pass symmetric, "
+                    "positive-definite precision matrices.")
+            try:
+                chol[j] = linalg.cholesky(p, lower=True, check_finite=False)
+            except linalg.LinAlgError:
+                raise ValueError(
+                    f"precisions_init[{j}] is not positive definite; pass "
+                    "symmetric, positive-definite precision matrices.") from None
+            cov[j] = linalg.cho_solve((chol[j], True), np.eye(p.shape[0]))
+        if covariance_type == "tied":
+            return chol[0], cov[0]
+        return chol, cov
+    if np.any(prec <= 0):
+        raise ValueError(
+            "precisions_init must be positive; every precision (inverse "
+            "variance) has to be > 0.")
+    return np.sqrt(prec), 1.0 / prec
+
+
+def log_det_cholesky(prec_chol, covariance_type, n_features):
+    """log det of each component's precision Cholesky factor, shape (k,) or ()."""
+    if covariance_type == "full":
+        d = prec_chol.shape[-1]
+        return np.sum(np.log(prec_chol.reshape(len(prec_chol), -1)[:, :: d + 1]), axis=1)
+    if covariance_type == "tied":
+        return np.sum(np.log(np.diag(prec_chol)))
+    if covariance_type == "diag":
+        return np.sum(np.log(prec_chol), axis=1)
+    return n_features * np.log(prec_chol)
+
+
+class KernelModel:
+    """The parameters in the form ``_em.em_pass`` takes, for one dtype.
+
+    Means and data are centred on ``shift`` inside the kernel, so the gemm
+    expansions never see the data's offset from the origin.
+    """
+
+    def __init__(self, weights, means, prec_chol, covariance_type, shift, dtype):
+        weights = np.asarray(weights, dtype=np.float64)
+        means = np.asarray(means, dtype=np.float64)
+        prec_chol = np.asarray(prec_chol, dtype=np.float64)
+        k, d = means.shape
+        self.ctype = _em.COV_CODES[covariance_type]
+        self.shift = np.ascontiguousarray(shift, dtype=np.float64)
+        mu = means - self.shift
+        self.mu = np.ascontiguousarray(mu, dtype=dtype)
+        mu = self.mu.astype(np.float64)
+        # The means the kernel's moments are taken about (as rounded to dtype).
+        self.moment_means = mu + self.shift
+        with np.errstate(divide="ignore"):
+            log_w = np.log(weights)
+        log_norm = (log_w + log_det_cholesky(prec_chol, covariance_type, d)
+                    - 0.5 * d * np.log(2 * np.pi))
+        self.log_norm = np.ascontiguousarray(np.broadcast_to(log_norm, (k,)),
+                                             dtype=np.float64)
+        empty = np.empty((0, 0), dtype=dtype)
+        if covariance_type == "full":
+            # [P_1 | P_2 | ... | P_k], shape (d, k d)
+            self.prec = np.ascontiguousarray(
+                prec_chol.transpose(1, 0, 2).reshape(d, k * d), dtype=dtype)
+            self.b = np.ascontiguousarray(np.einsum("ki,kij->kj", mu, prec_chol),
+                                          dtype=dtype)
+            self.const = np.empty(0)
+        elif covariance_type == "tied":
+            self.prec = np.ascontiguousarray(prec_chol, dtype=dtype)
+            self.b = np.ascontiguousarray(mu @ prec_chol, dtype=dtype)
+            b64 = self.b.astype(np.float64)
+            self.const = np.einsum("ij,ij->i", b64, b64)
+        else:
+            p2 = np.broadcast_to((prec_chol ** 2).reshape(k, -1), (k, d))
+            self.prec = np.ascontiguousarray(np.hstack([p2, -2.0 * mu * p2]), dtype=dtype)
+            self.b = empty
+            self.const = np.ascontiguousarray(np.sum(mu * mu * p2, axis=1))
+
+    def run(self, X, sample_weight, *, hard, n_threads, stats=False, lse=None,
+            labels=None, resp=None):
+        """One kernel pass; returns (log-likelihood sum, stats or None)."""
+        k, d = self.mu.shape
+        dtype = X.dtype
+        if stats:
+            nk = np.empty(k)
+            s1 = np.empty((k, d))
+            size = {0: k * d * d, 1: d * d, 2: k * d, 3: 0}[self.ctype]
+            s2 = np.empty(size)
+        else:
+            nk, s1, s2 = np.empty(0), np.empty((0, 0)), np.empty(0)
+        ll = _em.em_pass(
+            X, sample_weight, self.shift, self.ctype, self.prec, self.b, self.mu,
+            self.const, self.log_norm, hard, nk, s1, s2,
+            np.empty(0) if lse is None else lse,
+            np.empty(0, dtype=np.int32) if labels is None else labels,
+            np.empty((0, 0), dtype=dtype) if resp is None else resp,
+            n_threads,
+        )
+        if stats:
+            return ll, (nk, s1, s2)
+        return ll, None

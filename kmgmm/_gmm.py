@@ -1,0 +1,475 @@
+"""GaussianMixture: EM (soft) and classification EM (hard) over the Cython
+pass in ``src/_em.pyx``; the M-step is in ``_gaussian.py``."""
+import time
+import warnings
+
+import numpy as np
+
+from ._base import BaseEstimator
+from ._gaussian import (
+    COVARIANCE_TYPES, KernelModel, cholesky_from_precisions, covariance_shape,
+    m_step, n_parameters, precision_cholesky, precisions_from_cholesky,
+)
+from ._gmm_init import INIT_PARAMS, initial_parameters
+from ._kmeans import ConvergenceWarning
+from ._kmeans_init import ROWS_PER_BLOCK
+from ._threads import effective_n_threads, single_threaded_blas
+from ._validation import (
+    as_float_array, check_choice, check_features, check_int, check_random_state,
+    check_real, check_sample_weight, feature_names_of,
+)
+
+ASSIGNMENTS = ("soft", "hard")
+
+
+def weighted_mean(X, sample_weight):
+    """The weighted mean of the rows of X, in float64 (blocked)."""
+    w = sample_weight.astype(np.float64, copy=False)
+    total = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
+        sl = slice(start, start + ROWS_PER_BLOCK)
+        total += w[sl] @ X[sl].astype(np.float64, copy=False)
+    return total / w.sum()
+
+
+class GaussianMixture(BaseEstimator):
+    """Gaussian mixture fitted by EM, with OpenMP-threaded Cython kernels.
+
+    Parameters follow scikit-learn's ``GaussianMixture``, plus the ``fixed``
+    covariance type (every component has the known covariance
+    ``variance * I``: the model whose zero-variance limit is k-means), hard
+    assignment (classification EM) and sample weights.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {"full", "tied", "diag", "spherical", "fixed"}, default="full"
+        "full": each component has its own covariance matrix; "tied": all
+        share one; "diag": each has a diagonal covariance; "spherical": each
+        has a single variance; "fixed": each has covariance ``variance * I``
+        with ``variance`` given, not estimated.
+    variance : float, default=None
+        The known variance of the "fixed" type (required for it, rejected
+        for the others). As it tends to 0, EM tends to Lloyd's k-means.
+    assignment : {"soft", "hard"}, default="soft"
+        "soft" is EM: every point belongs to every component in proportion
+        to its responsibility. "hard" is classification EM: every point
+        belongs wholly to its most likely component, and the objective is
+        the classification log-likelihood.
+    estimate_weights : bool, default=True
+        When False the mixture weights stay at ``weights_init`` (equal
+        weights if None) instead of being estimated. With
+        ``covariance_type="fixed"`` and ``assignment="hard"`` and equal
+        weights, EM is exactly Lloyd's algorithm.
+    tol : float, default=1e-3
+        EM stops when the change of the (weighted) mean log-likelihood per
+        sample is below ``tol``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, keeping it positive
+        definite.
+    max_iter : int, default=100
+        Maximum EM iterations per initialisation.
+    n_init : int, default=1
+        Initialisations to run; the one with the highest final
+        log-likelihood is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        "kmeans": responsibilities from kmgmm's KMeans; "k-means++" and
+        "random_from_data": from the nearest of seeds picked by k-means++
+        or at random (weighted); "random": random soft responsibilities.
+    weights_init, means_init, precisions_init : array-like, default=None
+        User-given initial parameters (shapes as for ``weights_``,
+        ``means_`` and ``precisions_``).
+    random_state : None, int or numpy.random.RandomState
+    warm_start : bool, default=False
+        Start a new fit from the previous solution (n_init is then 1).
+    n_threads : int or None, default=None
+        OpenMP threads for the kernels; None uses every core allowed.
+        Results do not depend on it.
+    verbose : int, default=0
+        Print the log-likelihood every iteration when > 0.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        Shape (n_components, n_features, n_features) for "full",
+        (n_features, n_features) for "tied", (n_components, n_features) for
+        "diag", (n_components,) for "spherical" and "fixed".
+    precisions_ : ndarray, same shape as covariances_
+    precisions_cholesky_ : ndarray, same shape as covariances_
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean (weighted) log-likelihood per sample of the best fit: for hard
+        assignment the classification log-likelihood.
+    lower_bounds_ : list of float
+        The same, every iteration of the best fit.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when X was a DataFrame with string columns
+
+    float32 input gives float32 parameters; statistics are accumulated in
+    float64 about the previous means and the M-step runs in float64, so the
+    covariances stay positive definite on data far from the origin.
+    """
+
+    _fitted_attribute = "means_"
+
+    def __init__(self, n_components=1, *, covariance_type="full", variance=None,
+                 assignment="soft", estimate_weights=True, tol=1e-3, reg_covar=1e-6,
+                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
+                 means_init=None, precisions_init=None, random_state=None,
+                 warm_start=False, n_threads=None, verbose=0):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.variance = variance
+        self.assignment = assignment
+        self.estimate_weights = estimate_weights
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    # ----------------------------------------------------------- validation
+    def _check_params(self, X):
+        k = check_int(self.n_components, "n_components", low=1)
+        d = X.shape[1]
+        check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        check_choice(self.assignment, "assignment", ASSIGNMENTS)
+        check_choice(self.init_params, "init_params", INIT_PARAMS)
+        check_real(self.tol, "tol", low=0)
+        check_real(self.reg_covar, "reg_covar", low=0)
+        check_int(self.max_iter, "max_iter", low=0)
+        check_int(self.n_init, "n_init", low=1)
+        check_int(self.verbose, "verbose", low=0)
+        if not isinstance(self.estimate_weights, (bool, np.bool_)):
+            raise TypeError(
+                f"estimate_weights must be True or False, got {self.estimate_weights!r}.")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}.")
+        if self.covariance_type == "fixed":
+            if self.variance is None:
+                raise ValueError(
+                    "covariance_type='fixed' needs the known variance: pass "
+                    "variance=<a positive float> (every component then has "
+                    "covariance variance * I).")
+            check_real(self.variance, "variance", low=0, low_inclusive=False)
+        elif self.variance is not None:
+            raise ValueError(
+                f"variance={self.variance!r} is only used with "
+                "covariance_type='fixed'; leave it None for "
+                f"covariance_type={self.covariance_type!r}.")
+
+        weights = means = prec = None
+        if self.weights_init is not None:
+            weights = as_float_array(self.weights_init, name="weights_init",
+                                     dtype=np.float64, ensure_2d=False)
+            if weights.shape != (k,):
+                raise ValueError(
+                    f"weights_init has shape {weights.shape}; it must be "
+                    f"(n_components,) = ({k},).")
+            if np.any(weights < 0) or np.any(weights > 1):
+                raise ValueError(
+                    "weights_init must be in [0, 1]; got values outside it "
+                    f"(min {weights.min():.3g}, max {weights.max():.3g}).")
+            if abs(weights.sum() - 1.0) > 1e-6:
+                raise ValueError(
+                    f"weights_init must sum to 1, but it sums to {weights.sum():.8g}; "
+                    "normalise it (weights_init / weights_init.sum()).")
+        if self.means_init is not None:
+            means = as_float_array(self.means_init, name="means_init", dtype=np.float64)
+            if means.shape != (k, d):
+                raise ValueError(
+                    f"means_init has shape {means.shape}; it must be "
+                    f"(n_components, n_features) = ({k}, {d}).")
+        if self.precisions_init is not None:
+            if self.covariance_type == "fixed":
+                raise ValueError(
+                    "precisions_init is not used with covariance_type='fixed' "
+                    "(the covariance is variance * I); leave it None.")
+            prec = as_float_array(self.precisions_init, name="precisions_init",
+                                  dtype=np.float64, ensure_2d=False)
+            expected = covariance_shape(self.covariance_type, k, d)
+            if prec.shape != expected:
+                raise ValueError(
+                    f"precisions_init has shape {prec.shape}; for "
+                    f"covariance_type={self.covariance_type!r} it must be {expected}.")
+        return weights, means, prec
+
+    def _validate_data(self, X, reset):
+        names = feature_names_of(X)
+        X = as_float_array(X)
+        if reset:
+            check_features(self, X, names, reset=True)
+        else:
+            check_features(self, X, names, reset=False)
+        return X
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; an integer weight counts as that many copies.
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most likely component of each row of X.
+
+        Equal to ``fit(X).predict(X)``: the labels come from a final pass
+        with the fitted parameters.
+        """
+        return self._fit(X, sample_weight)
+
+    def _fit(self, X, sample_weight):
+        names = feature_names_of(X)
+        X = as_float_array(X)
+        weights_init, means_init, prec_init = self._check_params(X)
+        n_samples, n_features = X.shape
+        k = self.n_components
+        if n_samples < k:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_components={k}: lower "
+                "n_components or pass more rows.")
+        warm = self.warm_start and hasattr(self, "means_")
+        if warm and self.means_.shape[1] != n_features:
+            raise ValueError(
+                f"X has {n_features} features, but the warm start model has "
+                f"{self.means_.shape[1]}; pass data with the same columns or set "
+                "warm_start=False.")
+        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        n_threads = effective_n_threads(self.n_threads)
+        random_state = check_random_state(self.random_state)
+        shift = weighted_mean(X, sample_weight)
+        w_total = float(sample_weight.sum(dtype=np.float64))
+        hard = self.assignment == "hard"
+        cov_type = self.covariance_type
+        n_init = 1 if warm else self.n_init
+
+        best = None
+        with single_threaded_blas():
+            for run in range(n_init):
+                if warm:
+                    weights = self.weights_.astype(np.float64)
+                    means = self.means_.astype(np.float64)
+                    cov = self.covariances_.astype(np.float64)
+                    prec_chol = self.precisions_cholesky_.astype(np.float64)
+                else:
+                    weights, means, cov, prec_chol = self._initialize(
+                        X, sample_weight, weights_init, means_init, prec_init,
+                        random_state, n_threads)
+                result = self._em(X, sample_weight, w_total, shift, weights, means,
+                                  cov, prec_chol, hard, n_threads, run)
+                if best is None or result["lower_bound"] > best["lower_bound"]:
+                    best = result
+
+            if not best["converged"] and self.max_iter > 0:
+                warnings.warn(
+                    f"Best performing initialization did not converge in "
+                    f"max_iter={self.max_iter} iterations; try a larger max_iter, "
+                    "a larger tol, or check the data.", ConvergenceWarning,
+                    stacklevel=3)
+
+            model = KernelModel(best["weights"], best["means"], best["prec_chol"],
+                                cov_type, shift, X.dtype)
+            labels = np.empty(n_samples, dtype=np.int32)
+            model.run(X, sample_weight, hard=hard, n_threads=n_threads, labels=labels)
+
+        dtype = X.dtype
+        check_features(self, X, names, reset=True)
+        self.weights_ = best["weights"].astype(dtype)
+        self.means_ = best["means"].astype(dtype)
+        self.covariances_ = best["cov"].astype(dtype)
+        self.precisions_cholesky_ = best["prec_chol"].astype(dtype)
+        self.precisions_ = precisions_from_cholesky(best["prec_chol"], cov_type).astype(dtype)
+        self.converged_ = bool(best["converged"])
+        self.n_iter_ = int(best["n_iter"])
+        self.lower_bound_ = float(best["lower_bound"])
+        self.lower_bounds_ = list(best["lower_bounds"])
+        self._n_threads = n_threads
+        return labels
+
+    def _initialize(self, X, sample_weight, weights_init, means_init, prec_init,
+                    random_state, n_threads):
+        k = self.n_components
+        cov_type = self.covariance_type
+        need_data = (means_init is None or weights_init is None
+                     or (prec_init is None and cov_type != "fixed"))
+        if need_data:
+            weights, means, cov = initial_parameters(
+                X, sample_weight, k, init_params=self.init_params,
+                means_init=means_init, covariance_type=cov_type,
+                reg_covar=self.reg_covar, variance=self.variance,
+                random_state=random_state, n_threads=n_threads)
+        else:
+            weights = means = cov = None
+        if weights_init is not None:
+            weights = weights_init.copy()
+        elif not self.estimate_weights:
+            weights = np.full(k, 1.0 / k)
+        if means_init is not None:
+            means = means_init.copy()
+        if cov_type == "fixed":
+            cov = np.full(k, float(self.variance))
+        if prec_init is not None:
+            prec_chol, cov = cholesky_from_precisions(prec_init, cov_type)
+        else:
+            prec_chol = precision_cholesky(cov, cov_type, self.reg_covar)
+        return weights, means, cov, prec_chol
+
+    def _em(self, X, sample_weight, w_total, shift, weights, means, cov, prec_chol,
+            hard, n_threads, run):
+        cov_type = self.covariance_type
+        fixed_weights = weights if not self.estimate_weights else None
+        lower_bound = -np.inf
+        lower_bounds = []
+        converged = False
+        n_iter = 0
+        start = time.perf_counter()
+        callback = getattr(self, "_iteration_callback", None)
+        for n_iter in range(1, self.max_iter + 1):
+            previous = lower_bound
+            model = KernelModel(weights, means, prec_chol, cov_type, shift, X.dtype)
+            ll, (nk, s1, s2) = model.run(X, sample_weight, hard=hard,
+                                         n_threads=n_threads, stats=True)
+            lower_bound = ll / w_total
+            weights, means, cov = m_step(nk, s1, s2, model.moment_means, cov_type,
+                                         self.reg_covar, self.variance)
+            if fixed_weights is not None:
+                weights = fixed_weights
+            prec_chol = precision_cholesky(cov, cov_type, self.reg_covar)
+            lower_bounds.append(lower_bound)
+            change = lower_bound - previous
+            if self.verbose:
+                print(f"Initialisation {run + 1}, iteration {n_iter}: "
+                      f"log-likelihood {lower_bound:.8g}, change {change:.3g}, "
+                      f"{time.perf_counter() - start:.2f} s")
+            if callback is not None:
+                callback(n_iter, lower_bound, change)
+            if abs(change) < self.tol:
+                converged = True
+                if self.verbose:
+                    print(f"Converged at iteration {n_iter}.")
+                break
+        return {
+            "weights": np.asarray(weights, dtype=np.float64), "means": means,
+            "cov": np.asarray(cov, dtype=np.float64), "prec_chol": prec_chol,
+            "lower_bound": lower_bound, "lower_bounds": lower_bounds,
+            "converged": converged, "n_iter": n_iter,
+        }
+
+    # -------------------------------------------------------------- predict
+    def _model(self, dtype):
+        # Centre the kernel on the means' weighted average: any fixed shift
+        # is exact; this one keeps the gemm expansions well conditioned.
+        shift = self.weights_.astype(np.float64) @ self.means_.astype(np.float64)
+        shift /= self.weights_.astype(np.float64).sum()
+        return KernelModel(self.weights_, self.means_, self.precisions_cholesky_,
+                           self.covariance_type, shift, dtype)
+
+    def _pass(self, X, method, *, lse=False, labels=False, resp=False):
+        self._check_is_fitted(method, "means_")
+        X = self._validate_data(X, reset=False)
+        n = X.shape[0]
+        out = {}
+        if lse:
+            out["lse"] = np.empty(n)
+        if labels:
+            out["labels"] = np.empty(n, dtype=np.int32)
+        if resp:
+            out["resp"] = np.empty((n, self.n_components), dtype=X.dtype)
+        n_threads = effective_n_threads(self.n_threads)
+        with single_threaded_blas():
+            self._model(X.dtype).run(X, np.ones(n, dtype=X.dtype),
+                                     hard=self.assignment == "hard",
+                                     n_threads=n_threads, **out)
+        return out
+
+    def predict(self, X):
+        """The most likely component of each row of X."""
+        return self._pass(X, "predict", labels=True)["labels"]
+
+    def predict_proba(self, X):
+        """Responsibilities: the posterior probability of each component.
+
+        Rows sum to 1. With ``assignment="hard"`` they are one-hot.
+        """
+        return self._pass(X, "predict_proba", resp=True)["resp"]
+
+    def score_samples(self, X):
+        """Log-likelihood of each row of X under the model.
+
+        With ``assignment="hard"``: the log of the weighted density of the
+        most likely component (the classification log-likelihood).
+        """
+        return self._pass(X, "score_samples", lse=True)["lse"]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean (weighted) log-likelihood per sample of X."""
+        lse = self.score_samples(X)
+        if sample_weight is None:
+            return float(lse.mean())
+        w = check_sample_weight(sample_weight, lse.shape[0], np.float64)
+        return float(w @ lse / w.sum())
+
+    def _n_parameters(self):
+        n_features = self.means_.shape[1]
+        n = n_parameters(self.covariance_type, self.n_components, n_features)
+        if not self.estimate_weights:
+            n -= self.n_components - 1
+        return n
+
+    def bic(self, X):
+        """Bayesian information criterion of the model on X (lower is better)."""
+        self._check_is_fitted("bic", "means_")
+        n = np.shape(X)[0]
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion of the model on X (lower is better)."""
+        self._check_is_fitted("aic", "means_")
+        n = np.shape(X)[0]
+        return -2 * self.score(X) * n + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture: returns (X, component labels)."""
+        self._check_is_fitted("sample", "means_")
+        n_samples = check_int(n_samples, "n_samples", low=1)
+        rng = check_random_state(self.random_state)
+        weights = self.weights_.astype(np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        means = self.means_.astype(np.float64)
+        cov = self.covariances_.astype(np.float64)
+        d = means.shape[1]
+        parts = []
+        for j, c in enumerate(counts):
+            if self.covariance_type == "full":
+                draw = rng.multivariate_normal(means[j], cov[j], c)
+            elif self.covariance_type == "tied":
+                draw = rng.multivariate_normal(means[j], cov, c)
+            elif self.covariance_type == "diag":
+                draw = means[j] + rng.standard_normal((c, d)) * np.sqrt(cov[j])
+            else:
+                draw = means[j] + rng.standard_normal((c, d)) * np.sqrt(cov[j])
+            parts.append(draw)
+        X = np.vstack(parts).astype(self.means_.dtype, copy=False)
+        y = np.repeat(np.arange(len(counts)), counts)
+        return X, y
+
+    def __sklearn_tags__(self):
+        return self._sklearn_tags(estimator_type="density_estimator")

@@ -1,0 +1,119 @@
+"""Initial parameters of a Gaussian mixture: responsibilities from a
+clustering (or random ones), then weights, means and covariances from them.
+
+The responsibilities are produced one block of rows at a time, so no
+n_samples x n_components array is ever built.
+"""
+import numpy as np
+
+from . import _lloyd
+from ._gaussian import m_step
+from ._kmeans import KMeans
+from ._kmeans_init import ROWS_PER_BLOCK, canonical_order, kmeans_plusplus, random_rows
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def nearest_labels(X, centers, n_threads):
+    """Index of the nearest of ``centers`` for every row of X."""
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    _lloyd.lloyd_pass(X, np.ones(X.shape[0], dtype=X.dtype),
+                      np.ascontiguousarray(centers, dtype=X.dtype), labels,
+                      np.empty(0, dtype=X.dtype), np.empty((0, 0)), np.empty(0),
+                      n_threads)
+    return labels
+
+
+def _one_hot_blocks(labels, n_components):
+    def blocks():
+        for start in range(0, labels.shape[0], ROWS_PER_BLOCK):
+            lab = labels[start:start + ROWS_PER_BLOCK]
+            r = np.zeros((lab.shape[0], n_components))
+            r[np.arange(lab.shape[0]), lab] = 1.0
+            yield slice(start, start + lab.shape[0]), r
+    return blocks
+
+
+def _random_blocks(n_samples, n_components, random_state):
+    n_blocks = -(-n_samples // ROWS_PER_BLOCK)
+    seeds = random_state.randint(np.iinfo(np.int32).max, size=n_blocks)
+
+    def blocks():
+        for b, start in enumerate(range(0, n_samples, ROWS_PER_BLOCK)):
+            m = min(ROWS_PER_BLOCK, n_samples - start)
+            r = np.random.RandomState(seeds[b]).uniform(size=(m, n_components))
+            r /= r.sum(axis=1, keepdims=True)
+            yield slice(start, start + m), r
+    return blocks
+
+
+def _moments(X, sample_weight, blocks, n_components, covariance_type, fallback_means):
+    """Weighted statistics of the responsibilities ``blocks`` (two passes)."""
+    k, d = n_components, X.shape[1]
+    w = sample_weight.astype(np.float64, copy=False)
+    nk = np.zeros(k)
+    sx = np.zeros((k, d))
+    for sl, r in blocks():
+        wr = w[sl, None] * r
+        nk += wr.sum(axis=0)
+        sx += wr.T @ X[sl].astype(np.float64, copy=False)
+    means = np.array(fallback_means, dtype=np.float64)
+    filled = nk > 0
+    means[filled] = sx[filled] / nk[filled, None]
+
+    s1 = np.zeros((k, d))
+    if covariance_type == "full":
+        s2 = np.zeros((k, d, d))
+    elif covariance_type == "tied":
+        s2 = np.zeros((d, d))
+    else:
+        s2 = np.zeros((k, d))
+    for sl, r in blocks():
+        x = X[sl].astype(np.float64, copy=False)
+        wr = w[sl, None] * r
+        for j in range(k):
+            sel = wr[:, j] > 0
+            if not sel.any():
+                continue
+            D = x[sel] - means[j]
+            a = wr[sel, j]
+            s1[j] += a @ D
+            if covariance_type in ("full", "tied"):
+                target = s2[j] if covariance_type == "full" else s2
+                target += (a[:, None] * D).T @ D
+            elif covariance_type != "fixed":
+                s2[j] += a @ (D * D)
+    return nk, s1, s2.ravel(), means
+
+
+def initial_parameters(X, sample_weight, n_components, *, init_params, means_init,
+                       covariance_type, reg_covar, variance, random_state, n_threads):
+    """(weights, means, covariances) to start EM from, all float64."""
+    n_samples = X.shape[0]
+    if means_init is not None:
+        seeds = means_init
+        labels = nearest_labels(X, means_init, n_threads)
+    elif init_params == "kmeans":
+        km = KMeans(n_components, n_init=1, random_state=random_state,
+                    n_threads=n_threads).fit(X, sample_weight=sample_weight)
+        seeds, labels = km.cluster_centers_, km.labels_
+    elif init_params in ("k-means++", "random_from_data"):
+        order = canonical_order(X)
+        if init_params == "k-means++":
+            seeds, _ = kmeans_plusplus(X, n_components, sample_weight, random_state,
+                                       order, n_threads=n_threads)
+        else:
+            seeds, _ = random_rows(X, n_components, sample_weight, random_state, order)
+        labels = nearest_labels(X, seeds, n_threads)
+    else:
+        seeds = None
+        labels = None
+    if labels is not None:
+        blocks = _one_hot_blocks(labels, n_components)
+        fallback = seeds
+    else:
+        blocks = _random_blocks(n_samples, n_components, random_state)
+        fallback = np.zeros((n_components, X.shape[1]))
+    nk, s1, s2, means = _moments(X, sample_weight, blocks, n_components,
+                                 covariance_type, fallback)
+    return m_step(nk, s1, s2, means, covariance_type, reg_covar, variance)
