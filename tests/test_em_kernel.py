@@ -1,0 +1,149 @@
+"""The EM pass against a plain NumPy twin, at chunk boundaries."""
+import numpy as np
+import pytest
+
+from kmgmm import _em
+from kmgmm._gaussian import KernelModel, precision_cholesky
+
+COV_TYPES = ["full", "tied", "diag", "spherical", "fixed"]
+
+
+def random_model(rng, k, d, cov_type):
+    weights = rng.uniform(0.5, 2, k)
+    weights /= weights.sum()
+    means = rng.standard_normal((k, d)) * 2
+    if cov_type == "full":
+        A = rng.standard_normal((k, d, d))
+        cov = A @ np.swapaxes(A, 1, 2) / d + np.eye(d)
+    elif cov_type == "tied":
+        A = rng.standard_normal((d, d))
+        cov = A @ A.T / d + np.eye(d)
+    elif cov_type == "diag":
+        cov = rng.uniform(0.5, 2, (k, d))
+    elif cov_type == "spherical":
+        cov = rng.uniform(0.5, 2, k)
+    else:
+        cov = np.full(k, 0.7)
+    return weights, means, cov
+
+
+def full_covariances(cov, cov_type, k, d):
+    if cov_type == "full":
+        return cov
+    if cov_type == "tied":
+        return np.broadcast_to(cov, (k, d, d))
+    if cov_type == "diag":
+        return np.stack([np.diag(c) for c in cov])
+    return np.stack([c * np.eye(d) for c in cov])
+
+
+def em_twin(X, w, weights, means, cov, cov_type, hard):
+    """Plain NumPy, float64: log-likelihood, labels, resp and moments about means."""
+    X = X.astype(np.float64)
+    w = w.astype(np.float64)
+    k, d = means.shape
+    covs = full_covariances(cov, cov_type, k, d)
+    logp = np.empty((len(X), k))
+    for j in range(k):
+        diff = X - means[j]
+        sol = np.linalg.solve(covs[j], diff.T).T
+        maha = np.sum(diff * sol, axis=1)
+        _, logdet = np.linalg.slogdet(covs[j])
+        logp[:, j] = np.log(weights[j]) - 0.5 * (d * np.log(2 * np.pi) + logdet + maha)
+    labels = logp.argmax(axis=1)
+    if hard:
+        lse = logp.max(axis=1)
+        resp = np.zeros_like(logp)
+        resp[np.arange(len(X)), labels] = 1
+    else:
+        mx = logp.max(axis=1, keepdims=True)
+        lse = (mx + np.log(np.exp(logp - mx).sum(axis=1, keepdims=True)))[:, 0]
+        resp = np.exp(logp - lse[:, None])
+    wr = w[:, None] * resp
+    nk = wr.sum(axis=0)
+    s1 = np.stack([wr[:, j] @ (X - means[j]) for j in range(k)])
+    if cov_type == "full":
+        s2 = np.stack([(wr[:, j, None] * (X - means[j])).T @ (X - means[j])
+                       for j in range(k)]).ravel()
+    elif cov_type == "tied":
+        s2 = sum((wr[:, j, None] * (X - means[j])).T @ (X - means[j])
+                 for j in range(k)).ravel()
+    elif cov_type in ("diag", "spherical"):
+        s2 = np.stack([wr[:, j] @ (X - means[j]) ** 2 for j in range(k)]).ravel()
+    else:
+        s2 = np.empty(0)
+    return float(w @ lse), lse, labels, resp, nk, s1, s2
+
+
+def boundary_sizes(k, d):
+    m = _em.em_chunk_rows(k, d)
+    return [1, m - 1, m, m + 1, 3 * m + 5]
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("hard", [False, True], ids=["soft", "hard"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_em_pass_matches_numpy_twin(cov_type, hard, n_threads, weighted, dtype):
+    rng = np.random.RandomState(7)
+    k, d = 5, 3
+    weights, means, cov = random_model(rng, k, d, cov_type)
+    prec_chol = precision_cholesky(cov, cov_type, 0.0)
+    for n in boundary_sizes(k, d):
+        X = (rng.standard_normal((n, d)) * 2 + 100).astype(dtype)
+        means_n = means + 100
+        w = (rng.uniform(0.2, 3, n) if weighted else np.ones(n)).astype(dtype)
+        shift = X.astype(np.float64).mean(axis=0)
+        model = KernelModel(weights, means_n, prec_chol, cov_type, shift, dtype)
+        lse = np.empty(n)
+        labels = np.empty(n, dtype=np.int32)
+        ll, (nk, s1, s2) = model.run(X, w, hard=hard, n_threads=n_threads, stats=True,
+                                     lse=lse, labels=labels)
+        resp = np.empty((n, k), dtype=dtype)
+        model.run(X, np.ones(n, dtype=dtype), hard=hard, n_threads=n_threads, resp=resp)
+
+        t_ll, t_lse, t_labels, t_resp, t_nk, t_s1, t_s2 = em_twin(
+            X, w, weights, model.moment_means, cov, cov_type, hard)
+        rtol = 2e-4 if dtype == np.float32 else 1e-9
+        np.testing.assert_array_equal(labels, t_labels)
+        np.testing.assert_allclose(lse, t_lse, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(ll, t_ll, rtol=rtol)
+        np.testing.assert_allclose(resp, t_resp, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(nk, t_nk, rtol=rtol, atol=rtol)
+        scale = max(1.0, float(np.abs(t_s2).max(initial=0)))
+        np.testing.assert_allclose(s1, t_s1, rtol=rtol, atol=rtol * scale)
+        np.testing.assert_allclose(s2, t_s2, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_em_pass_bit_identical_for_thread_counts(cov_type, dtype):
+    rng = np.random.RandomState(3)
+    k, d = 6, 4
+    weights, means, cov = random_model(rng, k, d, cov_type)
+    prec_chol = precision_cholesky(cov, cov_type, 0.0)
+    n = 20 * _em.em_chunk_rows(k, d) + 17
+    X = rng.standard_normal((n, d)).astype(dtype) * 2
+    w = rng.uniform(0.1, 2, n).astype(dtype)
+    model = KernelModel(weights, means, prec_chol, cov_type, X.mean(axis=0), dtype)
+    results = [model.run(X, w, hard=False, n_threads=t, stats=True) for t in (1, 2, 3, 8)]
+    for ll, stats in results[1:]:
+        assert ll == results[0][0]
+        for a, b in zip(stats, results[0][1]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_zero_weight_rows_contribute_nothing():
+    rng = np.random.RandomState(0)
+    k, d, n = 3, 2, 500
+    weights, means, cov = random_model(rng, k, d, "full")
+    prec_chol = precision_cholesky(cov, "full", 0.0)
+    X = rng.standard_normal((n, d))
+    w = np.ones(n)
+    w[::2] = 0
+    model = KernelModel(weights, means, prec_chol, "full", X.mean(axis=0), np.float64)
+    ll, stats = model.run(X, w, hard=False, n_threads=2, stats=True)
+    ll_half, stats_half = model.run(np.ascontiguousarray(X[1::2]), np.ascontiguousarray(w[1::2]), hard=False,
+                                    n_threads=2, stats=True)
+    np.testing.assert_allclose(ll, ll_half, rtol=1e-12)
+    for a, b in zip(stats, stats_half):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
