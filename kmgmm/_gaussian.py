@@ -234,6 +234,26 @@ class KernelModel:
             np.empty((0, 0), dtype=dtype) if resp is None else resp,
             n_threads,
         )
-        if stats:
-            return ll, (nk, s1, s2)
-        return ll, None
+        if not stats:
+            return ll, None
+        if self.ctype == 0:
+            # The kernel fills the lower triangles; mirror them.
+            S = s2.reshape(k, d, d)
+            lower = np.tril(S)
+            s2 = (lower + np.swapaxes(np.tril(S, -1), 1, 2)).ravel()
+        else:
+            nk, s1, s2 = self._about_means(nk, s1, s2)
+        return ll, (nk, s1, s2)
+
+    def _about_means(self, nk, s1c, s2c):
+        """Move moments about the shift to moments about the centred means."""
+        mu = self.mu.astype(np.float64)
+        s1 = s1c - nk[:, None] * mu
+        if self.ctype == 1:      # tied: pooled sum_j sum_i r (xc - mu_j)(xc - mu_j)^T
+            cross = s1c.T @ mu
+            S = s2c.reshape(mu.shape[1], -1) - cross - cross.T + (nk[:, None] * mu).T @ mu
+            return nk, s1, S.ravel()
+        if self.ctype == 2:      # diag
+            S = s2c.reshape(mu.shape) - 2 * mu * s1c + nk[:, None] * mu * mu
+            return nk, s1, S.ravel()
+        return nk, s1, s2c

@@ -22,23 +22,28 @@ the precision Cholesky factor - d/2 log 2 pi):
 
 Responsibilities come from a row log-sum-exp shifted by the row maximum
 (``-inf`` guarded); in hard mode they are one-hot at the most likely
-component.  The statistics are accumulated about the component means given
-(the previous means), never as raw second moments:
+component.  Statistics, all float64:
 
-* ``nk[j]      = sum_i w_i r_ij``
-* ``s1[j]      = sum_i w_i r_ij (x_i - mu_j)``
-* ``s2``       FULL: ``s2[j] = sum_i w_i r_ij (x_i - mu_j)(x_i - mu_j)^T``;
-               TIED: the sum of those over j (one matrix);
-               DIAG: ``s2[j, l] = sum_i w_i r_ij (x_il - mu_jl)^2``;
-               NONE: not computed.
+* ``nk[j] = sum_i w_i r_ij``
+* FULL: moments about the component means given (the previous means), per
+  component, gathered over the rows with a non-zero responsibility:
+  ``s1[j] = sum_i w_i r_ij (x_i - mu_j)`` and
+  ``s2[j] = sum_i w_i r_ij (x_i - mu_j)(x_i - mu_j)^T``.
+* TIED, DIAG, NONE: moments about the shift, from float64 gemms over the
+  chunk (cheap: no per-component second moments are needed):
+  ``s1[j] = sum_i w_i r_ij xc_i``; TIED ``s2 = sum_i w_i xc_i xc_i^T`` (the
+  responsibilities of a row sum to 1); DIAG ``s2[j] = sum_i w_i r_ij xc_i^2``;
+  NONE no ``s2``.  Python moves them to the previous means in float64
+  (``_gaussian.KernelModel.run``); the data being centred, that costs no
+  precision a float64 result would notice.
 """
 import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
-from libc.math cimport exp, log, INFINITY
 from libc.string cimport memset
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from libc.math cimport sqrt
+from scipy.linalg.cython_blas cimport sgemm, dgemm, ssyrk, dsyrk
 
 from _kmgmm_common cimport block_count, gemm_abt, gemm_atb
 
@@ -54,6 +59,11 @@ COV_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": DIAG,
 # Floating-point elements of the widest per-chunk scratch (the FULL gemm's
 # m x (k d) output); rows per chunk follow from it.
 cdef Py_ssize_t _SCRATCH = 1 << 16
+
+
+def _set_scratch(Py_ssize_t n):
+    global _SCRATCH
+    _SCRATCH = n
 
 
 def em_chunk_rows(Py_ssize_t n_components, Py_ssize_t n_features):
@@ -96,14 +106,10 @@ cdef void _log_prob_chunk(
     if ctype == FULL:
         # G (m, k d) = xc (m, d) @ prec (d, k d)
         gemm_ab(<int> m, kd, d, xc, d, prec, kd, G, kd)
-        for i in range(m):
-            gi = G + i * kd
-            for j in range(k):
-                acc = 0
-                for l in range(d):
-                    diff = gi[j * d + l] - b[j * d + l]
-                    acc = acc + diff * diff
-                logp[i * k + j] = log_norm[j] - 0.5 * acc
+        if floating is float:
+            kmgmm_logp_full_f(G, b, log_norm, m, k, d, logp)
+        else:
+            kmgmm_logp_full_d(G, b, log_norm, m, k, d, logp)
     elif ctype == TIED:
         gemm_ab(<int> m, d, d, xc, d, prec, d, G, d)
         gemm_abt(<int> m, k, d, <floating> 1.0, G, d, b, d, <floating> 0.0, H, k)
@@ -155,7 +161,31 @@ cdef inline void gemm_ab(
               &zero, C, &ldc)
 
 
-cdef double _responsibilities_chunk(
+cdef extern from "kmgmm_em.h":
+    double kmgmm_responsibilities_f(
+        double* logp, const float* w, long m, int k, int hard,
+        double* lse_out, int* labels_out) noexcept nogil
+    double kmgmm_responsibilities_d(
+        double* logp, const double* w, long m, int k, int hard,
+        double* lse_out, int* labels_out) noexcept nogil
+    double kmgmm_exp_nonpos(double x) noexcept nogil
+    void kmgmm_logp_full_f(const float* G, const float* b, const double* log_norm,
+                           long m, int k, int d, double* logp) noexcept nogil
+    void kmgmm_logp_full_d(const double* G, const double* b, const double* log_norm,
+                           long m, int k, int d, double* logp) noexcept nogil
+
+
+def exp_nonpos(double[::1] x):
+    """The kernel's exponential (for x <= 0), for tests."""
+    out = np.empty(x.shape[0])
+    cdef double[::1] o = out
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        o[i] = kmgmm_exp_nonpos(x[i])
+    return out
+
+
+cdef inline double _responsibilities_chunk(
     double* logp,               # INOUT (m, k): log-densities in, w_i r_ij out
     const floating* w,          # IN (m,)
     Py_ssize_t m, int k,
@@ -163,69 +193,72 @@ cdef double _responsibilities_chunk(
     double* lse_out,            # OUT (m,) or NULL
     int* labels_out,            # OUT (m,) or NULL
 ) noexcept nogil:
-    """Turn log-densities into weighted responsibilities; return sum w lse."""
-    cdef Py_ssize_t i
-    cdef int j, best
-    cdef double mx, s, lse, wi, total = 0
-    cdef double* lp
-    for i in range(m):
-        lp = logp + i * k
-        best = 0
-        mx = lp[0]
-        for j in range(1, k):
-            if lp[j] > mx:
-                mx = lp[j]
-                best = j
-        wi = w[i]
-        if mx == -INFINITY:
-            # Every component has zero density here: no responsibility.
-            lse = -INFINITY
-            for j in range(k):
-                lp[j] = 0
-        elif hard:
-            lse = mx
-            for j in range(k):
-                lp[j] = 0
-            lp[best] = wi
-        else:
-            s = 0
-            for j in range(k):
-                lp[j] = exp(lp[j] - mx)
-                s = s + lp[j]
-            lse = mx + log(s)
-            s = wi / s
-            for j in range(k):
-                lp[j] = lp[j] * s
-        if lse_out != NULL:
-            lse_out[i] = lse
-        if labels_out != NULL:
-            labels_out[i] = best
-        if wi != 0:
-            total += wi * lse
-    return total
+    """Weighted responsibilities in place (see kmgmm_em.h); sum_i w_i lse_i."""
+    if floating is float:
+        return kmgmm_responsibilities_f(logp, w, m, k, hard, lse_out, labels_out)
+    else:
+        return kmgmm_responsibilities_d(logp, w, m, k, hard, lse_out, labels_out)
+
+
+cdef inline void syrk_lower(
+    int d, int nt,
+    const floating* Z,     # IN (nt, d) row-major
+    floating* S,           # OUT (d, d) row-major: lower triangle of Z^T Z
+) noexcept nogil:
+    # Row-major Z is column-major Z^T (d, nt); S = Z^T Z is column-major
+    # A A^T with A = Z^T, whose upper triangle is S's row-major lower one.
+    cdef char up = b'U'
+    cdef char tn = b'N'
+    cdef floating one = 1.0
+    cdef floating zero = 0.0
+    if floating is float:
+        ssyrk(&up, &tn, &d, &nt, &one, <float*> Z, &d, &zero, S, &d)
+    else:
+        dsyrk(&up, &tn, &d, &nt, &one, <double*> Z, &d, &zero, S, &d)
+
+
+cdef inline void dgemm_atb_acc(
+    int m, int n, int kk,
+    const double* A,       # IN (kk, m) row-major
+    const double* B,       # IN (kk, n) row-major
+    double* C,             # INOUT (m, n) row-major: C += A^T @ B
+) noexcept nogil:
+    cdef char tn = b'N'
+    cdef char tt = b'T'
+    cdef double one = 1.0
+    dgemm(&tn, &tt, &n, &m, &kk, &one, <double*> B, &n, <double*> A, &m,
+          &one, C, &n)
 
 
 cdef void _stats_chunk(
     const floating* xc,         # IN (m, d) centred rows
+    const floating* w,          # IN (m,) sample weights
     const double* wr,           # IN (m, k) weighted responsibilities
     Py_ssize_t m, int d, int k, int ctype,
-    const floating* mu,         # IN (k, d) centred means (the shift of the moments)
+    const floating* mu,         # IN (k, d) centred means (FULL's shift)
     floating* D,                # SCRATCH (m, d)
     floating* E,                # SCRATCH (m, d)
     floating* S_tmp,            # SCRATCH (d, d)
+    double* x64,                # SCRATCH (m, d)
+    double* e64,                # SCRATCH (m, d)
     double* nk,                 # INOUT (k,)
     double* s1,                 # INOUT (k, d)
     double* s2,                 # INOUT see the module docstring
 ) noexcept nogil:
     cdef Py_ssize_t i, t, nt
-    cdef int j, l, q
-    cdef double r, diff
+    cdef int j, l
+    cdef double r, sr, diff, v
+    cdef int q
     cdef double* s2_j
     cdef double* s1_j
     cdef const floating* mu_j
     cdef const floating* x
 
-    if ctype == FULL or ctype == TIED:
+    for i in range(m):
+        for j in range(k):
+            nk[j] += wr[i * k + j]
+
+    if ctype == FULL:
         for j in range(k):
             mu_j = mu + j * d
             s1_j = s1 + j * d
@@ -236,41 +269,37 @@ cdef void _stats_chunk(
                 r = wr[i * k + j]
                 if r == 0:
                     continue
-                nk[j] += r
+                sr = sqrt(r)
                 x = xc + i * d
                 for l in range(d):
                     diff = x[l] - mu_j[l]
-                    D[nt * d + l] = <floating> diff
-                    E[nt * d + l] = <floating> (r * diff)
+                    D[nt * d + l] = <floating> (sr * diff)
                     s1_j[l] += r * diff
                 nt = nt + 1
             if nt == 0:
                 continue
-            s2_j = s2 + (j * d * d if ctype == FULL else 0)
-            # S_tmp (d, d) = E^T @ D over the gathered rows.
-            gemm_atb(d, d, <int> nt, <floating> 1.0, E, d, D, d, <floating> 0.0,
-                     S_tmp, d)
-            for l in range(d * d):
-                s2_j[l] += S_tmp[l]
-    else:
+            # The lower triangle (row-major) of D^T D over the gathered rows;
+            # Python mirrors it.
+            syrk_lower(d, <int> nt, D, S_tmp)
+            s2_j = s2 + j * d * d
+            for l in range(d):
+                for q in range(l + 1):
+                    s2_j[l * d + q] += S_tmp[l * d + q]
+        return
+
+    for i in range(m * d):
+        x64[i] = xc[i]
+    # s1 (k, d) += wr^T @ xc
+    dgemm_atb_acc(k, d, <int> m, wr, x64, s1)
+    if ctype == TIED:
         for i in range(m):
-            x = xc + i * d
-            for j in range(k):
-                r = wr[i * k + j]
-                if r == 0:
-                    continue
-                nk[j] += r
-                mu_j = mu + j * d
-                s1_j = s1 + j * d
-                if ctype == DIAG:
-                    s2_j = s2 + j * d
-                    for l in range(d):
-                        diff = x[l] - mu_j[l]
-                        s1_j[l] += r * diff
-                        s2_j[l] += r * diff * diff
-                else:
-                    for l in range(d):
-                        s1_j[l] += r * (x[l] - mu_j[l])
+            for l in range(d):
+                e64[i * d + l] = w[i] * x64[i * d + l]
+        dgemm_atb_acc(d, d, <int> m, e64, x64, s2)
+    elif ctype == DIAG:
+        for i in range(m * d):
+            e64[i] = x64[i] * x64[i]
+        dgemm_atb_acc(k, d, <int> m, wr, e64, s2)
 
 
 def em_pass(
@@ -328,6 +357,8 @@ def em_pass(
     cdef floating[:, ::1] d_buf = np.empty((n_threads, m_max * d if stats else 1), dtype=dtype)
     cdef floating[:, ::1] e_buf = np.empty((n_threads, m_max * d if stats else 1), dtype=dtype)
     cdef floating[:, ::1] s_buf = np.empty((n_threads, d * d if stats else 1), dtype=dtype)
+    cdef double[:, ::1] x64_buf = np.empty((n_threads, m_max * d if stats else 1))
+    cdef double[:, ::1] e64_buf = np.empty((n_threads, m_max * d if stats else 1))
     cdef double[:, ::1] block_stats = np.empty(
         (n_blocks if stats else 0, stat_doubles), dtype=np.float64)
     cdef double[::1] block_ll = np.zeros(n_blocks, dtype=np.float64)
@@ -378,8 +409,9 @@ def em_pass(
                                &resp_out[row, 0])
                 if stats:
                     _stats_chunk(
-                        &xc_buf[tid, 0], &logp_buf[tid, 0], m, d, k, ctype,
-                        &mu[0, 0], &d_buf[tid, 0], &e_buf[tid, 0], &s_buf[tid, 0],
+                        &xc_buf[tid, 0], &sample_weight[row], &logp_buf[tid, 0],
+                        m, d, k, ctype, &mu[0, 0], &d_buf[tid, 0], &e_buf[tid, 0],
+                        &s_buf[tid, 0], &x64_buf[tid, 0], &e64_buf[tid, 0],
                         st, st + k, st + k + k * d,
                     )
 

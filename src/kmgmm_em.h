@@ -1,0 +1,127 @@
+/* Row-wise log-sum-exp and responsibilities for the EM pass.
+ *
+ * The exponential is a polynomial the compiler vectorises (a loop over
+ * components of libm's exp() stays scalar).  On x86-64 with GCC the row
+ * routine is also built for AVX2+FMA and picked at load time, so a portable
+ * wheel still runs the wide code where the CPU has it.
+ */
+#ifndef KMGMM_EM_H
+#define KMGMM_EM_H
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define KMGMM_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define KMGMM_DISPATCH
+#endif
+
+/* exp(x) for x <= 0, within a few ulp; 0 below -708 (where exp(x) is
+ * subnormal: a responsibility of that size is nothing next to the row
+ * maximum's 1).  Range reduction x = n ln2 + r, |r| <= ln2 / 2, then a
+ * degree-12 Taylor polynomial (remainder < 2e-16) scaled by 2^n built in the
+ * exponent bits. */
+static inline double kmgmm_exp_nonpos(double x)
+{
+    const double shifter = 6755399441055744.0;   /* 1.5 * 2^52 */
+    const double log2e = 1.4426950408889634;
+    const double ln2_hi = 6.93145751953125e-1;
+    const double ln2_lo = 1.42860682030941723212e-6;
+    double keep = x >= -708.0 ? 1.0 : 0.0;
+    double y = x >= -708.0 ? x : -708.0;
+    double t = y * log2e + shifter;              /* low bits of t hold n */
+    double n = t - shifter;
+    double r = (y - n * ln2_hi) - n * ln2_lo;
+    double p = 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits + 1023) << 52;                  /* 2^n, n in [-1022, 0] */
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale * keep;
+}
+
+/* For m rows of k log-densities: replace each row by its weighted
+ * responsibilities w_i r_ij (soft: exp(logp - lse); hard: w_i at the most
+ * likely component, 0 elsewhere), write lse_i (hard: the row maximum) and
+ * the most likely component where the outputs are not NULL, and return
+ * sum_i w_i lse_i over the rows of non-zero weight.  A row whose densities
+ * are all zero (maximum -inf) gets no responsibility. */
+#define KMGMM_DEFINE_RESPONSIBILITIES(NAME, WTYPE)                              \
+KMGMM_DISPATCH                                                                  \
+static double NAME(double *logp, const WTYPE *w, long m, int k, int hard,       \
+                   double *lse_out, int *labels_out)                            \
+{                                                                               \
+    double total = 0.0;                                                         \
+    for (long i = 0; i < m; i++) {                                              \
+        double *lp = logp + i * k;                                              \
+        double mx = lp[0];                                                      \
+        for (int j = 1; j < k; j++)                 /* branch-free: vectorised */ \
+            mx = lp[j] > mx ? lp[j] : mx;                                       \
+        int best = 0;                               /* the first maximum */     \
+        if (hard || labels_out)                                                 \
+            while (best < k - 1 && !(lp[best] == mx)) best++;                   \
+        double wi = (double) w[i], lse;                                         \
+        if (mx == -INFINITY) {                                                  \
+            lse = -INFINITY;                                                    \
+            for (int j = 0; j < k; j++) lp[j] = 0.0;                            \
+        } else if (hard) {                                                      \
+            lse = mx;                                                           \
+            for (int j = 0; j < k; j++) lp[j] = 0.0;                            \
+            lp[best] = wi;                                                      \
+        } else {                                                                \
+            for (int j = 0; j < k; j++) lp[j] = kmgmm_exp_nonpos(lp[j] - mx);   \
+            double s = 0.0;                                                     \
+            for (int j = 0; j < k; j++) s += lp[j];                             \
+            lse = mx + log(s);                                                  \
+            double scale = wi / s;                                              \
+            for (int j = 0; j < k; j++) lp[j] *= scale;                         \
+        }                                                                       \
+        if (lse_out) lse_out[i] = lse;                                          \
+        if (labels_out) labels_out[i] = best;                                   \
+        if (wi != 0.0) total += wi * lse;                                       \
+    }                                                                           \
+    return total;                                                               \
+}
+
+/* FULL log-densities: logp[i, j] = log_norm[j] - ||G[i, j] - b[j]||^2 / 2
+ * for G of shape (m, k, d) (the chunk times every precision factor). */
+#define KMGMM_DEFINE_LOGP_FULL(NAME, T)                                         \
+KMGMM_DISPATCH                                                                  \
+static void NAME(const T *G, const T *b, const double *log_norm, long m,        \
+                 int k, int d, double *logp)                                    \
+{                                                                               \
+    for (long i = 0; i < m; i++) {                                              \
+        const T *g = G + i * (long) k * d;                                      \
+        for (int j = 0; j < k; j++) {                                           \
+            const T *gj = g + (long) j * d, *bj = b + (long) j * d;             \
+            double acc = 0.0;                                                   \
+            _Pragma("omp simd reduction(+:acc)")                                \
+            for (int l = 0; l < d; l++) {                                       \
+                double diff = (double) gj[l] - (double) bj[l];                  \
+                acc += diff * diff;                                             \
+            }                                                                   \
+            logp[i * k + j] = log_norm[j] - 0.5 * acc;                          \
+        }                                                                       \
+    }                                                                           \
+}
+
+KMGMM_DEFINE_LOGP_FULL(kmgmm_logp_full_f, float)
+KMGMM_DEFINE_LOGP_FULL(kmgmm_logp_full_d, double)
+KMGMM_DEFINE_RESPONSIBILITIES(kmgmm_responsibilities_f, float)
+KMGMM_DEFINE_RESPONSIBILITIES(kmgmm_responsibilities_d, double)
+
+#endif
