@@ -216,18 +216,22 @@ class KernelModel:
 
     def run(self, X, sample_weight, *, hard, n_threads, stats=False, lse=None,
             labels=None, resp=None):
-        """One kernel pass; returns (log-likelihood sum, stats or None)."""
+        """One kernel pass; returns (log-likelihood sum, stats or None).
+
+        The statistics are ``(nk, s1, s2)`` with the moments about
+        ``moment_means`` in the layout ``m_step`` takes.
+        """
         k, d = self.mu.shape
         dtype = X.dtype
         if stats:
             nk = np.empty(k)
             s1 = np.empty((k, d))
-            size = {0: k * d * d, 1: d * d, 2: k * d, 3: 0}[self.ctype]
+            size = {0: k * d * (d + 1) // 2, 1: d * d, 2: k * d, 3: 0}[self.ctype]
             s2 = np.empty(size)
         else:
             nk, s1, s2 = np.empty(0), np.empty((0, 0)), np.empty(0)
         ll = _em.em_pass(
-            X, sample_weight, self.shift, self.ctype, self.prec, self.b, self.mu,
+            X, sample_weight, self.shift, self.ctype, self.prec, self.b,
             self.const, self.log_norm, hard, nk, s1, s2,
             np.empty(0) if lse is None else lse,
             np.empty(0, dtype=np.int32) if labels is None else labels,
@@ -236,24 +240,26 @@ class KernelModel:
         )
         if not stats:
             return ll, None
-        if self.ctype == 0:
-            # The kernel fills the lower triangles; mirror them.
-            S = s2.reshape(k, d, d)
-            lower = np.tril(S)
-            s2 = (lower + np.swapaxes(np.tril(S, -1), 1, 2)).ravel()
-        else:
-            nk, s1, s2 = self._about_means(nk, s1, s2)
-        return ll, (nk, s1, s2)
+        return ll, self._about_means(nk, s1, s2)
 
     def _about_means(self, nk, s1c, s2c):
-        """Move moments about the shift to moments about the centred means."""
+        """Move the kernel's moments about the shift to the centred means."""
         mu = self.mu.astype(np.float64)
+        k, d = mu.shape
         s1 = s1c - nk[:, None] * mu
-        if self.ctype == 1:      # tied: pooled sum_j sum_i r (xc - mu_j)(xc - mu_j)^T
-            cross = s1c.T @ mu
-            S = s2c.reshape(mu.shape[1], -1) - cross - cross.T + (nk[:, None] * mu).T @ mu
-            return nk, s1, S.ravel()
-        if self.ctype == 2:      # diag
-            S = s2c.reshape(mu.shape) - 2 * mu * s1c + nk[:, None] * mu * mu
+        if self.ctype in (0, 1):
+            # sum_i r (xc - mu)(xc - mu)^T = Sc - s1c mu^T - mu s1c^T + nk mu mu^T
+            cross = s1c[:, :, None] * mu[:, None, :]
+            corr = (nk[:, None, None] * mu[:, :, None] * mu[:, None, :]
+                    - cross - np.swapaxes(cross, 1, 2))
+            if self.ctype == 0:
+                rows, cols = np.tril_indices(d)
+                S = np.empty((k, d, d))
+                S[:, rows, cols] = s2c.reshape(k, -1)
+                S[:, cols, rows] = s2c.reshape(k, -1)
+                return nk, s1, (S + corr).ravel()
+            return nk, s1, (s2c.reshape(d, d) + corr.sum(axis=0)).ravel()
+        if self.ctype == 2:
+            S = s2c.reshape(k, d) - 2 * mu * s1c + nk[:, None] * mu * mu
             return nk, s1, S.ravel()
         return nk, s1, s2c

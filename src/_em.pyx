@@ -24,26 +24,26 @@ Responsibilities come from a row log-sum-exp shifted by the row maximum
 (``-inf`` guarded); in hard mode they are one-hot at the most likely
 component.  Statistics, all float64:
 
-* ``nk[j] = sum_i w_i r_ij``
-* FULL: moments about the component means given (the previous means), per
-  component, gathered over the rows with a non-zero responsibility:
-  ``s1[j] = sum_i w_i r_ij (x_i - mu_j)`` and
-  ``s2[j] = sum_i w_i r_ij (x_i - mu_j)(x_i - mu_j)^T``.
-* TIED, DIAG, NONE: moments about the shift, from float64 gemms over the
-  chunk (cheap: no per-component second moments are needed):
-  ``s1[j] = sum_i w_i r_ij xc_i``; TIED ``s2 = sum_i w_i xc_i xc_i^T`` (the
-  responsibilities of a row sum to 1); DIAG ``s2[j] = sum_i w_i r_ij xc_i^2``;
-  NONE no ``s2``.  Python moves them to the previous means in float64
-  (``_gaussian.KernelModel.run``); the data being centred, that costs no
-  precision a float64 result would notice.
+* ``nk[j] = sum_i w_i r_ij``, ``s1[j] = sum_i w_i r_ij xc_i``
+* FULL ``s2[j] = sum_i w_i r_ij xc_i xc_i^T`` (lower triangle, packed row by
+  row): one gemm of the responsibilities by the rows' packed outer products
+  (in hard mode, each row's product added to its component);
+  TIED ``s2 = sum_i w_i xc_i xc_i^T`` (a row's responsibilities sum to 1);
+  DIAG ``s2[j] = sum_i w_i r_ij xc_i^2``; NONE no ``s2``.
+
+These moments are taken about the shift, in float64 whatever the data dtype
+(float32 rows are widened before the gemms); Python moves them to moments
+about the previous means in float64 (``_gaussian.KernelModel.run``).  The
+data being centred, the cancellation in that move costs a relative
+``eps64 * (|mu_j - shift| / sigma_j)^2``: nothing a float64 result notices
+unless a component sits 10^5 of its own widths away from the data's mean.
 """
 import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
 from libc.string cimport memset
-from libc.math cimport sqrt
-from scipy.linalg.cython_blas cimport sgemm, dgemm, ssyrk, dsyrk
+from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 from _kmgmm_common cimport block_count, gemm_abt, gemm_atb
 
@@ -56,26 +56,22 @@ cdef enum:
 COV_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": DIAG,
              "fixed": NONE}
 
-# Floating-point elements of the widest per-chunk scratch (the FULL gemm's
-# m x (k d) output); rows per chunk follow from it.
+# Elements of the widest per-chunk scratch (FULL's m x (k d) gemm output or
+# its m x d(d+1)/2 packed outer products); rows per chunk follow from it.
 cdef Py_ssize_t _SCRATCH = 1 << 16
 
 
-def _set_scratch(Py_ssize_t n):
-    global _SCRATCH
-    _SCRATCH = n
-
-
-def em_chunk_rows(Py_ssize_t n_components, Py_ssize_t n_features):
+def em_chunk_rows(Py_ssize_t n_components, Py_ssize_t n_features, int ctype):
     """Rows per chunk: a function of the model's shape only."""
-    cdef Py_ssize_t width = n_components * n_features
-    if width < 2 * n_features:
-        width = 2 * n_features
+    cdef Py_ssize_t width = 2 * n_features
     if width < n_components:
         width = n_components
+    if ctype == FULL:
+        width = max(width, n_components * n_features,
+                    n_features * (n_features + 1) // 2)
     cdef Py_ssize_t m = _SCRATCH // width
-    if m < 64:
-        m = 64
+    if m < 8:
+        m = 8
     if m > 1024:
         m = 1024
     return m
@@ -200,23 +196,6 @@ cdef inline double _responsibilities_chunk(
         return kmgmm_responsibilities_d(logp, w, m, k, hard, lse_out, labels_out)
 
 
-cdef inline void syrk_lower(
-    int d, int nt,
-    const floating* Z,     # IN (nt, d) row-major
-    floating* S,           # OUT (d, d) row-major: lower triangle of Z^T Z
-) noexcept nogil:
-    # Row-major Z is column-major Z^T (d, nt); S = Z^T Z is column-major
-    # A A^T with A = Z^T, whose upper triangle is S's row-major lower one.
-    cdef char up = b'U'
-    cdef char tn = b'N'
-    cdef floating one = 1.0
-    cdef floating zero = 0.0
-    if floating is float:
-        ssyrk(&up, &tn, &d, &nt, &one, <float*> Z, &d, &zero, S, &d)
-    else:
-        dsyrk(&up, &tn, &d, &nt, &one, <double*> Z, &d, &zero, S, &d)
-
-
 cdef inline void dgemm_atb_acc(
     int m, int n, int kk,
     const double* A,       # IN (kk, m) row-major
@@ -234,72 +213,60 @@ cdef void _stats_chunk(
     const floating* xc,         # IN (m, d) centred rows
     const floating* w,          # IN (m,) sample weights
     const double* wr,           # IN (m, k) weighted responsibilities
-    Py_ssize_t m, int d, int k, int ctype,
-    const floating* mu,         # IN (k, d) centred means (FULL's shift)
-    floating* D,                # SCRATCH (m, d)
-    floating* E,                # SCRATCH (m, d)
-    floating* S_tmp,            # SCRATCH (d, d)
+    Py_ssize_t m, int d, int k, int ctype, bint hard,
     double* x64,                # SCRATCH (m, d)
-    double* e64,                # SCRATCH (m, d)
+    double* q64,                # SCRATCH (m, max(d, d(d+1)/2))
     double* nk,                 # INOUT (k,)
     double* s1,                 # INOUT (k, d)
     double* s2,                 # INOUT see the module docstring
 ) noexcept nogil:
-    cdef Py_ssize_t i, t, nt
-    cdef int j, l
-    cdef double r, sr, diff, v
-    cdef int q
+    cdef Py_ssize_t i
+    cdef int j, l, q, t
+    cdef int n_tri = d * (d + 1) // 2
+    cdef double r
+    cdef double* qi
+    cdef double* xi
     cdef double* s2_j
-    cdef double* s1_j
-    cdef const floating* mu_j
-    cdef const floating* x
 
     for i in range(m):
         for j in range(k):
             nk[j] += wr[i * k + j]
-
-    if ctype == FULL:
-        for j in range(k):
-            mu_j = mu + j * d
-            s1_j = s1 + j * d
-            # Gather the rows with a non-zero responsibility: all of them for
-            # soft assignments of overlapping components, few in hard mode.
-            nt = 0
-            for i in range(m):
-                r = wr[i * k + j]
-                if r == 0:
-                    continue
-                sr = sqrt(r)
-                x = xc + i * d
-                for l in range(d):
-                    diff = x[l] - mu_j[l]
-                    D[nt * d + l] = <floating> (sr * diff)
-                    s1_j[l] += r * diff
-                nt = nt + 1
-            if nt == 0:
-                continue
-            # The lower triangle (row-major) of D^T D over the gathered rows;
-            # Python mirrors it.
-            syrk_lower(d, <int> nt, D, S_tmp)
-            s2_j = s2 + j * d * d
-            for l in range(d):
-                for q in range(l + 1):
-                    s2_j[l * d + q] += S_tmp[l * d + q]
-        return
-
     for i in range(m * d):
         x64[i] = xc[i]
     # s1 (k, d) += wr^T @ xc
     dgemm_atb_acc(k, d, <int> m, wr, x64, s1)
-    if ctype == TIED:
+
+    if ctype == FULL:
+        # Each row's outer product, lower triangle packed row by row.
+        for i in range(m):
+            xi = x64 + i * d
+            qi = q64 + i * n_tri
+            t = 0
+            for l in range(d):
+                for q in range(l + 1):
+                    qi[t + q] = xi[l] * xi[q]
+                t = t + l + 1
+        if hard:
+            # One-hot responsibilities: add each row to its component only.
+            for i in range(m):
+                for j in range(k):
+                    r = wr[i * k + j]
+                    if r != 0:
+                        qi = q64 + i * n_tri
+                        s2_j = s2 + j * n_tri
+                        for t in range(n_tri):
+                            s2_j[t] += r * qi[t]
+        else:
+            dgemm_atb_acc(k, n_tri, <int> m, wr, q64, s2)
+    elif ctype == TIED:
         for i in range(m):
             for l in range(d):
-                e64[i * d + l] = w[i] * x64[i * d + l]
-        dgemm_atb_acc(d, d, <int> m, e64, x64, s2)
+                q64[i * d + l] = w[i] * x64[i * d + l]
+        dgemm_atb_acc(d, d, <int> m, q64, x64, s2)
     elif ctype == DIAG:
         for i in range(m * d):
-            e64[i] = x64[i] * x64[i]
-        dgemm_atb_acc(k, d, <int> m, wr, e64, s2)
+            q64[i] = x64[i] * x64[i]
+        dgemm_atb_acc(k, d, <int> m, wr, q64, s2)
 
 
 def em_pass(
@@ -309,7 +276,6 @@ def em_pass(
     int ctype,
     const floating[:, ::1] prec,           # IN see the module docstring
     const floating[:, ::1] b,              # IN (k, d) (FULL/TIED; else unused)
-    const floating[:, ::1] mu,             # IN (k, d) centred means
     const double[::1] const_k,             # IN (k,)
     const double[::1] log_norm,            # IN (k,)
     bint hard,
@@ -334,11 +300,12 @@ def em_pass(
     cdef int d = <int> X.shape[1]
     cdef int k = <int> log_norm.shape[0]
     cdef bint stats = nk.shape[0] > 0
-    cdef Py_ssize_t m_max = em_chunk_rows(k, d)
+    cdef Py_ssize_t m_max = em_chunk_rows(k, d, ctype)
     cdef Py_ssize_t n_chunks = (n + m_max - 1) // m_max
     cdef Py_ssize_t s2_size = 0
+    cdef Py_ssize_t n_tri = <Py_ssize_t> d * (d + 1) // 2
     if stats and ctype == FULL:
-        s2_size = <Py_ssize_t> k * d * d
+        s2_size = k * n_tri
     elif stats and ctype == TIED:
         s2_size = <Py_ssize_t> d * d
     elif stats and ctype == DIAG:
@@ -354,11 +321,9 @@ def em_pass(
     cdef floating[:, ::1] g_buf = np.empty((n_threads, m_max * g_width), dtype=dtype)
     cdef floating[:, ::1] h_buf = np.empty((n_threads, m_max * k), dtype=dtype)
     cdef double[:, ::1] logp_buf = np.empty((n_threads, m_max * k), dtype=np.float64)
-    cdef floating[:, ::1] d_buf = np.empty((n_threads, m_max * d if stats else 1), dtype=dtype)
-    cdef floating[:, ::1] e_buf = np.empty((n_threads, m_max * d if stats else 1), dtype=dtype)
-    cdef floating[:, ::1] s_buf = np.empty((n_threads, d * d if stats else 1), dtype=dtype)
     cdef double[:, ::1] x64_buf = np.empty((n_threads, m_max * d if stats else 1))
-    cdef double[:, ::1] e64_buf = np.empty((n_threads, m_max * d if stats else 1))
+    cdef double[:, ::1] q64_buf = np.empty(
+        (n_threads, m_max * (n_tri if ctype == FULL else d) if stats else 1))
     cdef double[:, ::1] block_stats = np.empty(
         (n_blocks if stats else 0, stat_doubles), dtype=np.float64)
     cdef double[::1] block_ll = np.zeros(n_blocks, dtype=np.float64)
@@ -410,8 +375,7 @@ def em_pass(
                 if stats:
                     _stats_chunk(
                         &xc_buf[tid, 0], &sample_weight[row], &logp_buf[tid, 0],
-                        m, d, k, ctype, &mu[0, 0], &d_buf[tid, 0], &e_buf[tid, 0],
-                        &s_buf[tid, 0], &x64_buf[tid, 0], &e64_buf[tid, 0],
+                        m, d, k, ctype, hard, &x64_buf[tid, 0], &q64_buf[tid, 0],
                         st, st + k, st + k + k * d,
                     )
 

@@ -75,8 +75,8 @@ def em_twin(X, w, weights, means, cov, cov_type, hard):
     return float(w @ lse), lse, labels, resp, nk, s1, s2
 
 
-def boundary_sizes(k, d):
-    m = _em.em_chunk_rows(k, d)
+def boundary_sizes(k, d, cov_type):
+    m = _em.em_chunk_rows(k, d, _em.COV_CODES[cov_type])
     return [1, m - 1, m, m + 1, 3 * m + 5]
 
 
@@ -89,7 +89,7 @@ def test_em_pass_matches_numpy_twin(cov_type, hard, n_threads, weighted, dtype):
     k, d = 5, 3
     weights, means, cov = random_model(rng, k, d, cov_type)
     prec_chol = precision_cholesky(cov, cov_type, 0.0)
-    for n in boundary_sizes(k, d):
+    for n in boundary_sizes(k, d, cov_type):
         X = (rng.standard_normal((n, d)) * 2 + 100).astype(dtype)
         means_n = means + 100
         w = (rng.uniform(0.2, 3, n) if weighted else np.ones(n)).astype(dtype)
@@ -121,7 +121,7 @@ def test_em_pass_bit_identical_for_thread_counts(cov_type, dtype):
     k, d = 6, 4
     weights, means, cov = random_model(rng, k, d, cov_type)
     prec_chol = precision_cholesky(cov, cov_type, 0.0)
-    n = 20 * _em.em_chunk_rows(k, d) + 17
+    n = 20 * _em.em_chunk_rows(k, d, _em.COV_CODES[cov_type]) + 17
     X = rng.standard_normal((n, d)).astype(dtype) * 2
     w = rng.uniform(0.1, 2, n).astype(dtype)
     model = KernelModel(weights, means, prec_chol, cov_type, X.mean(axis=0), dtype)
