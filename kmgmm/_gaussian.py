@@ -196,13 +196,19 @@ class KernelModel:
         self.log_norm = np.ascontiguousarray(np.broadcast_to(log_norm, (k,)),
                                              dtype=np.float64)
         empty = np.empty((0, 0), dtype=dtype)
+        self.quad = np.empty((0, 0))
+        self.prec = self.b = empty
         if covariance_type == "full":
-            # [P_1 | P_2 | ... | P_k], shape (d, k d)
-            self.prec = np.ascontiguousarray(
-                prec_chol.transpose(1, 0, 2).reshape(d, k * d), dtype=dtype)
-            self.b = np.ascontiguousarray(np.einsum("ki,kij->kj", mu, prec_chol),
-                                          dtype=dtype)
-            self.const = np.empty(0)
+            # -maha/2 = q @ quad + const with q = [lower(xc xc^T), xc]: the
+            # coefficients of the precision Lambda on the packed lower
+            # triangle (off-diagonal terms twice), then Lambda mu.
+            Lam = precisions_from_cholesky(prec_chol, "full")
+            rows, cols = np.tril_indices(d)
+            coef = np.where(rows == cols, -0.5, -1.0)
+            lin = np.einsum("kij,kj->ki", Lam, mu)
+            self.quad = np.ascontiguousarray(
+                np.vstack([(Lam[:, rows, cols] * coef).T, lin.T]))
+            self.const = np.ascontiguousarray(-0.5 * np.einsum("ki,ki->k", lin, mu))
         elif covariance_type == "tied":
             self.prec = np.ascontiguousarray(prec_chol, dtype=dtype)
             self.b = np.ascontiguousarray(mu @ prec_chol, dtype=dtype)
@@ -211,7 +217,6 @@ class KernelModel:
         else:
             p2 = np.broadcast_to((prec_chol ** 2).reshape(k, -1), (k, d))
             self.prec = np.ascontiguousarray(np.hstack([p2, -2.0 * mu * p2]), dtype=dtype)
-            self.b = empty
             self.const = np.ascontiguousarray(np.sum(mu * mu * p2, axis=1))
 
     def run(self, X, sample_weight, *, hard, n_threads, stats=False, lse=None,
@@ -231,7 +236,7 @@ class KernelModel:
         else:
             nk, s1, s2 = np.empty(0), np.empty((0, 0)), np.empty(0)
         ll = _em.em_pass(
-            X, sample_weight, self.shift, self.ctype, self.prec, self.b,
+            X, sample_weight, self.shift, self.ctype, self.quad, self.prec, self.b,
             self.const, self.log_norm, hard, nk, s1, s2,
             np.empty(0) if lse is None else lse,
             np.empty(0, dtype=np.int32) if labels is None else labels,

@@ -8,35 +8,37 @@ identical for any number of threads.  float32 and float64 come from one fused
 source; statistics and log-likelihoods are accumulated in float64.
 
 Every chunk is first centred on a fixed ``shift`` (the data's mean), so the
-gemm expansions below never see the data's offset from the origin.  The
-means enter centred on the same shift.
+gemm expansions below never see the data's offset from the origin; the means
+enter centred on the same shift.  ``log_norm[j]`` holds log weight_j +
+log det of the precision's Cholesky factor - d/2 log 2 pi.
 
-Log-densities, for component j (``log_norm[j]`` holds log weight + log-det of
-the precision Cholesky factor - d/2 log 2 pi):
-
-* FULL   ``G = Xc @ [P_1 .. P_k]`` (one gemm); ``maha = ||G_j - b_j||^2``
-         with ``b_j = mu_j @ P_j``.
+* FULL   each row's packed quadratic features ``q_i = [lower(xc_i xc_i^T),
+         xc_i]`` (float64, width d(d+1)/2 + d) times ``quad`` (one gemm with
+         every component's precision in it, see ``_gaussian.KernelModel``)
+         gives ``-maha/2 - const_j``.  The same ``q_i`` then give the second
+         moments: nothing is computed twice.
 * TIED   ``G = Xc @ P``; ``maha = ||G||^2 - 2 G.b_j + ||b_j||^2`` (gemm).
 * DIAG   ``maha = [Xc^2, Xc] @ B_j + const_j`` with ``B_j = [p_j^2, -2 mu_j p_j^2]``
          (one gemm); spherical and fixed variances are passed as diag.
 
-Responsibilities come from a row log-sum-exp shifted by the row maximum
-(``-inf`` guarded); in hard mode they are one-hot at the most likely
-component.  Statistics, all float64:
+Every expansion is clamped so that ``maha >= 0``.  Responsibilities come
+from a row log-sum-exp shifted by the row maximum (``-inf`` guarded,
+``kmgmm_em.h``); in hard mode they are one-hot at the most likely component.
+Statistics, all float64:
 
 * ``nk[j] = sum_i w_i r_ij``, ``s1[j] = sum_i w_i r_ij xc_i``
-* FULL ``s2[j] = sum_i w_i r_ij xc_i xc_i^T`` (lower triangle, packed row by
-  row): one gemm of the responsibilities by the rows' packed outer products
-  (in hard mode, each row's product added to its component);
+* FULL ``s2[j] = sum_i w_i r_ij lower(xc_i xc_i^T)`` (packed row by row): one
+  gemm of the responsibilities by the rows' packed products (in hard mode,
+  each row added to its component);
   TIED ``s2 = sum_i w_i xc_i xc_i^T`` (a row's responsibilities sum to 1);
   DIAG ``s2[j] = sum_i w_i r_ij xc_i^2``; NONE no ``s2``.
 
-These moments are taken about the shift, in float64 whatever the data dtype
-(float32 rows are widened before the gemms); Python moves them to moments
-about the previous means in float64 (``_gaussian.KernelModel.run``).  The
-data being centred, the cancellation in that move costs a relative
-``eps64 * (|mu_j - shift| / sigma_j)^2``: nothing a float64 result notices
-unless a component sits 10^5 of its own widths away from the data's mean.
+These moments are taken about the shift, in float64 whatever the data dtype;
+Python moves them to moments about the previous means in float64
+(``_gaussian.KernelModel.run``).  The data being centred, the cancellation in
+that move costs a relative ``eps64 * (|mu_j - shift| / sigma_j)^2``: nothing
+a float64 result notices unless a component sits 10^5 of its own widths away
+from the data's mean.
 """
 import numpy as np
 
@@ -45,7 +47,7 @@ from cython.parallel cimport prange, parallel, threadid
 from libc.string cimport memset
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
-from _kmgmm_common cimport block_count, gemm_abt, gemm_atb
+from _kmgmm_common cimport block_count, gemm_abt
 
 cdef enum:
     FULL = 0
@@ -56,8 +58,7 @@ cdef enum:
 COV_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": DIAG,
              "fixed": NONE}
 
-# Elements of the widest per-chunk scratch (FULL's m x (k d) gemm output or
-# its m x d(d+1)/2 packed outer products); rows per chunk follow from it.
+# Elements of the widest per-chunk scratch; rows per chunk follow from it.
 cdef Py_ssize_t _SCRATCH = 1 << 16
 
 
@@ -67,8 +68,7 @@ def em_chunk_rows(Py_ssize_t n_components, Py_ssize_t n_features, int ctype):
     if width < n_components:
         width = n_components
     if ctype == FULL:
-        width = max(width, n_components * n_features,
-                    n_features * (n_features + 1) // 2)
+        width = max(width, n_features * (n_features + 3) // 2)
     cdef Py_ssize_t m = _SCRATCH // width
     if m < 8:
         m = 8
@@ -77,35 +77,102 @@ def em_chunk_rows(Py_ssize_t n_components, Py_ssize_t n_features, int ctype):
     return m
 
 
-cdef void _log_prob_chunk(
-    const floating* X,          # IN (m, d) the chunk's rows
-    Py_ssize_t m, int d, int k, int ctype,
+cdef inline void gemm_ab(
+    int m, int n, int kk,
+    const floating* A,     # IN (m, kk) row-major, leading dimension lda
+    int lda,
+    const floating* B,     # IN (kk, n) row-major, leading dimension ldb
+    int ldb,
+    floating* C,           # OUT (m, n) row-major, leading dimension ldc
+    int ldc,
+) noexcept nogil:
+    """C = A @ B for row-major arrays."""
+    # Row-major C = A B is column-major C^T = B^T A^T: no transposes.
+    cdef char tn = b'N'
+    cdef floating one = 1.0
+    cdef floating zero = 0.0
+    if floating is float:
+        sgemm(&tn, &tn, &n, &m, &kk, &one, <float*> B, &ldb, <float*> A, &lda,
+              &zero, C, &ldc)
+    else:
+        dgemm(&tn, &tn, &n, &m, &kk, &one, <double*> B, &ldb, <double*> A, &lda,
+              &zero, C, &ldc)
+
+
+cdef inline void dgemm_tn_acc(
+    int m, int n, int kk,
+    const double* A,       # IN (kk, m) row-major, leading dimension lda
+    int lda,
+    const double* B,       # IN (kk, n) row-major, leading dimension ldb
+    int ldb,
+    double* C,             # INOUT (m, n) row-major: C += A^T @ B
+) noexcept nogil:
+    cdef char tn = b'N'
+    cdef char tt = b'T'
+    cdef double one = 1.0
+    dgemm(&tn, &tt, &n, &m, &kk, &one, <double*> B, &ldb, <double*> A, &lda,
+          &one, C, &n)
+
+
+cdef void _centre_chunk(
+    const floating* X,          # IN (m, d)
+    Py_ssize_t m, int d, int ctype,
     const double* shift,        # IN (d,)
-    const floating* prec,       # IN FULL (d, k d); TIED (d, d); DIAG (k, 2 d)
-    const floating* b,          # IN FULL/TIED (k, d)
-    const double* const_k,      # IN (k,) ||b_j||^2 (TIED) or const_j (DIAG)
+    floating* xc,               # OUT (m, d) centred rows, data dtype
+    double* x64,                # OUT (m, d) centred rows, float64 (FULL)
+    double* q64,                # OUT (m, d(d+3)/2) packed products (FULL)
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int l, q, t, width = d * (d + 3) // 2
+    cdef double v
+    cdef double* xi
+    cdef double* qi
+    for i in range(m):
+        for l in range(d):
+            v = X[i * d + l] - shift[l]
+            xc[i * d + l] = <floating> v
+            if ctype == FULL:
+                x64[i * d + l] = v
+    if ctype != FULL:
+        return
+    for i in range(m):
+        xi = x64 + i * d
+        qi = q64 + i * width
+        t = 0
+        for l in range(d):
+            for q in range(l + 1):
+                qi[t + q] = xi[l] * xi[q]
+            t = t + l + 1
+        for l in range(d):
+            qi[t + l] = xi[l]
+
+
+cdef void _log_prob_chunk(
+    const floating* xc,         # IN (m, d) centred rows
+    const double* q64,          # IN (m, d(d+3)/2) packed products (FULL)
+    Py_ssize_t m, int d, int k, int ctype,
+    const double* quad,         # IN FULL (d(d+3)/2, k)
+    const floating* prec,       # IN TIED (d, d); DIAG (k, 2 d)
+    const floating* b,          # IN TIED (k, d)
+    const double* const_k,      # IN (k,) see the module docstring
     const double* log_norm,     # IN (k,)
-    floating* xc,               # OUT (m, d) the centred rows
-    floating* G,                # SCRATCH (m, max(k d, 2 d))
+    floating* G,                # SCRATCH (m, 2 d)
     floating* H,                # SCRATCH (m, k)
     double* logp,               # OUT (m, k)
 ) noexcept nogil:
     cdef Py_ssize_t i
-    cdef int j, l, kd = k * d
-    cdef double acc, diff, g
-    cdef const floating* row
-    cdef floating* gi
-    for i in range(m):
-        for l in range(d):
-            xc[i * d + l] = <floating> (X[i * d + l] - shift[l])
-
+    cdef int j, l
+    cdef double acc, g
     if ctype == FULL:
-        # G (m, k d) = xc (m, d) @ prec (d, k d)
-        gemm_ab(<int> m, kd, d, xc, d, prec, kd, G, kd)
-        if floating is float:
-            kmgmm_logp_full_f(G, b, log_norm, m, k, d, logp)
-        else:
-            kmgmm_logp_full_d(G, b, log_norm, m, k, d, logp)
+        # logp (m, k) = q64 (m, W) @ quad (W, k), then the constants.
+        gemm_ab(<int> m, k, d * (d + 3) // 2, q64, d * (d + 3) // 2, quad, k,
+                logp, k)
+        for i in range(m):
+            for j in range(k):
+                g = logp[i * k + j] + const_k[j]
+                if g > 0:
+                    g = 0   # -maha / 2 <= 0; rounding in the expansion
+                logp[i * k + j] = log_norm[j] + g
     elif ctype == TIED:
         gemm_ab(<int> m, d, d, xc, d, prec, d, G, d)
         gemm_abt(<int> m, k, d, <floating> 1.0, G, d, b, d, <floating> 0.0, H, k)
@@ -135,28 +202,6 @@ cdef void _log_prob_chunk(
                 logp[i * k + j] = log_norm[j] - 0.5 * g
 
 
-cdef inline void gemm_ab(
-    int m, int n, int kk,
-    const floating* A,     # IN (m, kk) row-major, leading dimension lda
-    int lda,
-    const floating* B,     # IN (kk, n) row-major, leading dimension ldb
-    int ldb,
-    floating* C,           # OUT (m, n) row-major, leading dimension ldc
-    int ldc,
-) noexcept nogil:
-    """C = A @ B for row-major arrays."""
-    # Row-major C = A B is column-major C^T = B^T A^T: no transposes.
-    cdef char tn = b'N'
-    cdef floating one = 1.0
-    cdef floating zero = 0.0
-    if floating is float:
-        sgemm(&tn, &tn, &n, &m, &kk, &one, <float*> B, &ldb, <float*> A, &lda,
-              &zero, C, &ldc)
-    else:
-        dgemm(&tn, &tn, &n, &m, &kk, &one, <double*> B, &ldb, <double*> A, &lda,
-              &zero, C, &ldc)
-
-
 cdef extern from "kmgmm_em.h":
     double kmgmm_responsibilities_f(
         double* logp, const float* w, long m, int k, int hard,
@@ -165,10 +210,6 @@ cdef extern from "kmgmm_em.h":
         double* logp, const double* w, long m, int k, int hard,
         double* lse_out, int* labels_out) noexcept nogil
     double kmgmm_exp_nonpos(double x) noexcept nogil
-    void kmgmm_logp_full_f(const float* G, const float* b, const double* log_norm,
-                           long m, int k, int d, double* logp) noexcept nogil
-    void kmgmm_logp_full_d(const double* G, const double* b, const double* log_norm,
-                           long m, int k, int d, double* logp) noexcept nogil
 
 
 def exp_nonpos(double[::1] x):
@@ -196,77 +237,56 @@ cdef inline double _responsibilities_chunk(
         return kmgmm_responsibilities_d(logp, w, m, k, hard, lse_out, labels_out)
 
 
-cdef inline void dgemm_atb_acc(
-    int m, int n, int kk,
-    const double* A,       # IN (kk, m) row-major
-    const double* B,       # IN (kk, n) row-major
-    double* C,             # INOUT (m, n) row-major: C += A^T @ B
-) noexcept nogil:
-    cdef char tn = b'N'
-    cdef char tt = b'T'
-    cdef double one = 1.0
-    dgemm(&tn, &tt, &n, &m, &kk, &one, <double*> B, &n, <double*> A, &m,
-          &one, C, &n)
-
-
 cdef void _stats_chunk(
     const floating* xc,         # IN (m, d) centred rows
     const floating* w,          # IN (m,) sample weights
     const double* wr,           # IN (m, k) weighted responsibilities
     Py_ssize_t m, int d, int k, int ctype, bint hard,
-    double* x64,                # SCRATCH (m, d)
-    double* q64,                # SCRATCH (m, max(d, d(d+1)/2))
+    double* x64,                # INOUT (m, d) centred rows (set for FULL)
+    double* q64,                # INOUT FULL: packed products; else SCRATCH (m, d)
     double* nk,                 # INOUT (k,)
     double* s1,                 # INOUT (k, d)
     double* s2,                 # INOUT see the module docstring
 ) noexcept nogil:
     cdef Py_ssize_t i
-    cdef int j, l, q, t
+    cdef int j, l, t
     cdef int n_tri = d * (d + 1) // 2
+    cdef int width = d * (d + 3) // 2
     cdef double r
     cdef double* qi
-    cdef double* xi
     cdef double* s2_j
 
     for i in range(m):
         for j in range(k):
             nk[j] += wr[i * k + j]
-    for i in range(m * d):
-        x64[i] = xc[i]
+    if ctype != FULL:
+        for i in range(m * d):
+            x64[i] = xc[i]
     # s1 (k, d) += wr^T @ xc
-    dgemm_atb_acc(k, d, <int> m, wr, x64, s1)
+    dgemm_tn_acc(k, d, <int> m, wr, k, x64, d, s1)
 
     if ctype == FULL:
-        # Each row's outer product, lower triangle packed row by row.
-        for i in range(m):
-            xi = x64 + i * d
-            qi = q64 + i * n_tri
-            t = 0
-            for l in range(d):
-                for q in range(l + 1):
-                    qi[t + q] = xi[l] * xi[q]
-                t = t + l + 1
         if hard:
             # One-hot responsibilities: add each row to its component only.
             for i in range(m):
                 for j in range(k):
                     r = wr[i * k + j]
                     if r != 0:
-                        qi = q64 + i * n_tri
+                        qi = q64 + i * width
                         s2_j = s2 + j * n_tri
                         for t in range(n_tri):
                             s2_j[t] += r * qi[t]
         else:
-            dgemm_atb_acc(k, n_tri, <int> m, wr, q64, s2)
+            dgemm_tn_acc(k, n_tri, <int> m, wr, k, q64, width, s2)
     elif ctype == TIED:
         for i in range(m):
             for l in range(d):
                 q64[i * d + l] = w[i] * x64[i * d + l]
-        dgemm_atb_acc(d, d, <int> m, q64, x64, s2)
+        dgemm_tn_acc(d, d, <int> m, q64, d, x64, d, s2)
     elif ctype == DIAG:
         for i in range(m * d):
             q64[i] = x64[i] * x64[i]
-        dgemm_atb_acc(k, d, <int> m, wr, q64, s2)
+        dgemm_tn_acc(k, d, <int> m, wr, k, q64, d, s2)
 
 
 def em_pass(
@@ -274,8 +294,9 @@ def em_pass(
     const floating[::1] sample_weight,     # IN (n_samples,)
     const double[::1] shift,               # IN (n_features,)
     int ctype,
-    const floating[:, ::1] prec,           # IN see the module docstring
-    const floating[:, ::1] b,              # IN (k, d) (FULL/TIED; else unused)
+    const double[:, ::1] quad,             # IN FULL (d(d+3)/2, k); else empty
+    const floating[:, ::1] prec,           # IN TIED (d, d); DIAG (k, 2 d)
+    const floating[:, ::1] b,              # IN TIED (k, d); else empty
     const double[::1] const_k,             # IN (k,)
     const double[::1] log_norm,            # IN (k,)
     bint hard,
@@ -302,8 +323,8 @@ def em_pass(
     cdef bint stats = nk.shape[0] > 0
     cdef Py_ssize_t m_max = em_chunk_rows(k, d, ctype)
     cdef Py_ssize_t n_chunks = (n + m_max - 1) // m_max
-    cdef Py_ssize_t s2_size = 0
     cdef Py_ssize_t n_tri = <Py_ssize_t> d * (d + 1) // 2
+    cdef Py_ssize_t s2_size = 0
     if stats and ctype == FULL:
         s2_size = k * n_tri
     elif stats and ctype == TIED:
@@ -316,26 +337,28 @@ def em_pass(
     n_blocks = (n_chunks + chunks_per_block - 1) // chunks_per_block
 
     dtype = np.float32 if floating is float else np.float64
-    cdef Py_ssize_t g_width = max(k * d if ctype == FULL else d, 2 * d)
+    cdef bint full = ctype == FULL
+    cdef Py_ssize_t q_width = d * (d + 3) // 2 if full else (d if stats else 1)
     cdef floating[:, ::1] xc_buf = np.empty((n_threads, m_max * d), dtype=dtype)
-    cdef floating[:, ::1] g_buf = np.empty((n_threads, m_max * g_width), dtype=dtype)
-    cdef floating[:, ::1] h_buf = np.empty((n_threads, m_max * k), dtype=dtype)
+    cdef floating[:, ::1] g_buf = np.empty((n_threads, 1 if full else m_max * 2 * d), dtype=dtype)
+    cdef floating[:, ::1] h_buf = np.empty((n_threads, 1 if full else m_max * k), dtype=dtype)
     cdef double[:, ::1] logp_buf = np.empty((n_threads, m_max * k), dtype=np.float64)
-    cdef double[:, ::1] x64_buf = np.empty((n_threads, m_max * d if stats else 1))
-    cdef double[:, ::1] q64_buf = np.empty(
-        (n_threads, m_max * (n_tri if ctype == FULL else d) if stats else 1))
+    cdef double[:, ::1] x64_buf = np.empty((n_threads, m_max * d if (stats or full) else 1))
+    cdef double[:, ::1] q64_buf = np.empty((n_threads, m_max * q_width))
     cdef double[:, ::1] block_stats = np.empty(
         (n_blocks if stats else 0, stat_doubles), dtype=np.float64)
     cdef double[::1] block_ll = np.zeros(n_blocks, dtype=np.float64)
 
     cdef Py_ssize_t blk, ch, row, m, ch_end
-    cdef int tid, j, l
+    cdef int tid
     cdef double* st
     cdef double* lse_ptr
     cdef int* lab_ptr
     cdef bint want_lse = lse_out.shape[0] > 0
     cdef bint want_labels = labels_out.shape[0] > 0
     cdef bint want_resp = resp_out.shape[0] > 0
+    cdef const double* quad_ptr = &quad[0, 0] if quad.shape[0] > 0 else NULL
+    cdef const floating* prec_ptr = &prec[0, 0] if prec.shape[0] > 0 else NULL
     cdef const floating* b_ptr = &b[0, 0] if b.shape[0] > 0 else NULL
     cdef const double* c_ptr = &const_k[0] if const_k.shape[0] > 0 else NULL
 
@@ -354,9 +377,11 @@ def em_pass(
                 m = n - row
                 if m > m_max:
                     m = m_max
+                _centre_chunk(&X[row, 0], m, d, ctype, &shift[0], &xc_buf[tid, 0],
+                              &x64_buf[tid, 0], &q64_buf[tid, 0])
                 _log_prob_chunk(
-                    &X[row, 0], m, d, k, ctype, &shift[0], &prec[0, 0], b_ptr,
-                    c_ptr, &log_norm[0], &xc_buf[tid, 0], &g_buf[tid, 0],
+                    &xc_buf[tid, 0], &q64_buf[tid, 0], m, d, k, ctype, quad_ptr,
+                    prec_ptr, b_ptr, c_ptr, &log_norm[0], &g_buf[tid, 0],
                     &h_buf[tid, 0], &logp_buf[tid, 0],
                 )
                 lse_ptr = NULL

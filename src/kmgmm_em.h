@@ -97,30 +97,6 @@ static double NAME(double *logp, const WTYPE *w, long m, int k, int hard,       
     return total;                                                               \
 }
 
-/* FULL log-densities: logp[i, j] = log_norm[j] - ||G[i, j] - b[j]||^2 / 2
- * for G of shape (m, k, d) (the chunk times every precision factor). */
-#define KMGMM_DEFINE_LOGP_FULL(NAME, T)                                         \
-KMGMM_DISPATCH                                                                  \
-static void NAME(const T *G, const T *b, const double *log_norm, long m,        \
-                 int k, int d, double *logp)                                    \
-{                                                                               \
-    for (long i = 0; i < m; i++) {                                              \
-        const T *g = G + i * (long) k * d;                                      \
-        for (int j = 0; j < k; j++) {                                           \
-            const T *gj = g + (long) j * d, *bj = b + (long) j * d;             \
-            double acc = 0.0;                                                   \
-            _Pragma("omp simd reduction(+:acc)")                                \
-            for (int l = 0; l < d; l++) {                                       \
-                double diff = (double) gj[l] - (double) bj[l];                  \
-                acc += diff * diff;                                             \
-            }                                                                   \
-            logp[i * k + j] = log_norm[j] - 0.5 * acc;                          \
-        }                                                                       \
-    }                                                                           \
-}
-
-KMGMM_DEFINE_LOGP_FULL(kmgmm_logp_full_f, float)
-KMGMM_DEFINE_LOGP_FULL(kmgmm_logp_full_d, double)
 KMGMM_DEFINE_RESPONSIBILITIES(kmgmm_responsibilities_f, float)
 KMGMM_DEFINE_RESPONSIBILITIES(kmgmm_responsibilities_d, double)
 
