@@ -406,7 +406,7 @@ def _cmd_bench(args):
 
     with StopRequest() as stop:
         return run_bench(quick=args.quick, as_json=args.json, n_threads=args.threads,
-                         quiet=args.quiet, stop=stop)
+                         quiet=args.quiet, stop=stop, scale=args.scale)
 
 
 # ---------------------------------------------------------------- parser
@@ -480,6 +480,8 @@ def build_parser():
 
     p = sub.add_parser("bench", help="time kmgmm against scikit-learn and faiss")
     p.add_argument("--quick", action="store_true", help="small shapes, about a minute")
+    p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F",
+                   help="multiply every n_samples by F (e.g. 0.01 for a smoke run)")
     _add_common(p, json_help="print the results as JSON on stdout")
     return parser
 
