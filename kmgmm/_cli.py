@@ -267,7 +267,7 @@ def _predict_in_chunks(model, X, method, writer, stop, progress, chunk_rows=None
             writer.write(start, out)
         done = start + len(block)
         progress.update(f"kmgmm predict: {done}/{n_samples} rows  "
-                        f"elapsed {progress.elapsed():.1f} s")
+                        f"elapsed {progress.elapsed():.1f} s", force=done == n_samples)
     if writer is None:
         return np.concatenate(pieces)
     return counts
