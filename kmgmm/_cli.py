@@ -315,7 +315,11 @@ def _cmd_predict(args):
         model.set_params(n_threads=args.threads)
     progress = ProgressLine(enabled=not args.quiet)
     start = time.perf_counter()
-    with StopRequest() as stop, ArrayWriter(args.output, shape, dtype) as writer:
+    with StopRequest() as stop, ArrayWriter(args.output, shape, dtype) as writer, \
+            warnings.catch_warnings():
+        # A model fitted in Python on a DataFrame has feature names; data files
+        # have none, and one warning per chunk would only be noise.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
         try:
             counts = _predict_in_chunks(model, X, method, writer, stop, progress,
                                         chunk_rows=args.chunk_size)

@@ -11,6 +11,7 @@ distance; hard (classification) EM cuts like k-means and is biased too.
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -68,7 +69,9 @@ def _fit_timed(estimator, X, label, progress, stop, objective):
         stop.check(f"{label}, iteration {n_iter}")
 
     start = time.perf_counter()
-    with watch(estimator, on_iteration):
+    # A fit that stops at max_iter shows as "*" in the table, not as a warning.
+    with watch(estimator, on_iteration), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         estimator.fit(X)
     total = time.perf_counter() - start
     if len(stamps) >= 2:

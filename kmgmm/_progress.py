@@ -49,6 +49,12 @@ class StopRequest:
     def _handler(self, signum, frame):
         self.requested = True
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            sys.stderr.write("\nkmgmm: stopping at the next iteration "
+                             "(Ctrl-C again to stop at once)\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
 
     def check(self, where=""):
         if self.requested:
