@@ -14,8 +14,10 @@ import warnings
 
 import numpy as np
 
-from ._data_files import ArrayWriter, DataFileError, check_output_path, load_data, \
-    write_array
+from ._data_files import (
+    ArrayWriter, DataFileError, check_output_path, check_output_suffix, load_data,
+    write_array,
+)
 from ._progress import Interrupted, ProgressLine, StopRequest, watch
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -161,7 +163,6 @@ def _cmd_fit(args):
     check_output_path(args.output, what="model")
     if args.labels is not None:
         check_output_path(args.labels, what="labels")
-        from ._data_files import check_output_suffix
         check_output_suffix(args.labels)
     sample_weight = None
     if args.sample_weight is not None:
@@ -510,7 +511,7 @@ def main(argv=None):
         print(f"kmgmm: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Interrupted as exc:
-        print(f"\nkmgmm: interrupted at {exc.where or 'Ctrl-C'}; nothing more written",
+        print(f"kmgmm: interrupted at {exc.where or 'Ctrl-C'}; nothing written",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:

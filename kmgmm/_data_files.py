@@ -8,10 +8,11 @@ Every problem with a file is a ``DataFileError`` whose message names the file
 and says what is wrong; the command line prints it as one line.
 """
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from ._atomic_write import temporary_beside
 
 DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
 OUTPUT_SUFFIXES = (".npy", ".csv", ".tsv")
@@ -181,10 +182,7 @@ class ArrayWriter:
     def __init__(self, path, shape, dtype):
         self.path = check_output_path(path)
         self.suffix = check_output_suffix(path)
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, self.tmp = tempfile.mkstemp(prefix=".kmgmm-", suffix=self.suffix + ".part",
-                                        dir=directory)
-        os.close(fd)
+        self.tmp = temporary_beside(self.path)
         self.dtype = np.dtype(dtype)
         self.shape = shape
         if self.suffix == ".npy":

@@ -19,11 +19,12 @@ adding one entry.
 import importlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ._atomic_write import atomic_path
 
 FORMAT_NAME = "kmgmm-model"
 FORMAT_VERSION = 1
@@ -163,16 +164,8 @@ def save_model(estimator, path):
     path = os.fspath(path)
     # Written beside the target and renamed, so an interrupted save never
     # leaves a half-written model under the final name.
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".kmgmm-", suffix=".npz.part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{HEADER_KEY: blob}, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **{HEADER_KEY: blob}, **arrays)
     return path
 
 
