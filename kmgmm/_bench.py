@@ -163,11 +163,19 @@ def run_bench(quick=False, as_json=False, n_threads=None, quiet=False, stop=None
         progress.update(f"kmgmm bench: {task} {shape[0]}x{shape[1]}, k={shape[2]}, "
                         f"{np.dtype(dtype).name}, {engine}  elapsed "
                         f"{progress.elapsed():.0f} s", force=True)
-        seconds = fn(*args)
+        row = {"task": task, "n_samples": shape[0], "n_features": shape[1],
+               "n_clusters": shape[2], "dtype": np.dtype(dtype).name, "engine": engine}
+        try:
+            seconds = fn(*args)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # a peer library's failure is a result, not a crash
+            message = str(exc).splitlines()[0] if str(exc) else ""
+            rows.append({**row, "seconds_per_iteration": None,
+                         "error": f"{type(exc).__name__}: {message}"[:200]})
+            return
         if seconds is not None:
-            rows.append({"task": task, "n_samples": shape[0], "n_features": shape[1],
-                         "n_clusters": shape[2], "dtype": np.dtype(dtype).name,
-                         "engine": engine, "seconds_per_iteration": seconds})
+            rows.append({**row, "seconds_per_iteration": seconds})
 
     try:
         for shape in map(scaled, kmeans_shapes):
@@ -216,11 +224,12 @@ def _add_ratios(rows):
     kmgmm_time = {key(r): r["seconds_per_iteration"] for r in rows
                   if r["engine"] == "kmgmm"}
     for r in rows:
+        seconds = r["seconds_per_iteration"]
         ref = kmgmm_time.get(key(r))
-        r["vs_kmgmm"] = r["seconds_per_iteration"] / ref if ref else None
+        r["vs_kmgmm"] = seconds / ref if ref and seconds else None
         km = kmgmm_time.get(("k-means",) + key(r)[1:])
-        r["vs_kmgmm_kmeans"] = (r["seconds_per_iteration"] / km
-                                if km and r["task"] != "k-means" else None)
+        r["vs_kmgmm_kmeans"] = (seconds / km
+                                if km and seconds and r["task"] != "k-means" else None)
 
 
 def format_table(result):
@@ -236,7 +245,9 @@ def format_table(result):
     for r in rows:
         table.append((r["task"], f"{r['n_samples']} x {r['n_features']}, "
                                  f"{r['n_clusters']}",
-                      r["dtype"], r["engine"], f"{r['seconds_per_iteration']:.4f}",
+                      r["dtype"], r["engine"],
+                      (f"{r['seconds_per_iteration']:.4f}" if "error" not in r
+                       else "failed: " + r["error"]),
                       "-" if r["engine"] == "kmgmm" or r["vs_kmgmm"] is None
                       else f"{r['vs_kmgmm']:.2f}",
                       "-" if r["vs_kmgmm_kmeans"] is None
