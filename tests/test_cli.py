@@ -14,13 +14,28 @@ from kmgmm import KMeans
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
 
 
+NEUTRAL_DIR = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def neutral_cwd(tmp_path_factory):
+    """Run commands from an empty directory, so the installed package is imported.
+
+    From the repository root, ``-m`` and ``-c`` would import the kmgmm/ sources,
+    which hold no compiled kernels after a plain ``pip install .``.
+    """
+    global NEUTRAL_DIR
+    NEUTRAL_DIR = str(tmp_path_factory.mktemp("cwd"))
+
+
 def run(*args, check=None, env=None):
     """Run ``python -m kmgmm *args``; returns the CompletedProcess."""
     # One OpenMP thread: these tests are about the command, not the threading,
     # and a busy machine makes idle OpenMP threads slow to wake.
     full_env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
     proc = subprocess.run([sys.executable, "-m", "kmgmm", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=full_env)
+                          capture_output=True, text=True, timeout=300, env=full_env,
+                          cwd=NEUTRAL_DIR)
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -29,7 +44,7 @@ def run(*args, check=None, env=None):
 def run_script(code, *args):
     """Run a Python snippet in a subprocess (to patch the command from inside)."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=NEUTRAL_DIR)
 
 
 def assert_usage_error(proc, *words):
@@ -208,7 +223,8 @@ def run_in_process(capsys, *args):
 
 def test_user_mistakes_through_the_real_command(data, model_file, tmp_path):
     _, path = data
-    assert_usage_error(run("fit", tmp_path / "missing.npy", "-k", 2, "-o", "m.npz"),
+    assert_usage_error(run("fit", tmp_path / "missing.npy", "-k", 2, "-o",
+                           tmp_path / "m.npz"),
                        "missing.npy", "no such file")
     assert_usage_error(run("fit", path, "-k", 401, "-o", tmp_path / "m.npz"),
                        "-k 401", "400")
