@@ -18,7 +18,7 @@ from ._data_files import (
     ArrayWriter, DataFileError, check_output_path, check_output_suffix, load_data,
     write_array,
 )
-from ._progress import Interrupted, ProgressLine, StopRequest, watch
+from ._progress import IterationClock, Interrupted, ProgressLine, StopRequest, watch
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
@@ -170,11 +170,11 @@ def _cmd_fit(args):
     estimator = _build_estimator(args)
     objective = _objective_name(estimator)
     progress = ProgressLine(enabled=not args.quiet)
-    times = []
+    clock = IterationClock()
 
     with StopRequest() as stop:
         def on_iteration(n_iter, value, change):
-            times.append(time.perf_counter())
+            clock.tick(n_iter)
             progress.update(f"kmgmm fit: iteration {n_iter}  {objective} {value:.6g}  "
                             f"change {change:.3g}  elapsed {progress.elapsed():.1f} s")
             stop.check(f"iteration {n_iter}")
@@ -205,8 +205,7 @@ def _cmd_fit(args):
     n_iter = int(estimator.n_iter_)
     value = float(estimator.inertia_ if objective == "inertia"
                   else estimator.lower_bound_)
-    per_iter = ((times[-1] - times[0]) / (len(times) - 1) if len(times) > 1
-                else seconds / max(n_iter, 1))
+    per_iter = clock.seconds_per_iteration(seconds, n_iter)
     summary = {
         "command": "fit",
         "model": type(estimator).__name__,

@@ -72,6 +72,35 @@ class StopRequest:
         return False
 
 
+class IterationClock:
+    """Times iterations from the callbacks: the gaps between consecutive calls.
+
+    A gap is counted only from iteration i to i + 1 of the same run, so the
+    initialisation (before iteration 1, and between runs when n_init > 1)
+    is left out.
+    """
+
+    def __init__(self):
+        self._last = None
+        self.total = 0.0
+        self.count = 0
+        self.calls = 0
+
+    def tick(self, n_iter):
+        now = time.perf_counter()
+        if self._last is not None and n_iter == self._last[0] + 1:
+            self.total += now - self._last[1]
+            self.count += 1
+        self._last = (n_iter, now)
+        self.calls += 1
+
+    def seconds_per_iteration(self, fallback_seconds, n_iter):
+        """Mean gap; without two consecutive calls, fallback_seconds / n_iter."""
+        if self.count:
+            return self.total / self.count
+        return fallback_seconds / max(int(n_iter), 1)
+
+
 class ProgressLine:
     """One status line on stderr, rewritten in place on a terminal.
 

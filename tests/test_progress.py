@@ -7,7 +7,7 @@ import pytest
 
 import kmgmm
 from kmgmm import KMeans
-from kmgmm._progress import Interrupted, ProgressLine, StopRequest, watch
+from kmgmm._progress import IterationClock, Interrupted, ProgressLine, StopRequest, watch
 
 
 def test_kmeans_calls_the_hook_once_per_iteration(mixture):
@@ -69,3 +69,16 @@ def test_progress_line_throttles_and_can_be_silenced():
     quiet = io.StringIO()
     ProgressLine(quiet, enabled=False).update("x", force=True)
     assert quiet.getvalue() == ""
+
+
+def test_iteration_clock_counts_only_consecutive_iterations(monkeypatch):
+    import kmgmm._progress as progress
+
+    now = iter([0.0, 10.0, 11.0, 12.0, 50.0, 52.0])  # two runs, n_init=2
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(now))
+    clock = IterationClock()
+    for n_iter in (1, 2, 3, 4, 1, 2):
+        clock.tick(n_iter)
+    assert clock.count == 4
+    assert clock.seconds_per_iteration(99.0, 6) == pytest.approx((10 + 1 + 1 + 2) / 4)
+    assert IterationClock().seconds_per_iteration(6.0, 3) == 2.0
