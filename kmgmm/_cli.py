@@ -258,7 +258,10 @@ def _predict_in_chunks(model, X, method, writer, stop, progress, chunk_rows=None
     for start in range(0, n_samples, chunk_rows):
         stop.check(f"row {start}")
         block = np.asarray(X[start:start + chunk_rows])
-        out = predict(block)
+        try:
+            out = predict(block)
+        except ValueError as exc:
+            raise ValueError(f"rows {start} to {start + len(block) - 1}: {exc}") from None
         if method == "predict":
             counts += np.bincount(out, minlength=k)[:k]
         if writer is None:

@@ -239,6 +239,9 @@ def test_user_mistakes_exit_2_with_one_line(data, model_file, tmp_path, capsys):
     (tmp_path / "words.csv").write_text("a,b\n1,2\n3,oops\n")
     (tmp_path / "nan.csv").write_text("1,2\nnan,3\n4,5\n")
     np.save(tmp_path / "two_features.npy", X[:, :2])
+    nan3 = X[:9].copy()
+    nan3[7, 1] = np.nan  # in the last chunk: earlier chunks are written, then dropped
+    np.save(tmp_path / "nan3.npy", nan3)
     np.save(tmp_path / "strings.npy", np.array([["a", "b"], ["c", "d"]]))
     (tmp_path / "data.parquet").write_text("x")
     cases = [
@@ -260,6 +263,8 @@ def test_user_mistakes_exit_2_with_one_line(data, model_file, tmp_path, capsys):
         (("predict", model_file, tmp_path / "two_features.npy", "-o", out),
          ["two_features.npy", "2 features", "fitted on 3"]),
         (("predict", model_file, path, "--proba", "-o", out), ["--proba", "KMeans"]),
+        (("predict", model_file, tmp_path / "nan3.npy", "--chunk-size", 2, "-o", out,
+          "-q"), ["nan3.npy", "rows 6 to 7", "NaN"]),
         (("predict", path, path, "-o", out), ["not a kmgmm model"]),
         (("predict", model_file, path, "-o", tmp_path / "out.json"), ["unsupported"]),
         (("info", tmp_path / "missing.npz"), ["missing.npz", "no such file"]),
@@ -275,6 +280,7 @@ def test_user_mistakes_exit_2_with_one_line(data, model_file, tmp_path, capsys):
             continue
         assert_usage_error(proc, *words)
     assert not out.exists()
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".part")]
 
 
 def test_internal_failure_exits_1_with_a_traceback(model_file):
