@@ -49,6 +49,16 @@ class BaseEstimator:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    def save(self, path):
+        """Write the fitted model to ``path`` as a kmgmm model file (.npz).
+
+        The file holds NumPy arrays and a JSON header, nothing executable;
+        ``kmgmm.load(path)`` reads it back.  Returns the path written.
+        """
+        from ._model_files import save_model
+
+        return save_model(self, path)
+
     def _check_is_fitted(self, method, attribute):
         if not hasattr(self, attribute):
             raise not_fitted_error(self, method)

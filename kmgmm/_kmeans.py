@@ -76,11 +76,15 @@ def centers_from_sums(sums, weights, previous, dtype):
     return centers.astype(dtype, copy=False)
 
 
-def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
+def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
+          callback=None):
     """Run Lloyd's algorithm from ``centers``.
 
     Stops when an iteration leaves every label unchanged (strict convergence)
     or the squared centre shift is at most ``tol`` (absolute, already scaled).
+    ``callback``, when given, is called once per iteration, after the update,
+    as ``callback(n_iter, inertia, shift)``; an exception it raises ends the
+    fit (this is how the command line stops on Ctrl-C).
     Returns (labels, inertia, centers, n_iter) with labels and inertia those
     of the returned centres.
     """
@@ -107,6 +111,8 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
             extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
             print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
                   f"centre shift {shift:.3g}{extra}")
+        if callback is not None:
+            callback(n_iter, float(inertia), shift)
         if np.array_equal(labels, labels_old):
             strict = True
             if verbose:
@@ -281,7 +287,8 @@ class KMeans(BaseEstimator):
                 if self.verbose:
                     print(f"Initialisation {run + 1} of {n_init} done.")
                 result = lloyd(X, sample_weight, centers, max_iter=self.max_iter,
-                               tol=tol, n_threads=n_threads, verbose=self.verbose)
+                               tol=tol, n_threads=n_threads, verbose=self.verbose,
+                               callback=getattr(self, "_iteration_callback", None))
                 if best is None or result[1] < best[1]:
                     best = result
         labels, inertia, centers, n_iter = best

@@ -1,0 +1,536 @@
+"""The ``kmgmm`` command: demo, fit, predict, info, bench.
+
+Exit status: 0 on success, 2 for a mistake in the command or its files (one
+line on stderr, no traceback), 130 when stopped by Ctrl-C, 1 for an internal
+failure (a bug: the traceback is printed).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+import warnings
+
+import numpy as np
+
+from ._data_files import (
+    ArrayWriter, DataFileError, check_output_path, check_output_suffix, load_data,
+    write_array,
+)
+from ._progress import IterationClock, Interrupted, ProgressLine, StopRequest, watch
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
+DEFAULT_CHUNK_BYTES = 32 << 20
+
+
+class UsageError(Exception):
+    """A mistake in the command line or the files it names (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        where = self.prog[len("kmgmm"):].strip()
+        prefix = f"{where}: " if where else ""
+        raise UsageError(f"{prefix}{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{value} is not in [0, 2**32)")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number > 0")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
+    return value
+
+
+def _emit(obj, as_json, lines):
+    if as_json:
+        print(json.dumps(obj, indent=2, default=_json_default))
+    else:
+        for line in lines:
+            print(line)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _gaussian_mixture_class():
+    import kmgmm
+
+    cls = getattr(kmgmm, "GaussianMixture", None)
+    if cls is None:
+        raise UsageError("--model gmm: this build of kmgmm has no GaussianMixture")
+    return cls
+
+
+# ------------------------------------------------------------------- fit
+def _build_estimator(args):
+    if args.model == "kmeans":
+        for option, value in (("--covariance-type", args.covariance_type),
+                              ("--assignment", args.assignment),
+                              ("--variance", args.variance)):
+            if value is not None:
+                raise UsageError(f"fit: {option} applies only to --model gmm")
+        from ._kmeans import KMeans
+
+        params = dict(n_clusters=args.k, random_state=args.seed, n_threads=args.threads)
+        cls = KMeans
+    else:
+        cls = _gaussian_mixture_class()
+        covariance_type = args.covariance_type or "full"
+        if covariance_type == "fixed" and args.variance is None:
+            raise UsageError("fit: --covariance-type fixed needs --variance V "
+                             "(every component's covariance is V times the identity)")
+        if covariance_type != "fixed" and args.variance is not None:
+            raise UsageError("fit: --variance applies only to --covariance-type fixed")
+        params = dict(n_components=args.k, covariance_type=covariance_type,
+                      assignment=args.assignment or "soft", random_state=args.seed,
+                      n_threads=args.threads)
+        if args.variance is not None:
+            params["variance"] = args.variance
+    for option in ("max_iter", "tol", "n_init"):
+        value = getattr(args, option)
+        if value is not None:
+            params[option] = value
+    return cls(**params)
+
+
+def _objective_name(estimator):
+    return "inertia" if hasattr(estimator, "n_clusters") else "lower bound"
+
+
+def _load_sample_weight(path, n_samples):
+    sw = load_data(path, name="sample weight")
+    if sw.shape[1] != 1:
+        raise UsageError(f"{path}: sample weights must be one column, got "
+                         f"{sw.shape[1]} columns")
+    if sw.shape[0] != n_samples:
+        raise UsageError(f"{path}: has {sw.shape[0]} sample weights but the data has "
+                         f"{n_samples} rows; give one weight per row")
+    return np.asarray(sw[:, 0], dtype=np.float64)
+
+
+def _warnings_to_stderr(caught):
+    for w in caught:
+        message = str(w.message).splitlines()[0] if str(w.message) else ""
+        print(f"kmgmm: warning: {message}", file=sys.stderr)
+
+
+def _cmd_fit(args):
+    X = load_data(args.data)
+    n_samples, n_features = X.shape
+    if args.k > n_samples:
+        raise UsageError(f"fit: -k {args.k} is larger than the number of rows in "
+                         f"{args.data} ({n_samples}); lower -k or pass more data")
+    check_output_path(args.output, what="model")
+    if args.labels is not None:
+        check_output_path(args.labels, what="labels")
+        check_output_suffix(args.labels)
+    sample_weight = None
+    if args.sample_weight is not None:
+        sample_weight = _load_sample_weight(args.sample_weight, n_samples)
+    estimator = _build_estimator(args)
+    objective = _objective_name(estimator)
+    progress = ProgressLine(enabled=not args.quiet)
+    clock = IterationClock()
+
+    with StopRequest() as stop:
+        def on_iteration(n_iter, value, change):
+            clock.tick(n_iter)
+            progress.update(f"kmgmm fit: iteration {n_iter}  {objective} {value:.6g}  "
+                            f"change {change:.3g}  elapsed {progress.elapsed():.1f} s")
+            stop.check(f"iteration {n_iter}")
+
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings(record=True) as caught, watch(estimator,
+                                                                       on_iteration):
+                warnings.simplefilter("always")
+                try:
+                    estimator.fit(X, sample_weight=sample_weight)
+                except (ValueError, TypeError) as exc:
+                    raise UsageError(f"fit: {args.data}: {exc}") from None
+        finally:
+            progress.close()
+        seconds = time.perf_counter() - start
+        stop.check("the end of the fit")
+        _warnings_to_stderr(caught)
+        estimator.save(args.output)
+        labels = None
+        if args.labels is not None:
+            labels = getattr(estimator, "labels_", None)
+            if labels is None:
+                labels = _predict_in_chunks(estimator, X, "predict", None, stop,
+                                            ProgressLine(enabled=False))
+            write_array(args.labels, np.asarray(labels, dtype=np.int32))
+
+    n_iter = int(estimator.n_iter_)
+    value = float(estimator.inertia_ if objective == "inertia"
+                  else estimator.lower_bound_)
+    per_iter = clock.seconds_per_iteration(seconds, n_iter)
+    summary = {
+        "command": "fit",
+        "model": type(estimator).__name__,
+        "params": {k: v for k, v in estimator.get_params().items()
+                   if isinstance(v, (int, float, str, bool, type(None)))},
+        "n_samples": n_samples,
+        "n_features": n_features,
+        "dtype": str(X.dtype),
+        "n_iter": n_iter,
+        "converged": (bool(estimator.converged_) if hasattr(estimator, "converged_")
+                      else None),
+        "objective": objective,
+        "objective_value": value,
+        "seconds": seconds,
+        "seconds_per_iteration": per_iter,
+        "model_file": args.output,
+        "labels_file": args.labels,
+    }
+    lines = [
+        f"{summary['model']} with {args.k} clusters on {n_samples} x {n_features} "
+        f"{X.dtype} from {args.data}",
+        f"  {n_iter} iterations in {seconds:.3f} s ({per_iter:.4g} s/iteration)"
+        + ("" if summary["converged"] is None else
+           ", converged" if summary["converged"] else ", NOT converged"),
+        f"  {objective} {value:.6g}",
+        f"  model written to {args.output}",
+    ]
+    if args.labels is not None:
+        lines.append(f"  labels written to {args.labels}")
+    _emit(summary, args.json, lines)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------- predict
+def default_chunk_rows(n_features, n_outputs):
+    """Rows per chunk so that one chunk's input and output take ~32 MB."""
+    per_row = 8 * (n_features + n_outputs)
+    return int(min(max(DEFAULT_CHUNK_BYTES // per_row, 1024), 1 << 20))
+
+
+def _predict_in_chunks(model, X, method, writer, stop, progress, chunk_rows=None):
+    """Apply ``model.<method>`` to X chunk by chunk; write or return the result."""
+    n_samples = X.shape[0]
+    k = _n_clusters(model)
+    if chunk_rows is None:
+        chunk_rows = default_chunk_rows(X.shape[1], k if method == "predict_proba" else 1)
+    predict = getattr(model, method)
+    pieces = [] if writer is None else None
+    counts = np.zeros(k, dtype=np.int64)
+    for start in range(0, n_samples, chunk_rows):
+        stop.check(f"row {start}")
+        block = np.asarray(X[start:start + chunk_rows])
+        try:
+            out = predict(block)
+        except ValueError as exc:
+            raise ValueError(f"rows {start} to {start + len(block) - 1}: {exc}") from None
+        if method == "predict":
+            counts += np.bincount(out, minlength=k)[:k]
+        if writer is None:
+            pieces.append(out)
+        else:
+            writer.write(start, out)
+        done = start + len(block)
+        progress.update(f"kmgmm predict: {done}/{n_samples} rows  "
+                        f"elapsed {progress.elapsed():.1f} s", force=done == n_samples)
+    if writer is None:
+        return np.concatenate(pieces)
+    return counts
+
+
+def _n_clusters(model):
+    for name in ("n_clusters", "n_components"):
+        if hasattr(model, name):
+            return int(getattr(model, name))
+    raise TypeError(f"cannot tell the number of clusters of {type(model).__name__}")
+
+
+def _load_model_or_fail(path):
+    from ._model_files import load_model
+
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    try:
+        return load_model(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _cmd_predict(args):
+    model = _load_model_or_fail(args.model)
+    X = load_data(args.data)
+    n_samples, n_features = X.shape
+    if n_features != model.n_features_in_:
+        raise UsageError(f"{args.data}: has {n_features} features but the model in "
+                         f"{args.model} was fitted on {model.n_features_in_}; pass "
+                         "data with the same columns")
+    method = "predict"
+    k = _n_clusters(model)
+    if args.proba:
+        if not hasattr(model, "predict_proba"):
+            raise UsageError(f"predict: --proba needs a Gaussian mixture model; "
+                             f"{type(model).__name__} assigns hard labels only")
+        method = "predict_proba"
+        shape = (n_samples, k)
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+    else:
+        shape = (n_samples,)
+        dtype = np.int32
+    if args.threads is not None:
+        model.set_params(n_threads=args.threads)
+    progress = ProgressLine(enabled=not args.quiet)
+    start = time.perf_counter()
+    with StopRequest() as stop, ArrayWriter(args.output, shape, dtype) as writer, \
+            warnings.catch_warnings():
+        # A model fitted in Python on a DataFrame has feature names; data files
+        # have none, and one warning per chunk would only be noise.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        try:
+            counts = _predict_in_chunks(model, X, method, writer, stop, progress,
+                                        chunk_rows=args.chunk_size)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"predict: {args.data}: {exc}") from None
+        finally:
+            progress.close()
+        writer.commit()
+    seconds = time.perf_counter() - start
+    summary = {
+        "command": "predict",
+        "model": type(model).__name__,
+        "n_samples": n_samples,
+        "n_features": n_features,
+        "output": args.output,
+        "proba": bool(args.proba),
+        "seconds": seconds,
+    }
+    lines = [f"{method} of {type(model).__name__} on {n_samples} rows of {args.data} "
+             f"in {seconds:.3f} s, written to {args.output}"]
+    if not args.proba:
+        summary["cluster_sizes"] = counts.tolist()
+        lines.append("  cluster sizes: " + " ".join(str(c) for c in counts))
+    _emit(summary, args.json, lines)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ info
+def _cmd_info(args):
+    from ._model_files import read_header
+
+    model = _load_model_or_fail(args.model)
+    header = read_header(args.model)
+    info = {
+        "file": args.model,
+        "model": header["estimator"],
+        "kmgmm_version": header.get("kmgmm_version"),
+        "format_version": header["format_version"],
+        "params": model.get_params(),
+        "params_not_saved": header.get("params_not_saved", []),
+        "fitted": header["scalars"],
+        "arrays": header["arrays"],
+    }
+    if "feature_names_in" in header:
+        info["feature_names_in"] = header["feature_names_in"]
+    lines = [
+        f"{args.model}: {info['model']} model, written by kmgmm "
+        f"{info['kmgmm_version']} (model format {info['format_version']})",
+        "parameters: " + ", ".join(f"{k}={v!r}" for k, v in sorted(info["params"].items())
+                                   if not isinstance(v, np.ndarray)),
+        "fitted: " + ", ".join(f"{k}={v!r}" for k, v in info["fitted"].items()),
+        "arrays:",
+    ]
+    width = max(len(k) for k in info["arrays"])
+    for key, meta in info["arrays"].items():
+        lines.append(f"  {key:<{width}}  shape {tuple(meta['shape'])}  "
+                     f"{np.dtype(meta['dtype']).name}")
+    if info["params_not_saved"]:
+        lines.append("not saved (defaults used on load): "
+                     + ", ".join(info["params_not_saved"]))
+    if "feature_names_in" in info:
+        lines.append("features: " + ", ".join(info["feature_names_in"]))
+    info["params"] = {k: v for k, v in info["params"].items()
+                      if not isinstance(v, np.ndarray)}
+    _emit(info, args.json, lines)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------ demo, bench
+def _cmd_demo(args):
+    from ._demo import run_demo
+
+    if args.plot is not None:
+        check_output_path(args.plot, what="plot")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("demo: --plot needs matplotlib; install it with "
+                             "pip install 'kmgmm[plot]'") from None
+    with StopRequest() as stop:
+        return run_demo(n_samples=args.n_samples, seed=args.seed, n_threads=args.threads,
+                        max_iter=args.max_iter, plot=args.plot, as_json=args.json,
+                        quiet=args.quiet, stop=stop)
+
+
+def _cmd_bench(args):
+    from ._bench import run_bench
+
+    with StopRequest() as stop:
+        return run_bench(quick=args.quick, as_json=args.json, n_threads=args.threads,
+                         quiet=args.quiet, stop=stop, scale=args.scale)
+
+
+# ---------------------------------------------------------------- parser
+def _add_common(parser, *, json_help="print the result as JSON on stdout"):
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress line on stderr")
+    parser.add_argument("--threads", type=_positive_int, metavar="N",
+                        help="OpenMP threads (default: every core allowed)")
+
+
+def build_parser():
+    from . import __version__
+
+    parser = _Parser(
+        prog="kmgmm",
+        description="Fast k-means and Gaussian-mixture clustering.",
+        epilog="Exit status: 0 success, 2 a mistake in the command or its files, "
+               "130 stopped by Ctrl-C, 1 internal error.")
+    parser.add_argument("--version", action="version", version=f"kmgmm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("demo", help="fit k-means and every mixture on a known mixture "
+                                    "and compare them in one table")
+    p.add_argument("--n-samples", type=_positive_int, default=1_000_000, metavar="N",
+                   help="rows to draw (default 1000000)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for the data and the fits")
+    p.add_argument("--max-iter", type=_positive_int, default=None, metavar="N",
+                   help="iteration cap per fit (default: the demo's own)")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw the data, k-means regions and mixture ellipses "
+                        "(needs matplotlib)")
+    _add_common(p)
+
+    p = sub.add_parser("fit", help="fit a model to a data file and save it")
+    p.add_argument("data", metavar="DATA", help=".npy, .npz (one array), .csv or .tsv")
+    p.add_argument("-k", type=_positive_int, required=True, metavar="K",
+                   help="number of clusters / components")
+    p.add_argument("--model", choices=("kmeans", "gmm"), default="kmeans")
+    p.add_argument("--covariance-type", choices=COVARIANCE_TYPES,
+                   help="gmm only (default full)")
+    p.add_argument("--assignment", choices=("soft", "hard"),
+                   help="gmm only: soft EM or hard (classification) EM (default soft)")
+    p.add_argument("--variance", type=_positive_float, metavar="V",
+                   help="the shared variance of --covariance-type fixed")
+    p.add_argument("--sample-weight", metavar="FILE", help="one weight per row")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed")
+    p.add_argument("--max-iter", type=_positive_int, metavar="N")
+    p.add_argument("--tol", type=_non_negative_float, metavar="TOL")
+    p.add_argument("--n-init", type=_positive_int, metavar="N")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
+                   help="where to write the model")
+    p.add_argument("--labels", metavar="OUT", help="write the training labels "
+                                                   "(.npy, .csv or .tsv)")
+    _add_common(p)
+
+    p = sub.add_parser("predict", help="labels (or probabilities) for a data file")
+    p.add_argument("model", metavar="MODEL.npz")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--proba", action="store_true",
+                   help="write the (n_samples, k) membership probabilities (gmm)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help=".npy, .csv or .tsv")
+    p.add_argument("--chunk-size", type=_positive_int, metavar="ROWS",
+                   help="rows per chunk (default: about 32 MB of data per chunk)")
+    _add_common(p)
+
+    p = sub.add_parser("info", help="what a model file holds")
+    p.add_argument("model", metavar="MODEL.npz")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = sub.add_parser("bench", help="time kmgmm against scikit-learn and faiss")
+    p.add_argument("--quick", action="store_true", help="small shapes, about a minute")
+    p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F",
+                   help="multiply every n_samples by F (e.g. 0.01 for a smoke run)")
+    _add_common(p, json_help="print the results as JSON on stdout")
+    return parser
+
+
+COMMANDS = {"demo": _cmd_demo, "fit": _cmd_fit, "predict": _cmd_predict,
+            "info": _cmd_info, "bench": _cmd_bench}
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"kmgmm: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataFileError as exc:
+        print(f"kmgmm: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Interrupted as exc:
+        print(f"kmgmm: interrupted at {exc.where or 'Ctrl-C'}; nothing written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("\nkmgmm: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into head): not an error worth a trace.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+    except MemoryError:
+        print("kmgmm: out of memory; use a smaller --chunk-size or fewer rows",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # a bug: show where it happened
+        traceback.print_exc()
+        print(f"kmgmm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,143 @@
+"""Per-iteration progress and a clean stop on Ctrl-C, for long fits.
+
+The estimators' iteration loops call ``estimator._iteration_callback`` when
+it is set: once per iteration, after the parameter update, as
+``callback(n_iter, objective, change)``.  An exception raised by the
+callback ends the fit and propagates out of ``fit``.  ``watch`` sets the
+attribute for the duration of a ``with`` block and removes it afterwards,
+so estimators never carry it into ``get_params``, pickles or model files.
+"""
+import contextlib
+import signal
+import sys
+import threading
+import time
+
+
+class Interrupted(Exception):
+    """Ctrl-C was pressed; the loop stopped between two iterations."""
+
+    def __init__(self, where=""):
+        super().__init__(where)
+        self.where = where
+
+
+@contextlib.contextmanager
+def watch(estimator, callback):
+    """Have ``estimator``'s iteration loop call ``callback`` inside the block."""
+    estimator._iteration_callback = callback
+    try:
+        yield estimator
+    finally:
+        try:
+            del estimator._iteration_callback
+        except AttributeError:
+            pass
+
+
+class StopRequest:
+    """Turns the first Ctrl-C into a flag the loops check between iterations.
+
+    A second Ctrl-C falls back to the default action and ends the process at
+    once (for a kernel pass that takes too long to wait for).
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            sys.stderr.write("\nkmgmm: stopping at the next iteration "
+                             "(Ctrl-C again to stop at once)\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    def check(self, where=""):
+        if self.requested:
+            raise Interrupted(where)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        return False
+
+
+class IterationClock:
+    """Times iterations from the callbacks: the gaps between consecutive calls.
+
+    A gap is counted only from iteration i to i + 1 of the same run, so the
+    initialisation (before iteration 1, and between runs when n_init > 1)
+    is left out.
+    """
+
+    def __init__(self):
+        self._last = None
+        self.total = 0.0
+        self.count = 0
+        self.calls = 0
+
+    def tick(self, n_iter):
+        now = time.perf_counter()
+        if self._last is not None and n_iter == self._last[0] + 1:
+            self.total += now - self._last[1]
+            self.count += 1
+        self._last = (n_iter, now)
+        self.calls += 1
+
+    def seconds_per_iteration(self, fallback_seconds, n_iter):
+        """Mean gap; without two consecutive calls, fallback_seconds / n_iter."""
+        if self.count:
+            return self.total / self.count
+        return fallback_seconds / max(int(n_iter), 1)
+
+
+class ProgressLine:
+    """One status line on stderr, rewritten in place on a terminal.
+
+    On a terminal it is redrawn at most 10 times a second; otherwise (a log
+    file, a pipe) a full line is printed at most once a second.  The first
+    update is always shown.
+    """
+
+    def __init__(self, stream=None, enabled=True):
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = 0.1 if self.tty else 1.0
+        self._last = None
+        self._width = 0
+        self.start = time.perf_counter()
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+    def update(self, text, force=False):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and self._last is not None and now - self._last < self.interval:
+            return
+        self._last = now
+        if self.tty:
+            pad = max(0, self._width - len(text))
+            self.stream.write("\r" + text + " " * pad)
+            self._width = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled and self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
