@@ -205,15 +205,6 @@ class GaussianMixture(BaseEstimator):
                     f"covariance_type={self.covariance_type!r} it must be {expected}.")
         return weights, means, prec
 
-    def _validate_data(self, X, reset):
-        names = feature_names_of(X)
-        X = as_float_array(X)
-        if reset:
-            check_features(self, X, names, reset=True)
-        else:
-            check_features(self, X, names, reset=False)
-        return X
-
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters with EM.
@@ -384,7 +375,9 @@ class GaussianMixture(BaseEstimator):
 
     def _pass(self, X, method, *, lse=False, labels=False, resp=False):
         self._check_is_fitted(method, "means_")
-        X = self._validate_data(X, reset=False)
+        names = feature_names_of(X)
+        X = as_float_array(X)
+        check_features(self, X, names, reset=False)
         n = X.shape[0]
         out = {}
         if lse:
