@@ -210,6 +210,7 @@ cdef extern from "kmgmm_em.h":
         double* logp, const double* w, long m, int k, int hard,
         double* lse_out, int* labels_out) noexcept nogil
     double kmgmm_exp_nonpos(double x) noexcept nogil
+    double kmgmm_log_pos(double x) noexcept nogil
 
 
 def exp_nonpos(double[::1] x):
@@ -219,6 +220,16 @@ def exp_nonpos(double[::1] x):
     cdef Py_ssize_t i
     for i in range(x.shape[0]):
         o[i] = kmgmm_exp_nonpos(x[i])
+    return out
+
+
+def log_pos(double[::1] x):
+    """The kernel's logarithm (for positive normal x), for tests."""
+    out = np.empty(x.shape[0])
+    cdef double[::1] o = out
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        o[i] = kmgmm_log_pos(x[i])
     return out
 
 

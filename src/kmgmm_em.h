@@ -54,45 +54,102 @@ static inline double kmgmm_exp_nonpos(double x)
     return p * scale * keep;
 }
 
+/* log(x) for a positive normal x (here a row's sum of exponentials, in
+ * [1, k]), within a few ulp, written so a loop of it vectorises: x = 2^e m
+ * with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(z), z = (m - 1) / (m + 1),
+ * |z| <= 0.172, by its series to z^23 (remainder < 1e-20). */
+static inline double kmgmm_log_pos(double x)
+{
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double two52 = 4503599627370496.0;
+    uint64_t bits, ebits, mbits;
+    memcpy(&bits, &x, sizeof bits);
+    ebits = (bits >> 52) | 0x4330000000000000ULL;   /* 2^52 + biased exponent */
+    mbits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+    double e, mant;
+    memcpy(&e, &ebits, sizeof e);
+    memcpy(&mant, &mbits, sizeof mant);
+    e = e - two52 - 1023.0;
+    double big = mant > 1.4142135623730951 ? 1.0 : 0.0;
+    mant = mant * (1.0 - 0.5 * big);
+    e = e + big;
+    double z = (mant - 1.0) / (mant + 1.0);
+    double z2 = z * z;
+    double p = 1.0 / 23.0;
+    p = p * z2 + 1.0 / 21.0;
+    p = p * z2 + 1.0 / 19.0;
+    p = p * z2 + 1.0 / 17.0;
+    p = p * z2 + 1.0 / 15.0;
+    p = p * z2 + 1.0 / 13.0;
+    p = p * z2 + 1.0 / 11.0;
+    p = p * z2 + 1.0 / 9.0;
+    p = p * z2 + 1.0 / 7.0;
+    p = p * z2 + 1.0 / 5.0;
+    p = p * z2 + 1.0 / 3.0;
+    p = p * z2 + 1.0;
+    return e * ln2_hi + (e * ln2_lo + 2.0 * z * p);
+}
+
 /* For m rows of k log-densities: replace each row by its weighted
  * responsibilities w_i r_ij (soft: exp(logp - lse); hard: w_i at the most
  * likely component, 0 elsewhere), write lse_i (hard: the row maximum) and
  * the most likely component where the outputs are not NULL, and return
  * sum_i w_i lse_i over the rows of non-zero weight.  A row whose densities
  * are all zero (maximum -inf) gets no responsibility. */
+#define KMGMM_ROWS 64
 #define KMGMM_DEFINE_RESPONSIBILITIES(NAME, WTYPE)                              \
 KMGMM_DISPATCH                                                                  \
 static double NAME(double *logp, const WTYPE *w, long m, int k, int hard,       \
                    double *lse_out, int *labels_out)                            \
 {                                                                               \
-    double total = 0.0;                                                         \
-    for (long i = 0; i < m; i++) {                                              \
-        double *lp = logp + i * k;                                              \
-        double mx = lp[0];                                                      \
-        for (int j = 1; j < k; j++)                 /* branch-free: vectorised */ \
-            mx = lp[j] > mx ? lp[j] : mx;                                       \
-        int best = 0;                               /* the first maximum */     \
-        if (hard || labels_out)                                                 \
-            while (best < k - 1 && !(lp[best] == mx)) best++;                   \
-        double wi = (double) w[i], lse;                                         \
-        if (mx == -INFINITY) {                                                  \
-            lse = -INFINITY;                                                    \
-            for (int j = 0; j < k; j++) lp[j] = 0.0;                            \
-        } else if (hard) {                                                      \
-            lse = mx;                                                           \
-            for (int j = 0; j < k; j++) lp[j] = 0.0;                            \
-            lp[best] = wi;                                                      \
-        } else {                                                                \
-            for (int j = 0; j < k; j++) lp[j] = kmgmm_exp_nonpos(lp[j] - mx);   \
-            double s = 0.0;                                                     \
-            for (int j = 0; j < k; j++) s += lp[j];                             \
-            lse = mx + log(s);                                                  \
-            double scale = wi / s;                                              \
-            for (int j = 0; j < k; j++) lp[j] *= scale;                         \
+    double total = 0.0, row_max[KMGMM_ROWS], row_sum[KMGMM_ROWS];              \
+    int row_best[KMGMM_ROWS];                                                   \
+    for (long i0 = 0; i0 < m; i0 += KMGMM_ROWS) {                               \
+        long nb = m - i0 < KMGMM_ROWS ? m - i0 : KMGMM_ROWS;                    \
+        for (long t = 0; t < nb; t++) {                                         \
+            double *lp = logp + (i0 + t) * k;                                   \
+            double mx = lp[0];                                                  \
+            for (int j = 1; j < k; j++)             /* branch-free: vectorised */ \
+                mx = lp[j] > mx ? lp[j] : mx;                                   \
+            int best = 0;                           /* the first maximum */     \
+            if (hard || labels_out)                                             \
+                while (best < k - 1 && !(lp[best] == mx)) best++;               \
+            double s = 1.0;                                                     \
+            if (!hard && mx != -INFINITY) {                                     \
+                for (int j = 0; j < k; j++)                                     \
+                    lp[j] = kmgmm_exp_nonpos(lp[j] - mx);                       \
+                s = 0.0;                                                        \
+                for (int j = 0; j < k; j++) s += lp[j];                         \
+            }                                                                   \
+            row_max[t] = mx;                                                    \
+            row_sum[t] = s;                                                     \
+            row_best[t] = best;                                                 \
         }                                                                       \
-        if (lse_out) lse_out[i] = lse;                                          \
-        if (labels_out) labels_out[i] = best;                                   \
-        if (wi != 0.0) total += wi * lse;                                       \
+        for (long t = 0; t < nb; t++)               /* vectorised */            \
+            row_sum[t] = kmgmm_log_pos(row_sum[t]);                             \
+        for (long t = 0; t < nb; t++) {                                         \
+            long i = i0 + t;                                                    \
+            double *lp = logp + i * k;                                          \
+            double mx = row_max[t], wi = (double) w[i], lse;                    \
+            if (mx == -INFINITY) {                                              \
+                /* Every component has zero density: no responsibility. */      \
+                lse = -INFINITY;                                                \
+                for (int j = 0; j < k; j++) lp[j] = 0.0;                        \
+            } else if (hard) {                                                  \
+                lse = mx;                                                       \
+                for (int j = 0; j < k; j++) lp[j] = 0.0;                        \
+                lp[row_best[t]] = wi;                                           \
+            } else {                                                            \
+                double log_s = row_sum[t];                                      \
+                lse = mx + log_s;                                               \
+                double scale = wi * kmgmm_exp_nonpos(-log_s);                   \
+                for (int j = 0; j < k; j++) lp[j] *= scale;                     \
+            }                                                                   \
+            if (lse_out) lse_out[i] = lse;                                      \
+            if (labels_out) labels_out[i] = row_best[t];                        \
+            if (wi != 0.0) total += wi * lse;                                   \
+        }                                                                       \
     }                                                                           \
     return total;                                                               \
 }

@@ -147,3 +147,13 @@ def test_zero_weight_rows_contribute_nothing():
     np.testing.assert_allclose(ll, ll_half, rtol=1e-12)
     for a, b in zip(stats, stats_half):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_exp_and_log_match_libm():
+    rng = np.random.RandomState(0)
+    x = -np.concatenate([np.linspace(0, 708, 200_001), rng.exponential(5, 10_000)])
+    np.testing.assert_allclose(_em.exp_nonpos(x), np.exp(x), rtol=1e-15, atol=0)
+    assert np.all(_em.exp_nonpos(np.array([-709.0, -1e4, -np.inf])) == 0)
+    y = np.concatenate([np.linspace(1, 1000, 200_001),
+                        np.exp(rng.uniform(-700, 700, 10_000)), [np.sqrt(2), 0.5, 1.0]])
+    np.testing.assert_allclose(_em.log_pos(y), np.log(y), rtol=1e-15, atol=1e-15)
