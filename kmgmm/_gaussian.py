@@ -196,8 +196,7 @@ class KernelModel:
         self.log_norm = np.ascontiguousarray(np.broadcast_to(log_norm, (k,)),
                                              dtype=np.float64)
         empty = np.empty((0, 0), dtype=dtype)
-        self.quad = np.empty((0, 0))
-        self.prec = self.b = empty
+        self.quad = self.prec = self.b = empty
         if covariance_type == "full":
             # -maha/2 = q @ quad + const with q = [lower(xc xc^T), xc]: the
             # coefficients of the precision Lambda on the packed lower
@@ -207,7 +206,7 @@ class KernelModel:
             coef = np.where(rows == cols, -0.5, -1.0)
             lin = np.einsum("kij,kj->ki", Lam, mu)
             self.quad = np.ascontiguousarray(
-                np.vstack([(Lam[:, rows, cols] * coef).T, lin.T]))
+                np.vstack([(Lam[:, rows, cols] * coef).T, lin.T]), dtype=dtype)
             self.const = np.ascontiguousarray(-0.5 * np.einsum("ki,ki->k", lin, mu))
         elif covariance_type == "tied":
             self.prec = np.ascontiguousarray(prec_chol, dtype=dtype)

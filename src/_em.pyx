@@ -13,7 +13,8 @@ enter centred on the same shift.  ``log_norm[j]`` holds log weight_j +
 log det of the precision's Cholesky factor - d/2 log 2 pi.
 
 * FULL   each row's packed quadratic features ``q_i = [lower(xc_i xc_i^T),
-         xc_i]`` (float64, width d(d+1)/2 + d) times ``quad`` (one gemm with
+         xc_i]`` (width d(d+1)/2 + d; formed in float64, rounded to the data
+         dtype for this gemm) times ``quad`` (one gemm with
          every component's precision in it, see ``_gaussian.KernelModel``)
          gives ``-maha/2 - const_j``.  The same ``q_i`` then give the second
          moments: nothing is computed twice.
@@ -121,6 +122,7 @@ cdef void _centre_chunk(
     floating* xc,               # OUT (m, d) centred rows, data dtype
     double* x64,                # OUT (m, d) centred rows, float64 (FULL)
     double* q64,                # OUT (m, d(d+3)/2) packed products (FULL)
+    floating* qf,               # OUT the same in float32 (FULL, float32 data)
 ) noexcept nogil:
     cdef Py_ssize_t i
     cdef int l, q, t, width = d * (d + 3) // 2
@@ -145,13 +147,16 @@ cdef void _centre_chunk(
             t = t + l + 1
         for l in range(d):
             qi[t + l] = xi[l]
+    if floating is float:
+        for i in range(m * width):
+            qf[i] = <float> q64[i]
 
 
 cdef void _log_prob_chunk(
     const floating* xc,         # IN (m, d) centred rows
-    const double* q64,          # IN (m, d(d+3)/2) packed products (FULL)
+    const floating* qf,         # IN (m, d(d+3)/2) packed products (FULL)
     Py_ssize_t m, int d, int k, int ctype,
-    const double* quad,         # IN FULL (d(d+3)/2, k)
+    const floating* quad,       # IN FULL (d(d+3)/2, k)
     const floating* prec,       # IN TIED (d, d); DIAG (k, 2 d)
     const floating* b,          # IN TIED (k, d)
     const double* const_k,      # IN (k,) see the module docstring
@@ -164,12 +169,11 @@ cdef void _log_prob_chunk(
     cdef int j, l
     cdef double acc, g
     if ctype == FULL:
-        # logp (m, k) = q64 (m, W) @ quad (W, k), then the constants.
-        gemm_ab(<int> m, k, d * (d + 3) // 2, q64, d * (d + 3) // 2, quad, k,
-                logp, k)
+        # H (m, k) = qf (m, W) @ quad (W, k), then the constants.
+        gemm_ab(<int> m, k, d * (d + 3) // 2, qf, d * (d + 3) // 2, quad, k, H, k)
         for i in range(m):
             for j in range(k):
-                g = logp[i * k + j] + const_k[j]
+                g = H[i * k + j] + const_k[j]
                 if g > 0:
                     g = 0   # -maha / 2 <= 0; rounding in the expansion
                 logp[i * k + j] = log_norm[j] + g
@@ -305,7 +309,7 @@ def em_pass(
     const floating[::1] sample_weight,     # IN (n_samples,)
     const double[::1] shift,               # IN (n_features,)
     int ctype,
-    const double[:, ::1] quad,             # IN FULL (d(d+3)/2, k); else empty
+    const floating[:, ::1] quad,           # IN FULL (d(d+3)/2, k); else empty
     const floating[:, ::1] prec,           # IN TIED (d, d); DIAG (k, 2 d)
     const floating[:, ::1] b,              # IN TIED (k, d); else empty
     const double[::1] const_k,             # IN (k,)
@@ -352,10 +356,13 @@ def em_pass(
     cdef Py_ssize_t q_width = d * (d + 3) // 2 if full else (d if stats else 1)
     cdef floating[:, ::1] xc_buf = np.empty((n_threads, m_max * d), dtype=dtype)
     cdef floating[:, ::1] g_buf = np.empty((n_threads, 1 if full else m_max * 2 * d), dtype=dtype)
-    cdef floating[:, ::1] h_buf = np.empty((n_threads, 1 if full else m_max * k), dtype=dtype)
+    cdef floating[:, ::1] h_buf = np.empty((n_threads, m_max * k), dtype=dtype)
     cdef double[:, ::1] logp_buf = np.empty((n_threads, m_max * k), dtype=np.float64)
     cdef double[:, ::1] x64_buf = np.empty((n_threads, m_max * d if (stats or full) else 1))
     cdef double[:, ::1] q64_buf = np.empty((n_threads, m_max * q_width))
+    cdef floating[:, ::1] qf_buf = np.empty(
+        (n_threads, m_max * q_width if (full and floating is float) else 1), dtype=dtype)
+    cdef floating* qf_ptr
     cdef double[:, ::1] block_stats = np.empty(
         (n_blocks if stats else 0, stat_doubles), dtype=np.float64)
     cdef double[::1] block_ll = np.zeros(n_blocks, dtype=np.float64)
@@ -368,7 +375,7 @@ def em_pass(
     cdef bint want_lse = lse_out.shape[0] > 0
     cdef bint want_labels = labels_out.shape[0] > 0
     cdef bint want_resp = resp_out.shape[0] > 0
-    cdef const double* quad_ptr = &quad[0, 0] if quad.shape[0] > 0 else NULL
+    cdef const floating* quad_ptr = &quad[0, 0] if quad.shape[0] > 0 else NULL
     cdef const floating* prec_ptr = &prec[0, 0] if prec.shape[0] > 0 else NULL
     cdef const floating* b_ptr = &b[0, 0] if b.shape[0] > 0 else NULL
     cdef const double* c_ptr = &const_k[0] if const_k.shape[0] > 0 else NULL
@@ -388,10 +395,14 @@ def em_pass(
                 m = n - row
                 if m > m_max:
                     m = m_max
+                if floating is float:
+                    qf_ptr = &qf_buf[tid, 0]
+                else:
+                    qf_ptr = &q64_buf[tid, 0]
                 _centre_chunk(&X[row, 0], m, d, ctype, &shift[0], &xc_buf[tid, 0],
-                              &x64_buf[tid, 0], &q64_buf[tid, 0])
+                              &x64_buf[tid, 0], &q64_buf[tid, 0], qf_ptr)
                 _log_prob_chunk(
-                    &xc_buf[tid, 0], &q64_buf[tid, 0], m, d, k, ctype, quad_ptr,
+                    &xc_buf[tid, 0], qf_ptr, m, d, k, ctype, quad_ptr,
                     prec_ptr, b_ptr, c_ptr, &log_norm[0], &g_buf[tid, 0],
                     &h_buf[tid, 0], &logp_buf[tid, 0],
                 )
