@@ -170,6 +170,32 @@ def log_det_cholesky(prec_chol, covariance_type, n_features):
     return n_features * np.log(prec_chol)
 
 
+def moments_about(nk, s1c, s2c, mu, ctype):
+    """Move moments about a shift to moments about the (shifted) means ``mu``.
+
+    ``s1c``, ``s2c`` are in the kernel's layout (``src/_em.pyx``: FULL's
+    second moments packed lower triangles); the result is in ``m_step``'s.
+    """
+    k, d = mu.shape
+    s1 = s1c - nk[:, None] * mu
+    if ctype in (0, 1):
+        # sum_i r (xc - mu)(xc - mu)^T = Sc - s1c mu^T - mu s1c^T + nk mu mu^T
+        cross = s1c[:, :, None] * mu[:, None, :]
+        corr = (nk[:, None, None] * mu[:, :, None] * mu[:, None, :]
+                - cross - np.swapaxes(cross, 1, 2))
+        if ctype == 0:
+            rows, cols = np.tril_indices(d)
+            S = np.empty((k, d, d))
+            S[:, rows, cols] = s2c.reshape(k, -1)
+            S[:, cols, rows] = s2c.reshape(k, -1)
+            return nk, s1, (S + corr).ravel()
+        return nk, s1, (s2c.reshape(d, d) + corr.sum(axis=0)).ravel()
+    if ctype == 2:
+        S = s2c.reshape(k, d) - 2 * mu * s1c + nk[:, None] * mu * mu
+        return nk, s1, S.ravel()
+    return nk, s1, s2c
+
+
 class KernelModel:
     """The parameters in the form ``_em.em_pass`` takes, for one dtype.
 
@@ -244,26 +270,5 @@ class KernelModel:
         )
         if not stats:
             return ll, None
-        return ll, self._about_means(nk, s1, s2)
+        return ll, moments_about(nk, s1, s2, self.mu.astype(np.float64), self.ctype)
 
-    def _about_means(self, nk, s1c, s2c):
-        """Move the kernel's moments about the shift to the centred means."""
-        mu = self.mu.astype(np.float64)
-        k, d = mu.shape
-        s1 = s1c - nk[:, None] * mu
-        if self.ctype in (0, 1):
-            # sum_i r (xc - mu)(xc - mu)^T = Sc - s1c mu^T - mu s1c^T + nk mu mu^T
-            cross = s1c[:, :, None] * mu[:, None, :]
-            corr = (nk[:, None, None] * mu[:, :, None] * mu[:, None, :]
-                    - cross - np.swapaxes(cross, 1, 2))
-            if self.ctype == 0:
-                rows, cols = np.tril_indices(d)
-                S = np.empty((k, d, d))
-                S[:, rows, cols] = s2c.reshape(k, -1)
-                S[:, cols, rows] = s2c.reshape(k, -1)
-                return nk, s1, (S + corr).ravel()
-            return nk, s1, (s2c.reshape(d, d) + corr.sum(axis=0)).ravel()
-        if self.ctype == 2:
-            S = s2c.reshape(k, d) - 2 * mu * s1c + nk[:, None] * mu * mu
-            return nk, s1, S.ravel()
-        return nk, s1, s2c

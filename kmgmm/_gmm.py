@@ -263,7 +263,7 @@ class GaussianMixture(BaseEstimator):
                 else:
                     weights, means, cov, prec_chol = self._initialize(
                         X, sample_weight, weights_init, means_init, prec_init,
-                        random_state, n_threads)
+                        random_state, n_threads, shift)
                 result = self._em(X, sample_weight, w_total, shift, weights, means,
                                   cov, prec_chol, hard, n_threads, run)
                 if best is None or result["lower_bound"] > best["lower_bound"]:
@@ -296,7 +296,7 @@ class GaussianMixture(BaseEstimator):
         return labels
 
     def _initialize(self, X, sample_weight, weights_init, means_init, prec_init,
-                    random_state, n_threads):
+                    random_state, n_threads, shift):
         k = self.n_components
         cov_type = self.covariance_type
         need_data = (means_init is None or weights_init is None
@@ -306,7 +306,7 @@ class GaussianMixture(BaseEstimator):
                 X, sample_weight, k, init_params=self.init_params,
                 means_init=means_init, covariance_type=cov_type,
                 reg_covar=self.reg_covar, variance=self.variance,
-                random_state=random_state, n_threads=n_threads)
+                random_state=random_state, n_threads=n_threads, shift=shift)
         else:
             weights = means = cov = None
         if weights_init is not None:
