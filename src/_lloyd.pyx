@@ -19,8 +19,46 @@ from _kmgmm_common cimport (
     CHUNK, block_count, gemm_abt, kmgmm_openmp_enabled, kmgmm_omp_max_threads,
 )
 
+cdef extern from "kmgmm_lloyd_simd.h":
+    int kmgmm_simd_available() noexcept nogil
+    int KMGMM_BLOCK_F32, KMGMM_BLOCK_F64, KMGMM_LANES_F32, KMGMM_LANES_F64
+    void kmgmm_argmin_f32(const float* X, Py_ssize_t m, int d, const float* CT,
+                          int kp, const float* csq, float* minv, float* mini,
+                          int* labels, float* best) noexcept nogil
+    void kmgmm_argmin_f64(const double* X, Py_ssize_t m, int d, const double* CT,
+                          int kp, const double* csq, double* minv, double* mini,
+                          int* labels, double* best) noexcept nogil
+    double kmgmm_finish_f32(const float* X, const float* w, Py_ssize_t m, int d,
+                            const float* centers, const int* labels,
+                            float* min_sqdist, double* sums,
+                            double* wsum) noexcept nogil
+    double kmgmm_finish_f64(const double* X, const double* w, Py_ssize_t m, int d,
+                            const double* centers, const int* labels,
+                            double* min_sqdist, double* sums,
+                            double* wsum) noexcept nogil
+
 # Up to this many features a direct distance loop beats a gemm.
 DIRECT_MAX_FEATURES = 4
+
+# Whether the AVX2/FMA paths run (chosen once from the CPU; see set_simd).
+cdef bint _use_simd = kmgmm_simd_available()
+
+
+def simd_available():
+    """True when the AVX2/FMA paths were compiled and this CPU runs them."""
+    return bool(kmgmm_simd_available())
+
+
+def set_simd(bint enabled):
+    """Use the AVX2/FMA paths when available (True) or the portable loop.
+
+    Returns the previous setting.  For tests and benchmarks that compare the
+    two paths; results differ between them only in rounding.
+    """
+    global _use_simd
+    previous = bool(_use_simd)
+    _use_simd = enabled and kmgmm_simd_available()
+    return previous
 
 
 def openmp_enabled():
@@ -128,6 +166,7 @@ def lloyd_pass(
     cdef bint update = sums.shape[0] > 0
     cdef bint want_dist = min_sqdist.shape[0] > 0
     cdef bint direct = d <= DIRECT_MAX_FEATURES
+    cdef bint simd = _use_simd and not direct
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t stat_doubles = (k * d + k) if update else 0
     cdef Py_ssize_t n_blocks = block_count(n_chunks, stat_doubles)
@@ -145,11 +184,33 @@ def lloyd_pass(
         (n_blocks if update else 0, k), dtype=np.float64)
     cdef double[::1] block_inertia = np.zeros(n_blocks, dtype=np.float64)
 
+    # The SIMD micro-kernel reads the centres in blocks, each block transposed
+    # and contiguous, padded with zero centres at +inf squared norm (never
+    # the nearest).
+    cdef int block = KMGMM_BLOCK_F32 if floating is float else KMGMM_BLOCK_F64
+    cdef int lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
+    cdef int kp = ((k + block - 1) // block) * block
+    cdef floating[:, :, ::1] centers_t
+    cdef floating[::1] csq_pad
+    cdef floating[:, ::1] minv, mini, best
+    if simd:
+        padded = np.zeros((kp, d), dtype=dtype)
+        padded[:k] = centers
+        centers_t = np.ascontiguousarray(
+            padded.reshape(kp // block, block, d).transpose(0, 2, 1))
+        csq_pad_arr = np.full(kp, np.inf, dtype=dtype)
+        csq_pad_arr[:k] = c_sqnorm_arr
+        csq_pad = csq_pad_arr
+        minv = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
+        mini = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
+        best = np.empty((n_threads, CHUNK), dtype=dtype)
+
     cdef Py_ssize_t b, ch, row, m, ch_end
     cdef int j, l
     cdef double* sums_b
     cdef double* wsum_b
     cdef floating* dist_ptr
+    cdef int t
     cdef double inertia = 0
 
     with nogil, parallel(num_threads=n_threads):
@@ -172,6 +233,23 @@ def lloyd_pass(
                 dist_ptr = NULL
                 if want_dist:
                     dist_ptr = &min_sqdist[row]
+                if simd:
+                    t = threadid()
+                    if floating is float:
+                        kmgmm_argmin_f32(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
+                                         &csq_pad[0], &minv[t, 0], &mini[t, 0],
+                                         &labels[row], &best[t, 0])
+                        block_inertia[b] += kmgmm_finish_f32(
+                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
+                            &labels[row], dist_ptr, sums_b, wsum_b)
+                    else:
+                        kmgmm_argmin_f64(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
+                                         &csq_pad[0], &minv[t, 0], &mini[t, 0],
+                                         &labels[row], &best[t, 0])
+                        block_inertia[b] += kmgmm_finish_f64(
+                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
+                            &labels[row], dist_ptr, sums_b, wsum_b)
+                    continue
                 block_inertia[b] += _assign_chunk(
                     &X[row, 0], &sample_weight[row], m, d,
                     &centers[0, 0], &c_sqnorm[0], k,

@@ -1,0 +1,308 @@
+/* AVX2/FMA code paths of the Lloyd pass, chosen at run time.
+ *
+ * The build has no -march flag by default, so these functions carry their
+ * own target attribute and lloyd_pass calls them only when the CPU reports
+ * AVX2 and FMA (kmgmm_simd_available); elsewhere the portable Cython loop
+ * runs.  Every function handles the rows of one chunk and is deterministic:
+ * the order of every floating-point operation is fixed by the code, never by
+ * the thread that runs it.
+ *
+ * kmgmm_argmin_*   nearest centre by the gemm form ||c||^2 - 2 x.c, computed
+ *                  as scikit-learn's gemm does (one FMA chain per distance in
+ *                  feature order), in a register-blocked micro-kernel that
+ *                  keeps the distances in registers: rows x centres tiles,
+ *                  a running lane-wise minimum, no distance matrix.
+ * kmgmm_direct_*   nearest centre by exact distances, for very few features;
+ *                  vectorised across rows.
+ * kmgmm_finish_*   exact squared distance to the chosen centre, weighted
+ *                  per-cluster sums and weights (float64), chunk inertia.
+ */
+#ifndef KMGMM_LLOYD_SIMD_H
+#define KMGMM_LLOYD_SIMD_H
+
+#include <stddef.h>
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define KMGMM_X86_SIMD 1
+#include <immintrin.h>
+#define KMGMM_AVX2 __attribute__((target("avx2,fma")))
+#define KMGMM_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+#else
+#define KMGMM_X86_SIMD 0
+#endif
+
+/* Centres per block of the micro-kernel: two vectors. */
+#define KMGMM_BLOCK_F32 16
+#define KMGMM_BLOCK_F64 8
+/* Lanes of the running minimum kept per row. */
+#define KMGMM_LANES_F32 8
+#define KMGMM_LANES_F64 4
+
+/* 1 when the AVX2/FMA paths were compiled and the CPU runs them. */
+static int kmgmm_simd_available(void)
+{
+#if KMGMM_X86_SIMD
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+#if KMGMM_X86_SIMD
+
+/* ---------------------------------------------------------------- float32 */
+
+/* Distances of R rows (x, row stride d) to one block of 16 centres, then the
+ * running minimum per row and lane (minv, mini: 8 floats per row). */
+KMGMM_AVX2_INLINE void kmgmm_tile_f32(
+    const int R, const float *x, int d, const float *Cb,
+    __m256 q0, __m256 q1, __m256 i0, __m256 i1,
+    float *minv, float *mini, int first)
+{
+    __m256 a0[6], a1[6];
+    const __m256 two = _mm256_set1_ps(2.0f);
+    for (int r = 0; r < R; r++) {
+        a0[r] = _mm256_setzero_ps();
+        a1[r] = _mm256_setzero_ps();
+    }
+    for (int l = 0; l < d; l++) {
+        const __m256 b0 = _mm256_loadu_ps(Cb + l * 16);
+        const __m256 b1 = _mm256_loadu_ps(Cb + l * 16 + 8);
+        for (int r = 0; r < R; r++) {
+            const __m256 xr = _mm256_broadcast_ss(x + (ptrdiff_t)r * d + l);
+            a0[r] = _mm256_fmadd_ps(xr, b0, a0[r]);
+            a1[r] = _mm256_fmadd_ps(xr, b1, a1[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        /* ||c||^2 - 2 x.c (2 x.c is exact, so one rounding as in a gemm) */
+        const __m256 d0 = _mm256_fnmadd_ps(two, a0[r], q0);
+        const __m256 d1 = _mm256_fnmadd_ps(two, a1[r], q1);
+        __m256 mv, mi, lt;
+        if (first) {
+            mv = d0;
+            mi = i0;
+        } else {
+            mv = _mm256_loadu_ps(minv + r * 8);
+            mi = _mm256_loadu_ps(mini + r * 8);
+            lt = _mm256_cmp_ps(d0, mv, _CMP_LT_OQ);
+            mv = _mm256_blendv_ps(mv, d0, lt);
+            mi = _mm256_blendv_ps(mi, i0, lt);
+        }
+        lt = _mm256_cmp_ps(d1, mv, _CMP_LT_OQ);
+        mv = _mm256_blendv_ps(mv, d1, lt);
+        mi = _mm256_blendv_ps(mi, i1, lt);
+        _mm256_storeu_ps(minv + r * 8, mv);
+        _mm256_storeu_ps(mini + r * 8, mi);
+    }
+}
+
+/* Nearest centre of m rows.  CT: (kp / 16, d, 16) the centres in blocks of
+ * 16, each block transposed (contiguous for the micro-kernel), kp a multiple
+ * of 16, zero past k; csq: (kp,) squared norms, +inf past k.  Scratch minv,
+ * mini: (m, 8).  Ties go to the lowest centre index. */
+KMGMM_AVX2 static void kmgmm_argmin_f32(
+    const float *X, ptrdiff_t m, int d, const float *CT, int kp,
+    const float *csq, float *minv, float *mini, int *labels, float *best)
+{
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int cb = 0; cb < kp; cb += KMGMM_BLOCK_F32) {
+        const float *Cb = CT + (ptrdiff_t)cb * d;
+        const __m256 q0 = _mm256_loadu_ps(csq + cb);
+        const __m256 q1 = _mm256_loadu_ps(csq + cb + 8);
+        const __m256 i0 = _mm256_add_ps(lane, _mm256_set1_ps((float)cb));
+        const __m256 i1 = _mm256_add_ps(i0, _mm256_set1_ps(8.0f));
+        const int first = cb == 0;
+        ptrdiff_t r = 0;
+        for (; r + 6 <= m; r += 6)
+            kmgmm_tile_f32(6, X + r * d, d, Cb, q0, q1, i0, i1,
+                           minv + r * 8, mini + r * 8, first);
+        for (; r < m; r++)
+            kmgmm_tile_f32(1, X + r * d, d, Cb, q0, q1, i0, i1,
+                           minv + r * 8, mini + r * 8, first);
+    }
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const float *v = minv + i * 8, *j = mini + i * 8;
+        float bv = v[0], bj = j[0];
+        for (int p = 1; p < 8; p++) {
+            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
+                bv = v[p];
+                bj = j[p];
+            }
+        }
+        labels[i] = (int)bj;
+        best[i] = bv;
+    }
+}
+
+/* Exact distances to the chosen centres, weighted sums and weights (when
+ * sums is not NULL), min_sqdist (when not NULL); returns the inertia.  The
+ * distance (float32 differences, float64 squares as the portable loop) and
+ * the sums share one sweep over the row; the summation order is fixed:
+ * 4 float64 lanes over the features, then the tail. */
+KMGMM_AVX2 static double kmgmm_finish_f32(
+    const float *X, const float *w, ptrdiff_t m, int d, const float *centers,
+    const int *labels, float *min_sqdist, double *sums, double *wsum)
+{
+    double inertia = 0;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const float *x = X + i * d;
+        const int j = labels[i];
+        const float *c = centers + (ptrdiff_t)j * d;
+        const double wi = w[i];
+        const __m256d wv = _mm256_set1_pd(wi);
+        double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
+        __m256d acc = _mm256_setzero_pd();
+        int l = 0;
+        for (; l + 4 <= d; l += 4) {
+            const __m128 xv = _mm_loadu_ps(x + l);
+            const __m256d e = _mm256_cvtps_pd(_mm_sub_ps(xv, _mm_loadu_ps(c + l)));
+            acc = _mm256_fmadd_pd(e, e, acc);
+            if (s)
+                _mm256_storeu_pd(s + l, _mm256_fmadd_pd(wv, _mm256_cvtps_pd(xv),
+                                                        _mm256_loadu_pd(s + l)));
+        }
+        __m128d h = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+        double sq = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+        for (; l < d; l++) {
+            const double e = (double)(x[l] - c[l]);
+            sq += e * e;
+            if (s) s[l] += wi * (double)x[l];
+        }
+        if (s) wsum[j] += wi;
+        if (min_sqdist) min_sqdist[i] = (float)sq;
+        inertia += wi * sq;
+    }
+    return inertia;
+}
+
+/* ---------------------------------------------------------------- float64 */
+
+KMGMM_AVX2_INLINE void kmgmm_tile_f64(
+    const int R, const double *x, int d, const double *Cb,
+    __m256d q0, __m256d q1, __m256d i0, __m256d i1,
+    double *minv, double *mini, int first)
+{
+    __m256d a0[6], a1[6];
+    const __m256d two = _mm256_set1_pd(2.0);
+    for (int r = 0; r < R; r++) {
+        a0[r] = _mm256_setzero_pd();
+        a1[r] = _mm256_setzero_pd();
+    }
+    for (int l = 0; l < d; l++) {
+        const __m256d b0 = _mm256_loadu_pd(Cb + l * 8);
+        const __m256d b1 = _mm256_loadu_pd(Cb + l * 8 + 4);
+        for (int r = 0; r < R; r++) {
+            const __m256d xr = _mm256_broadcast_sd(x + (ptrdiff_t)r * d + l);
+            a0[r] = _mm256_fmadd_pd(xr, b0, a0[r]);
+            a1[r] = _mm256_fmadd_pd(xr, b1, a1[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        const __m256d d0 = _mm256_fnmadd_pd(two, a0[r], q0);
+        const __m256d d1 = _mm256_fnmadd_pd(two, a1[r], q1);
+        __m256d mv, mi, lt;
+        if (first) {
+            mv = d0;
+            mi = i0;
+        } else {
+            mv = _mm256_loadu_pd(minv + r * 4);
+            mi = _mm256_loadu_pd(mini + r * 4);
+            lt = _mm256_cmp_pd(d0, mv, _CMP_LT_OQ);
+            mv = _mm256_blendv_pd(mv, d0, lt);
+            mi = _mm256_blendv_pd(mi, i0, lt);
+        }
+        lt = _mm256_cmp_pd(d1, mv, _CMP_LT_OQ);
+        mv = _mm256_blendv_pd(mv, d1, lt);
+        mi = _mm256_blendv_pd(mi, i1, lt);
+        _mm256_storeu_pd(minv + r * 4, mv);
+        _mm256_storeu_pd(mini + r * 4, mi);
+    }
+}
+
+/* As kmgmm_argmin_f32 with blocks of 8: CT (kp / 8, d, 8), scratch (m, 4). */
+KMGMM_AVX2 static void kmgmm_argmin_f64(
+    const double *X, ptrdiff_t m, int d, const double *CT, int kp,
+    const double *csq, double *minv, double *mini, int *labels, double *best)
+{
+    const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
+    for (int cb = 0; cb < kp; cb += KMGMM_BLOCK_F64) {
+        const double *Cb = CT + (ptrdiff_t)cb * d;
+        const __m256d q0 = _mm256_loadu_pd(csq + cb);
+        const __m256d q1 = _mm256_loadu_pd(csq + cb + 4);
+        const __m256d i0 = _mm256_add_pd(lane, _mm256_set1_pd((double)cb));
+        const __m256d i1 = _mm256_add_pd(i0, _mm256_set1_pd(4.0));
+        const int first = cb == 0;
+        ptrdiff_t r = 0;
+        for (; r + 6 <= m; r += 6)
+            kmgmm_tile_f64(6, X + r * d, d, Cb, q0, q1, i0, i1,
+                           minv + r * 4, mini + r * 4, first);
+        for (; r < m; r++)
+            kmgmm_tile_f64(1, X + r * d, d, Cb, q0, q1, i0, i1,
+                           minv + r * 4, mini + r * 4, first);
+    }
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const double *v = minv + i * 4, *j = mini + i * 4;
+        double bv = v[0], bj = j[0];
+        for (int p = 1; p < 4; p++) {
+            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
+                bv = v[p];
+                bj = j[p];
+            }
+        }
+        labels[i] = (int)bj;
+        best[i] = bv;
+    }
+}
+
+KMGMM_AVX2 static double kmgmm_finish_f64(
+    const double *X, const double *w, ptrdiff_t m, int d, const double *centers,
+    const int *labels, double *min_sqdist, double *sums, double *wsum)
+{
+    double inertia = 0;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const double *x = X + i * d;
+        const int j = labels[i];
+        const double *c = centers + (ptrdiff_t)j * d;
+        const double wi = w[i];
+        const __m256d wv = _mm256_set1_pd(wi);
+        double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
+        __m256d acc = _mm256_setzero_pd();
+        int l = 0;
+        for (; l + 4 <= d; l += 4) {
+            const __m256d xv = _mm256_loadu_pd(x + l);
+            const __m256d e = _mm256_sub_pd(xv, _mm256_loadu_pd(c + l));
+            acc = _mm256_fmadd_pd(e, e, acc);
+            if (s)
+                _mm256_storeu_pd(s + l, _mm256_fmadd_pd(wv, xv, _mm256_loadu_pd(s + l)));
+        }
+        __m128d h = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+        double sq = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+        for (; l < d; l++) {
+            const double e = x[l] - c[l];
+            sq += e * e;
+            if (s) s[l] += wi * x[l];
+        }
+        if (s) wsum[j] += wi;
+        if (min_sqdist) min_sqdist[i] = sq;
+        inertia += wi * sq;
+    }
+    return inertia;
+}
+
+#else  /* no x86 SIMD: never called, kmgmm_simd_available() is 0 */
+
+static void kmgmm_argmin_f32(const float *X, ptrdiff_t m, int d, const float *CT,
+    int kp, const float *csq, float *minv, float *mini, int *labels, float *best) {}
+static void kmgmm_argmin_f64(const double *X, ptrdiff_t m, int d, const double *CT,
+    int kp, const double *csq, double *minv, double *mini, int *labels, double *best) {}
+static double kmgmm_finish_f32(const float *X, const float *w, ptrdiff_t m, int d,
+    const float *centers, const int *labels, float *min_sqdist, double *sums,
+    double *wsum) { return 0; }
+static double kmgmm_finish_f64(const double *X, const double *w, ptrdiff_t m, int d,
+    const double *centers, const int *labels, double *min_sqdist, double *sums,
+    double *wsum) { return 0; }
+
+#endif
+#endif
