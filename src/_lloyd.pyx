@@ -28,6 +28,14 @@ cdef extern from "kmgmm_lloyd_simd.h":
     void kmgmm_argmin_f64(const double* X, Py_ssize_t m, int d, const double* CT,
                           int kp, const double* csq, double* minv, double* mini,
                           int* labels, double* best) noexcept nogil
+    double kmgmm_direct_f32(const float* X, const float* w, Py_ssize_t m, int d,
+                            const float* centers, int k, int* labels,
+                            float* min_sqdist, double* sums,
+                            double* wsum) noexcept nogil
+    double kmgmm_direct_f64(const double* X, const double* w, Py_ssize_t m, int d,
+                            const double* centers, int k, int* labels,
+                            double* min_sqdist, double* sums,
+                            double* wsum) noexcept nogil
     double kmgmm_finish_f32(const float* X, const float* w, Py_ssize_t m, int d,
                             const float* centers, const int* labels,
                             float* min_sqdist, double* sums,
@@ -166,7 +174,7 @@ def lloyd_pass(
     cdef bint update = sums.shape[0] > 0
     cdef bint want_dist = min_sqdist.shape[0] > 0
     cdef bint direct = d <= DIRECT_MAX_FEATURES
-    cdef bint simd = _use_simd and not direct
+    cdef bint simd = _use_simd
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t stat_doubles = (k * d + k) if update else 0
     cdef Py_ssize_t n_blocks = block_count(n_chunks, stat_doubles)
@@ -193,7 +201,7 @@ def lloyd_pass(
     cdef floating[:, :, ::1] centers_t
     cdef floating[::1] csq_pad
     cdef floating[:, ::1] minv, mini, best
-    if simd:
+    if simd and not direct:
         padded = np.zeros((kp, d), dtype=dtype)
         padded[:k] = centers
         centers_t = np.ascontiguousarray(
@@ -233,6 +241,16 @@ def lloyd_pass(
                 dist_ptr = NULL
                 if want_dist:
                     dist_ptr = &min_sqdist[row]
+                if simd and direct:
+                    if floating is float:
+                        block_inertia[b] += kmgmm_direct_f32(
+                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
+                            &labels[row], dist_ptr, sums_b, wsum_b)
+                    else:
+                        block_inertia[b] += kmgmm_direct_f64(
+                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
+                            &labels[row], dist_ptr, sums_b, wsum_b)
+                    continue
                 if simd:
                     t = threadid()
                     if floating is float:

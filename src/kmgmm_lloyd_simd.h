@@ -12,8 +12,8 @@
  *                  feature order), in a register-blocked micro-kernel that
  *                  keeps the distances in registers: rows x centres tiles,
  *                  a running lane-wise minimum, no distance matrix.
- * kmgmm_direct_*   nearest centre by exact distances, for very few features;
- *                  vectorised across rows.
+ * kmgmm_direct_*   the whole pass for very few features: nearest centre by
+ *                  exact distances, vectorised across rows.
  * kmgmm_finish_*   exact squared distance to the chosen centre, weighted
  *                  per-cluster sums and weights (float64), chunk inertia.
  */
@@ -177,6 +177,135 @@ KMGMM_AVX2 static double kmgmm_finish_f32(
     return inertia;
 }
 
+/* The whole pass for d <= 4 features (d a constant after inlining): nearest centre by exact squared
+ * distances with eight rows per vector and the centres in turn
+ * (ties to the lowest index); the exact float64 distance to the chosen
+ * centre (float32 differences), min_sqdist, the inertia (eight float64 lanes,
+ * then the tail rows, in a fixed order) and, in row order, the sums and
+ * weights.  Returns the inertia. */
+KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
+    const int d, const float *X, const float *w, ptrdiff_t m, const float *centers, int k,
+    int *labels, float *min_sqdist, double *sums, double *wsum)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256d in_lo = _mm256_setzero_pd(), in_hi = _mm256_setzero_pd();
+    double inertia = 0;
+    ptrdiff_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+        /* the eight rows' features, one vector per feature */
+        __m256 x[4], bc[4];
+        if (d == 1) {
+            x[0] = _mm256_loadu_ps(X + i);
+        } else if (d == 2) {
+            const __m256 a = _mm256_loadu_ps(X + 2 * i), b = _mm256_loadu_ps(X + 2 * i + 8);
+            x[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+            x[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+        } else {
+            float xt[4][8];
+            for (int r = 0; r < 8; r++)
+                for (int l = 0; l < d; l++) xt[l][r] = X[(i + r) * d + l];
+            for (int l = 0; l < d; l++) x[l] = _mm256_loadu_ps(xt[l]);
+        }
+        __m256 bv = _mm256_setzero_ps(), bi = _mm256_setzero_ps();
+        __m256 jv = _mm256_setzero_ps();
+        for (int l = 0; l < d; l++) bc[l] = _mm256_setzero_ps();
+        for (int j = 0; j < k; j++) {
+            const float *c = centers + (ptrdiff_t)j * d;
+            __m256 cl[4];
+            for (int l = 0; l < d; l++) cl[l] = _mm256_broadcast_ss(c + l);
+            __m256 e = _mm256_sub_ps(x[0], cl[0]);
+            __m256 dist = _mm256_mul_ps(e, e);
+            for (int l = 1; l < d; l++) {
+                e = _mm256_sub_ps(x[l], cl[l]);
+                dist = _mm256_fmadd_ps(e, e, dist);
+            }
+            if (j == 0) {
+                bv = dist;
+                for (int l = 0; l < d; l++) bc[l] = cl[l];
+            } else {
+                const __m256 lt = _mm256_cmp_ps(dist, bv, _CMP_LT_OQ);
+                bv = _mm256_blendv_ps(bv, dist, lt);
+                bi = _mm256_blendv_ps(bi, jv, lt);
+                for (int l = 0; l < d; l++) bc[l] = _mm256_blendv_ps(bc[l], cl[l], lt);
+            }
+            jv = _mm256_add_ps(jv, one);
+        }
+        _mm256_storeu_si256((__m256i *)(labels + i), _mm256_cvtps_epi32(bi));
+        /* exact distance to the chosen centre (bc), in float64 */
+        __m256d sq_lo = _mm256_setzero_pd(), sq_hi = _mm256_setzero_pd();
+        for (int l = 0; l < d; l++) {
+            const __m256 e = _mm256_sub_ps(x[l], bc[l]);
+            const __m256d e_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+            const __m256d e_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+            sq_lo = _mm256_fmadd_pd(e_lo, e_lo, sq_lo);
+            sq_hi = _mm256_fmadd_pd(e_hi, e_hi, sq_hi);
+        }
+        if (min_sqdist)
+            _mm256_storeu_ps(min_sqdist + i, _mm256_set_m128(
+                _mm256_cvtpd_ps(sq_hi), _mm256_cvtpd_ps(sq_lo)));
+        const __m256 wv = _mm256_loadu_ps(w + i);
+        in_lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(wv)), sq_lo, in_lo);
+        in_hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(wv, 1)), sq_hi, in_hi);
+    }
+    for (; i < m; i++) {
+        const float *x = X + i * d;
+        float best = 0;
+        int bj = 0;
+        for (int j = 0; j < k; j++) {
+            const float *c = centers + (ptrdiff_t)j * d;
+            float e = x[0] - c[0];
+            float dist = e * e;
+            for (int l = 1; l < d; l++) {
+                e = x[l] - c[l];
+                dist = __builtin_fmaf(e, e, dist);
+            }
+            if (j == 0 || dist < best) {
+                best = dist;
+                bj = j;
+            }
+        }
+        labels[i] = bj;
+        double sq = 0;
+        for (int l = 0; l < d; l++) {
+            const double e = (double)(x[l] - centers[(ptrdiff_t)bj * d + l]);
+            sq = __builtin_fma(e, e, sq);
+        }
+        if (min_sqdist) min_sqdist[i] = (float)sq;
+        inertia = __builtin_fma((double)w[i], sq, inertia);
+    }
+    in_lo = _mm256_add_pd(in_lo, in_hi);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(in_lo), _mm256_extractf128_pd(in_lo, 1));
+    inertia += _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    /* the sums in row order (a separate sweep: faster than mixing the
+     * scattered stores into the vector loop) */
+    if (sums) {
+        for (ptrdiff_t r = 0; r < m; r++) {
+            const float *x = X + r * d;
+            const double wr = w[r];
+            const int j = labels[r];
+            double *sr = sums + (ptrdiff_t)j * d;
+            for (int l = 0; l < d; l++) sr[l] += wr * (double)x[l];
+            wsum[j] += wr;
+        }
+    }
+    return inertia;
+}
+
+/* Dispatch to a copy of the pass compiled for each feature count. */
+KMGMM_AVX2 static double kmgmm_direct_f32(
+    const float *X, const float *w, ptrdiff_t m, int d, const float *centers, int k,
+    int *labels, float *min_sqdist, double *sums, double *wsum)
+{
+    switch (d) {
+    case 1: return kmgmm_direct_f32_d(1, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 2: return kmgmm_direct_f32_d(2, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 3: return kmgmm_direct_f32_d(3, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    default: return kmgmm_direct_f32_d(4, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    }
+}
+
 /* ---------------------------------------------------------------- float64 */
 
 KMGMM_AVX2_INLINE void kmgmm_tile_f64(
@@ -291,12 +420,117 @@ KMGMM_AVX2 static double kmgmm_finish_f64(
     return inertia;
 }
 
+/* As kmgmm_direct_f32, four rows per vector. */
+KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
+    const int d, const double *X, const double *w, ptrdiff_t m, const double *centers, int k,
+    int *labels, double *min_sqdist, double *sums, double *wsum)
+{
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d in_v = _mm256_setzero_pd();
+    double inertia = 0;
+    ptrdiff_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        __m256d x[4];
+        if (d == 1) {
+            x[0] = _mm256_loadu_pd(X + i);
+        } else if (d == 2) {
+            const __m256d a = _mm256_loadu_pd(X + 2 * i), b = _mm256_loadu_pd(X + 2 * i + 4);
+            x[0] = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8);
+            x[1] = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8);
+        } else {
+            double xt[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int l = 0; l < d; l++) xt[l][r] = X[(i + r) * d + l];
+            for (int l = 0; l < d; l++) x[l] = _mm256_loadu_pd(xt[l]);
+        }
+        __m256d bv = _mm256_setzero_pd(), bi = _mm256_setzero_pd();
+        __m256d jv = _mm256_setzero_pd();
+        for (int j = 0; j < k; j++) {
+            const double *c = centers + (ptrdiff_t)j * d;
+            __m256d e = _mm256_sub_pd(x[0], _mm256_broadcast_sd(c));
+            __m256d dist = _mm256_mul_pd(e, e);
+            for (int l = 1; l < d; l++) {
+                e = _mm256_sub_pd(x[l], _mm256_broadcast_sd(c + l));
+                dist = _mm256_fmadd_pd(e, e, dist);
+            }
+            if (j == 0) {
+                bv = dist;
+            } else {
+                const __m256d lt = _mm256_cmp_pd(dist, bv, _CMP_LT_OQ);
+                bv = _mm256_blendv_pd(bv, dist, lt);
+                bi = _mm256_blendv_pd(bi, jv, lt);
+            }
+            jv = _mm256_add_pd(jv, one);
+        }
+        const __m128i lab = _mm256_cvtpd_epi32(bi);
+        _mm_storeu_si128((__m128i *)(labels + i), lab);
+        /* the chosen distance is already exact in float64 */
+        if (min_sqdist) _mm256_storeu_pd(min_sqdist + i, bv);
+        in_v = _mm256_fmadd_pd(_mm256_loadu_pd(w + i), bv, in_v);
+    }
+    for (; i < m; i++) {
+        const double *x = X + i * d;
+        double best = 0;
+        int bj = 0;
+        for (int j = 0; j < k; j++) {
+            const double *c = centers + (ptrdiff_t)j * d;
+            double e = x[0] - c[0];
+            double dist = e * e;
+            for (int l = 1; l < d; l++) {
+                e = x[l] - c[l];
+                dist = __builtin_fma(e, e, dist);
+            }
+            if (j == 0 || dist < best) {
+                best = dist;
+                bj = j;
+            }
+        }
+        labels[i] = bj;
+        if (min_sqdist) min_sqdist[i] = best;
+        inertia = __builtin_fma(w[i], best, inertia);
+    }
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(in_v), _mm256_extractf128_pd(in_v, 1));
+    inertia += _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    /* the sums in row order (a separate sweep: faster than mixing the
+     * scattered stores into the vector loop) */
+    if (sums) {
+        for (ptrdiff_t r = 0; r < m; r++) {
+            const double *x = X + r * d;
+            const double wr = w[r];
+            const int j = labels[r];
+            double *sr = sums + (ptrdiff_t)j * d;
+            for (int l = 0; l < d; l++) sr[l] += wr * (double)x[l];
+            wsum[j] += wr;
+        }
+    }
+    return inertia;
+}
+
+/* Dispatch to a copy of the pass compiled for each feature count. */
+KMGMM_AVX2 static double kmgmm_direct_f64(
+    const double *X, const double *w, ptrdiff_t m, int d, const double *centers, int k,
+    int *labels, double *min_sqdist, double *sums, double *wsum)
+{
+    switch (d) {
+    case 1: return kmgmm_direct_f64_d(1, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 2: return kmgmm_direct_f64_d(2, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 3: return kmgmm_direct_f64_d(3, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    default: return kmgmm_direct_f64_d(4, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    }
+}
+
 #else  /* no x86 SIMD: never called, kmgmm_simd_available() is 0 */
 
 static void kmgmm_argmin_f32(const float *X, ptrdiff_t m, int d, const float *CT,
     int kp, const float *csq, float *minv, float *mini, int *labels, float *best) {}
 static void kmgmm_argmin_f64(const double *X, ptrdiff_t m, int d, const double *CT,
     int kp, const double *csq, double *minv, double *mini, int *labels, double *best) {}
+static double kmgmm_direct_f32(const float *X, const float *w, ptrdiff_t m, int d,
+    const float *centers, int k, int *labels, float *min_sqdist, double *sums,
+    double *wsum) { return 0; }
+static double kmgmm_direct_f64(const double *X, const double *w, ptrdiff_t m, int d,
+    const double *centers, int k, int *labels, double *min_sqdist, double *sums,
+    double *wsum) { return 0; }
 static double kmgmm_finish_f32(const float *X, const float *w, ptrdiff_t m, int d,
     const float *centers, const int *labels, float *min_sqdist, double *sums,
     double *wsum) { return 0; }
