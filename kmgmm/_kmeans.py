@@ -90,13 +90,20 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
     labels = np.full(n_samples, -1, dtype=np.int32)
     labels_old = np.full(n_samples, -1, dtype=np.int32)
     min_sqdist = np.empty(n_samples, dtype=X.dtype)
+    no_dist = np.empty(0, dtype=X.dtype)
     sums = np.empty((n_clusters, n_features), dtype=np.float64)
     weights = np.empty(n_clusters, dtype=np.float64)
     strict = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, min_sqdist,
+        # The per-row distances are only needed to relocate an empty cluster:
+        # skip writing them, and redo the pass in the rare iteration that
+        # leaves a cluster empty.
+        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, no_dist,
                                     sums, weights, n_threads)
+        if not weights.all():
+            inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, min_sqdist,
+                                        sums, weights, n_threads)
         n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
                                           sums, weights)
         new_centers = centers_from_sums(sums, weights, centers, X.dtype)
@@ -286,7 +293,7 @@ class KMeans(BaseEstimator):
                     best = result
         labels, inertia, centers, n_iter = best
 
-        n_distinct = np.unique(labels).size
+        n_distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if n_distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({n_distinct}) found smaller than "

@@ -213,7 +213,7 @@ def lloyd_pass(
         mini = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
         best = np.empty((n_threads, CHUNK), dtype=dtype)
 
-    cdef Py_ssize_t b, ch, row, m, ch_end
+    cdef Py_ssize_t b, b2, ch, row, m, ch_end
     cdef int j, l
     cdef double* sums_b
     cdef double* wsum_b
@@ -275,17 +275,18 @@ def lloyd_pass(
                     &labels[row], dist_ptr, sums_b, wsum_b,
                 )
 
-    # Reduce the blocks in block order: each cluster is owned by one thread.
-    if update:
-        with nogil:
-            for j in prange(k, num_threads=n_threads, schedule="static"):
+        # Reduce the blocks in block order: each cluster is owned by one
+        # thread.  In the same parallel region (one fork and join per pass,
+        # which matters when the cores are shared with other work).
+        if update:
+            for j in prange(k, schedule="static"):
                 for l in range(d):
                     sums[j, l] = 0
                 weights[j] = 0
-                for b in range(n_blocks):
+                for b2 in range(n_blocks):
                     for l in range(d):
-                        sums[j, l] += block_sums[b, j, l]
-                    weights[j] += block_wsum[b, j]
+                        sums[j, l] += block_sums[b2, j, l]
+                    weights[j] += block_wsum[b2, j]
     for b in range(n_blocks):
         inertia += block_inertia[b]
     return inertia

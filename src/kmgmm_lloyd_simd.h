@@ -177,6 +177,90 @@ KMGMM_AVX2 static double kmgmm_finish_f32(
     return inertia;
 }
 
+/* Per-cluster sums and weights of a chunk for d <= 3 features, in row
+ * order: each cluster's (sums, weight) sit in one vector of four float64, so
+ * a row costs one vector update instead of d + 1 scalar ones.  The
+ * arithmetic per value is the portable loop's (s + w x, w exact times 1). */
+#define KMGMM_SMALL_K 64
+
+KMGMM_AVX2_INLINE void kmgmm_small_sums_load(
+    const int d, int k, const double *sums, const double *wsum, __m256d *acc)
+{
+    for (int j = 0; j < k; j++) {
+        double t[4] = {0, 0, 0, 0};
+        for (int l = 0; l < d; l++) t[l] = sums[(ptrdiff_t)j * d + l];
+        t[d] = wsum[j];
+        acc[j] = _mm256_loadu_pd(t);
+    }
+}
+
+KMGMM_AVX2_INLINE void kmgmm_small_sums_store(
+    const int d, int k, const __m256d *acc, double *sums, double *wsum)
+{
+    for (int j = 0; j < k; j++) {
+        double t[4];
+        _mm256_storeu_pd(t, acc[j]);
+        for (int l = 0; l < d; l++) sums[(ptrdiff_t)j * d + l] = t[l];
+        wsum[j] = t[d];
+    }
+}
+
+KMGMM_AVX2_INLINE void kmgmm_small_sums_f32(
+    const int d, const float *X, const float *w, ptrdiff_t m, const int *labels,
+    int k, double *sums, double *wsum)
+{
+    __m256d acc[KMGMM_SMALL_K];
+    const __m128 one = _mm_set1_ps(1.0f);
+    kmgmm_small_sums_load(d, k, sums, wsum, acc);
+    for (ptrdiff_t r = 0; r < m; r++) {
+        const float *x = X + r * d;
+        __m128 v;
+        if (d == 1)
+            v = _mm_blend_ps(_mm_set_ss(x[0]), one, 0x2);
+        else if (d == 2)
+            v = _mm_blend_ps(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)x), one, 0x4);
+        else
+            v = _mm_setr_ps(x[0], x[1], x[2], 1.0f);
+        const int j = labels[r];
+        acc[j] = _mm256_fmadd_pd(_mm256_set1_pd((double)w[r]), _mm256_cvtps_pd(v), acc[j]);
+    }
+    kmgmm_small_sums_store(d, k, acc, sums, wsum);
+}
+
+KMGMM_AVX2_INLINE void kmgmm_small_sums_f64(
+    const int d, const double *X, const double *w, ptrdiff_t m, const int *labels,
+    int k, double *sums, double *wsum)
+{
+    __m256d acc[KMGMM_SMALL_K];
+    kmgmm_small_sums_load(d, k, sums, wsum, acc);
+    for (ptrdiff_t r = 0; r < m; r++) {
+        const double *x = X + r * d;
+        __m256d v;
+        if (d == 1)
+            v = _mm256_setr_pd(x[0], 1.0, 0.0, 0.0);
+        else if (d == 2)
+            v = _mm256_set_m128d(_mm_setr_pd(1.0, 0.0), _mm_loadu_pd(x));
+        else
+            v = _mm256_setr_pd(x[0], x[1], x[2], 1.0);
+        const int j = labels[r];
+        acc[j] = _mm256_fmadd_pd(_mm256_set1_pd(w[r]), v, acc[j]);
+    }
+    kmgmm_small_sums_store(d, k, acc, sums, wsum);
+}
+
+/* Exact squared distances of eight rows (one vector per feature) to one
+ * centre. */
+KMGMM_AVX2_INLINE __m256 kmgmm_dist_f32(const int d, const __m256 *x, const float *c)
+{
+    __m256 e = _mm256_sub_ps(x[0], _mm256_broadcast_ss(c));
+    __m256 dist = _mm256_mul_ps(e, e);
+    for (int l = 1; l < d; l++) {
+        e = _mm256_sub_ps(x[l], _mm256_broadcast_ss(c + l));
+        dist = _mm256_fmadd_ps(e, e, dist);
+    }
+    return dist;
+}
+
 /* The whole pass for d <= 4 features (d a constant after inlining): nearest centre by exact squared
  * distances with eight rows per vector and the centres in turn
  * (ties to the lowest index); the exact float64 distance to the chosen
@@ -191,6 +275,15 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
     __m256d in_lo = _mm256_setzero_pd(), in_hi = _mm256_setzero_pd();
     double inertia = 0;
     ptrdiff_t i = 0;
+    /* With at most 8 centres the chosen centre's coordinates are looked up
+     * in a register (ct) after the loop; otherwise they ride along (bc). */
+    const int lookup = k <= 8;
+    __m256 ct[4];
+    for (int l = 0; l < d; l++) {
+        float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int j = 0; j < k && j < 8; j++) t[j] = centers[(ptrdiff_t)j * d + l];
+        ct[l] = _mm256_loadu_ps(t);
+    }
     for (; i + 8 <= m; i += 8) {
         /* the eight rows' features, one vector per feature */
         __m256 x[4], bc[4];
@@ -213,26 +306,24 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
         for (int l = 0; l < d; l++) bc[l] = _mm256_setzero_ps();
         for (int j = 0; j < k; j++) {
             const float *c = centers + (ptrdiff_t)j * d;
-            __m256 cl[4];
-            for (int l = 0; l < d; l++) cl[l] = _mm256_broadcast_ss(c + l);
-            __m256 e = _mm256_sub_ps(x[0], cl[0]);
-            __m256 dist = _mm256_mul_ps(e, e);
-            for (int l = 1; l < d; l++) {
-                e = _mm256_sub_ps(x[l], cl[l]);
-                dist = _mm256_fmadd_ps(e, e, dist);
-            }
+            const __m256 dist = kmgmm_dist_f32(d, x, c);
             if (j == 0) {
                 bv = dist;
-                for (int l = 0; l < d; l++) bc[l] = cl[l];
+                for (int l = 0; l < d; l++) bc[l] = _mm256_broadcast_ss(c + l);
             } else {
                 const __m256 lt = _mm256_cmp_ps(dist, bv, _CMP_LT_OQ);
                 bv = _mm256_blendv_ps(bv, dist, lt);
                 bi = _mm256_blendv_ps(bi, jv, lt);
-                for (int l = 0; l < d; l++) bc[l] = _mm256_blendv_ps(bc[l], cl[l], lt);
+                if (!lookup)
+                    for (int l = 0; l < d; l++)
+                        bc[l] = _mm256_blendv_ps(bc[l], _mm256_broadcast_ss(c + l), lt);
             }
             jv = _mm256_add_ps(jv, one);
         }
-        _mm256_storeu_si256((__m256i *)(labels + i), _mm256_cvtps_epi32(bi));
+        const __m256i lab = _mm256_cvtps_epi32(bi);
+        _mm256_storeu_si256((__m256i *)(labels + i), lab);
+        if (lookup)
+            for (int l = 0; l < d; l++) bc[l] = _mm256_permutevar8x32_ps(ct[l], lab);
         /* exact distance to the chosen centre (bc), in float64 */
         __m256d sq_lo = _mm256_setzero_pd(), sq_hi = _mm256_setzero_pd();
         for (int l = 0; l < d; l++) {
@@ -280,7 +371,9 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
     inertia += _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
     /* the sums in row order (a separate sweep: faster than mixing the
      * scattered stores into the vector loop) */
-    if (sums) {
+    if (sums && d <= 3 && k <= KMGMM_SMALL_K) {
+        kmgmm_small_sums_f32(d, X, w, m, labels, k, sums, wsum);
+    } else if (sums) {
         for (ptrdiff_t r = 0; r < m; r++) {
             const float *x = X + r * d;
             const double wr = w[r];
@@ -493,7 +586,9 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
     inertia += _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
     /* the sums in row order (a separate sweep: faster than mixing the
      * scattered stores into the vector loop) */
-    if (sums) {
+    if (sums && d <= 3 && k <= KMGMM_SMALL_K) {
+        kmgmm_small_sums_f64(d, X, w, m, labels, k, sums, wsum);
+    } else if (sums) {
         for (ptrdiff_t r = 0; r < m; r++) {
             const double *x = X + r * d;
             const double wr = w[r];
