@@ -98,9 +98,10 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
     for n_iter in range(1, max_iter + 1):
         # The per-row distances are only needed to relocate an empty cluster:
         # skip writing them, and redo the pass in the rare iteration that
-        # leaves a cluster empty.
+        # leaves a cluster empty.  The inertia is needed only to print it
+        # (the returned one comes from a final pass).
         inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, no_dist,
-                                    sums, weights, n_threads)
+                                    sums, weights, n_threads, bool(verbose))
         if not weights.all():
             inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, min_sqdist,
                                         sums, weights, n_threads)
@@ -125,8 +126,10 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
                       f"within tolerance {tol:.3g}.")
             break
         labels, labels_old = labels_old, labels
-    if not strict:
-        # One more assignment so that labels and inertia match the centres.
+    if not strict or not verbose:
+        # One more assignment so that labels and inertia match the centres
+        # (after strict convergence it gives the same labels, and the
+        # inertia the last iteration did not compute).
         empty = np.empty(0, dtype=X.dtype)
         inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, empty,
                                     np.empty((0, 0)), np.empty(0), n_threads)

@@ -39,11 +39,11 @@ cdef extern from "kmgmm_lloyd_simd.h":
     double kmgmm_finish_f32(const float* X, const float* w, Py_ssize_t m, int d,
                             const float* centers, const int* labels,
                             float* min_sqdist, double* sums,
-                            double* wsum) noexcept nogil
+                            double* wsum, int want_sq) noexcept nogil
     double kmgmm_finish_f64(const double* X, const double* w, Py_ssize_t m, int d,
                             const double* centers, const int* labels,
                             double* min_sqdist, double* sums,
-                            double* wsum) noexcept nogil
+                            double* wsum, int want_sq) noexcept nogil
 
 # Up to this many features a direct distance loop beats a gemm.
 DIRECT_MAX_FEATURES = 4
@@ -159,6 +159,7 @@ def lloyd_pass(
     double[:, ::1] sums,                   # OUT (n_clusters, n_features) or empty
     double[::1] weights,                   # OUT (n_clusters,) or empty
     int n_threads,
+    bint want_inertia=True,
 ):
     """Assign every row to its nearest centre; return the weighted inertia.
 
@@ -167,6 +168,10 @@ def lloyd_pass(
     added to).  ``min_sqdist``, when non-empty, receives each row's squared
     distance to its centre.  Inputs are trusted: C-contiguous, finite, of
     matching shapes, n_threads >= 1.
+
+    ``want_inertia=False`` (with ``min_sqdist`` empty) lets a pass that only
+    needs labels and sums skip the exact distances where that saves time;
+    the returned value is then NaN, or the inertia where it came for free.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -175,6 +180,7 @@ def lloyd_pass(
     cdef bint want_dist = min_sqdist.shape[0] > 0
     cdef bint direct = d <= DIRECT_MAX_FEATURES
     cdef bint simd = _use_simd
+    cdef int want_sq = want_inertia or min_sqdist.shape[0] > 0
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t stat_doubles = (k * d + k) if update else 0
     cdef Py_ssize_t n_blocks = block_count(n_chunks, stat_doubles)
@@ -259,14 +265,14 @@ def lloyd_pass(
                                          &labels[row], &best[t, 0])
                         block_inertia[b] += kmgmm_finish_f32(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
-                            &labels[row], dist_ptr, sums_b, wsum_b)
+                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
                     else:
                         kmgmm_argmin_f64(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
                                          &csq_pad[0], &minv[t, 0], &mini[t, 0],
                                          &labels[row], &best[t, 0])
                         block_inertia[b] += kmgmm_finish_f64(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
-                            &labels[row], dist_ptr, sums_b, wsum_b)
+                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
                     continue
                 block_inertia[b] += _assign_chunk(
                     &X[row, 0], &sample_weight[row], m, d,
@@ -287,6 +293,8 @@ def lloyd_pass(
                     for l in range(d):
                         sums[j, l] += block_sums[b2, j, l]
                     weights[j] += block_wsum[b2, j]
+    if simd and not direct and not want_sq:
+        return float("nan")
     for b in range(n_blocks):
         inertia += block_inertia[b]
     return inertia

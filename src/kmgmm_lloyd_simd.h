@@ -14,8 +14,9 @@
  *                  a running lane-wise minimum, no distance matrix.
  * kmgmm_direct_*   the whole pass for very few features: nearest centre by
  *                  exact distances, vectorised across rows.
- * kmgmm_finish_*   exact squared distance to the chosen centre, weighted
- *                  per-cluster sums and weights (float64), chunk inertia.
+ * kmgmm_finish_*   exact squared distance to the chosen centre and the chunk
+ *                  inertia (unless not wanted), weighted per-cluster sums
+ *                  and weights (float64).
  */
 #ifndef KMGMM_LLOYD_SIMD_H
 #define KMGMM_LLOYD_SIMD_H
@@ -143,7 +144,7 @@ KMGMM_AVX2 static void kmgmm_argmin_f32(
  * 4 float64 lanes over the features, then the tail. */
 KMGMM_AVX2 static double kmgmm_finish_f32(
     const float *X, const float *w, ptrdiff_t m, int d, const float *centers,
-    const int *labels, float *min_sqdist, double *sums, double *wsum)
+    const int *labels, float *min_sqdist, double *sums, double *wsum, int want_sq)
 {
     double inertia = 0;
     for (ptrdiff_t i = 0; i < m; i++) {
@@ -153,6 +154,18 @@ KMGMM_AVX2 static double kmgmm_finish_f32(
         const double wi = w[i];
         const __m256d wv = _mm256_set1_pd(wi);
         double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
+        if (!want_sq) {
+            /* the sums alone, with the same arithmetic as below */
+            if (s) {
+                int l = 0;
+                for (; l + 4 <= d; l += 4)
+                    _mm256_storeu_pd(s + l, _mm256_fmadd_pd(wv, _mm256_cvtps_pd(_mm_loadu_ps(x + l)),
+                                                            _mm256_loadu_pd(s + l)));
+                for (; l < d; l++) s[l] += wi * (double)x[l];
+                wsum[j] += wi;
+            }
+            continue;
+        }
         __m256d acc = _mm256_setzero_pd();
         int l = 0;
         for (; l + 4 <= d; l += 4) {
@@ -480,7 +493,7 @@ KMGMM_AVX2 static void kmgmm_argmin_f64(
 
 KMGMM_AVX2 static double kmgmm_finish_f64(
     const double *X, const double *w, ptrdiff_t m, int d, const double *centers,
-    const int *labels, double *min_sqdist, double *sums, double *wsum)
+    const int *labels, double *min_sqdist, double *sums, double *wsum, int want_sq)
 {
     double inertia = 0;
     for (ptrdiff_t i = 0; i < m; i++) {
@@ -490,6 +503,18 @@ KMGMM_AVX2 static double kmgmm_finish_f64(
         const double wi = w[i];
         const __m256d wv = _mm256_set1_pd(wi);
         double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
+        if (!want_sq) {
+            /* the sums alone, with the same arithmetic as below */
+            if (s) {
+                int l = 0;
+                for (; l + 4 <= d; l += 4)
+                    _mm256_storeu_pd(s + l, _mm256_fmadd_pd(wv, _mm256_loadu_pd(x + l),
+                                                            _mm256_loadu_pd(s + l)));
+                for (; l < d; l++) s[l] += wi * x[l];
+                wsum[j] += wi;
+            }
+            continue;
+        }
         __m256d acc = _mm256_setzero_pd();
         int l = 0;
         for (; l + 4 <= d; l += 4) {
@@ -628,10 +653,10 @@ static double kmgmm_direct_f64(const double *X, const double *w, ptrdiff_t m, in
     double *wsum) { return 0; }
 static double kmgmm_finish_f32(const float *X, const float *w, ptrdiff_t m, int d,
     const float *centers, const int *labels, float *min_sqdist, double *sums,
-    double *wsum) { return 0; }
+    double *wsum, int want_sq) { return 0; }
 static double kmgmm_finish_f64(const double *X, const double *w, ptrdiff_t m, int d,
     const double *centers, const int *labels, double *min_sqdist, double *sums,
-    double *wsum) { return 0; }
+    double *wsum, int want_sq) { return 0; }
 
 #endif
 #endif

@@ -182,3 +182,20 @@ def test_ties_go_to_the_lowest_index(dtype):
         X = rng.standard_normal((1_000, d)).astype(dtype)
         labels = run_pass(X, np.ones(1_000, dtype=dtype), centers, 2)[0]
         assert labels.max() < 20
+
+
+@pytest.mark.parametrize("n_features", [2, 17])
+def test_pass_without_inertia_gives_the_same_labels_and_sums(n_features, dtype, simd):
+    rng = np.random.RandomState(8)
+    X = rng.standard_normal((3_000, n_features)).astype(dtype)
+    w = rng.uniform(0.5, 2, 3_000).astype(dtype)
+    centers = X[:9].copy()
+    labels, _, sums, weights, inertia = run_pass(X, w, centers, 2)
+    labels2 = np.empty(3_000, dtype=np.int32)
+    sums2, weights2 = np.empty_like(sums), np.empty_like(weights)
+    out = _lloyd.lloyd_pass(X, w, centers, labels2, np.empty(0, dtype=dtype), sums2,
+                            weights2, 2, False)
+    np.testing.assert_array_equal(labels2, labels)
+    np.testing.assert_array_equal(sums2, sums)
+    np.testing.assert_array_equal(weights2, weights)
+    assert np.isnan(out) or out == inertia
