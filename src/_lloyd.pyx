@@ -3,8 +3,13 @@ pass, the weighted per-cluster sums, weights and the inertia.
 
 float32 and float64 come from one fused source; sums, weights and inertia are
 accumulated in float64 whatever the data dtype.  Rows are cut into chunks of
-CHUNK rows; a chunk's distances come from one gemm (``||c||^2 - 2 x.c``), or
-from a direct loop when there are very few features.  Chunks are grouped into
+CHUNK rows.  On a CPU with AVX2 and FMA (checked at run time, so the default
+build stays portable) a chunk goes through the kernels of
+``kmgmm_lloyd_simd.h``: a register-blocked micro-kernel that finds the
+nearest centre by ``||c||^2 - 2 x.c`` without storing the distances, or, for
+at most DIRECT_MAX_FEATURES features, exact distances with rows across the
+vector lanes.  Elsewhere a chunk's distances come from one gemm, or from a
+direct loop when there are very few features.  Chunks are grouped into
 blocks (see ``_kmgmm_common.block_count``): each block is done by one thread
 and owns partial statistics, which are added in block order afterwards, so
 every output is bit-for-bit identical for any number of threads.
@@ -191,7 +196,7 @@ def lloyd_pass(
     c_sqnorm_arr = np.einsum("ij,ij->i", np.asarray(centers), np.asarray(centers))
     cdef const floating[::1] c_sqnorm = c_sqnorm_arr.astype(dtype, copy=False)
     cdef floating[:, ::1] dots = np.empty(
-        (n_threads, 1 if direct else CHUNK * k), dtype=dtype)
+        (n_threads, 1 if (direct or simd) else CHUNK * k), dtype=dtype)
     cdef double[:, :, ::1] block_sums = np.empty(
         (n_blocks if update else 0, k, d), dtype=np.float64)
     cdef double[:, ::1] block_wsum = np.empty(
