@@ -87,8 +87,9 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
     n_samples = X.shape[0]
     n_clusters, n_features = centers.shape
     centers = np.array(centers, dtype=X.dtype, order="C")
+    # One labels buffer: each pass counts the rows whose label it changes.
     labels = np.full(n_samples, -1, dtype=np.int32)
-    labels_old = np.full(n_samples, -1, dtype=np.int32)
+    n_changed = np.zeros(1, dtype=np.int64)
     min_sqdist = np.empty(n_samples, dtype=X.dtype)
     no_dist = np.empty(0, dtype=X.dtype)
     sums = np.empty((n_clusters, n_features), dtype=np.float64)
@@ -101,7 +102,7 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
         # leaves a cluster empty.  The inertia is needed only to print it
         # (the returned one comes from a final pass).
         inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, no_dist,
-                                    sums, weights, n_threads, bool(verbose))
+                                    sums, weights, n_threads, bool(verbose), n_changed)
         if not weights.all():
             inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, min_sqdist,
                                         sums, weights, n_threads)
@@ -115,7 +116,7 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
             extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
             print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
                   f"centre shift {shift:.3g}{extra}")
-        if np.array_equal(labels, labels_old):
+        if n_changed[0] == 0:
             strict = True
             if verbose:
                 print(f"Converged at iteration {n_iter}: strict convergence.")
@@ -125,7 +126,6 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
                 print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
                       f"within tolerance {tol:.3g}.")
             break
-        labels, labels_old = labels_old, labels
     if not strict or not verbose:
         # One more assignment so that labels and inertia match the centres
         # (after strict convergence it gives the same labels, and the

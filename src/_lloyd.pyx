@@ -18,7 +18,7 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from _kmgmm_common cimport (
     CHUNK, block_count, gemm_abt, kmgmm_openmp_enabled, kmgmm_omp_max_threads,
@@ -155,6 +155,18 @@ cdef double _assign_chunk(
     return inertia
 
 
+cdef inline long long _count_changed(
+    const int* labels,       # IN (m,)
+    const int* old,          # IN (m,)
+    Py_ssize_t m,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef long long n = 0
+    for i in range(m):
+        n += labels[i] != old[i]
+    return n
+
+
 def lloyd_pass(
     const floating[:, ::1] X,              # IN (n_samples, n_features)
     const floating[::1] sample_weight,     # IN (n_samples,)
@@ -165,6 +177,7 @@ def lloyd_pass(
     double[::1] weights,                   # OUT (n_clusters,) or empty
     int n_threads,
     bint want_inertia=True,
+    long long[::1] n_changed=None,
 ):
     """Assign every row to its nearest centre; return the weighted inertia.
 
@@ -177,6 +190,10 @@ def lloyd_pass(
     ``want_inertia=False`` (with ``min_sqdist`` empty) lets a pass that only
     needs labels and sums skip the exact distances where that saves time;
     the returned value is then NaN, or the inertia where it came for free.
+    ``n_changed``, a one-element int64 array, receives the number of rows
+    whose label differs from the value ``labels`` held before the pass (so a
+    caller that keeps one labels buffer learns of convergence without
+    comparing two arrays).
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -202,6 +219,10 @@ def lloyd_pass(
     cdef double[:, ::1] block_wsum = np.empty(
         (n_blocks if update else 0, k), dtype=np.float64)
     cdef double[::1] block_inertia = np.zeros(n_blocks, dtype=np.float64)
+    cdef bint count = n_changed is not None
+    cdef long long[::1] block_changed = np.zeros(n_blocks, dtype=np.int64)
+    cdef int[:, ::1] old_chunk = np.empty((n_threads, CHUNK if count else 1),
+                                          dtype=np.intc)
 
     # The SIMD micro-kernel reads the centres in blocks, each block transposed
     # and contiguous, padded with zero centres at +inf squared norm (never
@@ -252,6 +273,9 @@ def lloyd_pass(
                 dist_ptr = NULL
                 if want_dist:
                     dist_ptr = &min_sqdist[row]
+                t = threadid()
+                if count:
+                    memcpy(&old_chunk[t, 0], &labels[row], m * sizeof(int))
                 if simd and direct:
                     if floating is float:
                         block_inertia[b] += kmgmm_direct_f32(
@@ -261,9 +285,7 @@ def lloyd_pass(
                         block_inertia[b] += kmgmm_direct_f64(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
                             &labels[row], dist_ptr, sums_b, wsum_b)
-                    continue
-                if simd:
-                    t = threadid()
+                elif simd:
                     if floating is float:
                         kmgmm_argmin_f32(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
                                          &csq_pad[0], &minv[t, 0], &mini[t, 0],
@@ -278,13 +300,15 @@ def lloyd_pass(
                         block_inertia[b] += kmgmm_finish_f64(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
                             &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
-                    continue
-                block_inertia[b] += _assign_chunk(
-                    &X[row, 0], &sample_weight[row], m, d,
-                    &centers[0, 0], &c_sqnorm[0], k,
-                    &dots[threadid(), 0], direct,
-                    &labels[row], dist_ptr, sums_b, wsum_b,
-                )
+                else:
+                    block_inertia[b] += _assign_chunk(
+                        &X[row, 0], &sample_weight[row], m, d,
+                        &centers[0, 0], &c_sqnorm[0], k,
+                        &dots[t, 0], direct,
+                        &labels[row], dist_ptr, sums_b, wsum_b,
+                    )
+                if count:
+                    block_changed[b] += _count_changed(&labels[row], &old_chunk[t, 0], m)
 
         # Reduce the blocks in block order: each cluster is owned by one
         # thread.  In the same parallel region (one fork and join per pass,
@@ -298,6 +322,10 @@ def lloyd_pass(
                     for l in range(d):
                         sums[j, l] += block_sums[b2, j, l]
                     weights[j] += block_wsum[b2, j]
+    if count:
+        n_changed[0] = 0
+        for b in range(n_blocks):
+            n_changed[0] += block_changed[b]
     if simd and not direct and not want_sq:
         return float("nan")
     for b in range(n_blocks):
