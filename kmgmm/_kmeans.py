@@ -68,6 +68,17 @@ def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights)
     return n_take
 
 
+def assigned_sqdist(X, centers, labels):
+    """Squared distance of each row to its assigned centre (float64, in blocks)."""
+    C = np.asarray(centers, dtype=np.float64)
+    out = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
+        sl = slice(start, start + ROWS_PER_BLOCK)
+        diff = X[sl].astype(np.float64) - C[labels[sl]]
+        out[sl] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
 def centers_from_sums(sums, weights, previous, dtype):
     """New centres: weighted means; a cluster still empty keeps its centre."""
     centers = np.array(previous, dtype=np.float64)
@@ -90,7 +101,7 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
     # One labels buffer: each pass counts the rows whose label it changes.
     labels = np.full(n_samples, -1, dtype=np.int32)
     n_changed = np.zeros(1, dtype=np.int64)
-    min_sqdist = np.empty(n_samples, dtype=X.dtype)
+    min_sqdist = None
     no_dist = np.empty(0, dtype=X.dtype)
     sums = np.empty((n_clusters, n_features), dtype=np.float64)
     weights = np.empty(n_clusters, dtype=np.float64)
@@ -98,14 +109,13 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         # The per-row distances are only needed to relocate an empty cluster:
-        # skip writing them, and redo the pass in the rare iteration that
-        # leaves a cluster empty.  The inertia is needed only to print it
-        # (the returned one comes from a final pass).
+        # the pass skips them, and the rare iteration that leaves a cluster
+        # empty computes them from the labels.  The inertia is needed only to
+        # print it (the returned one comes from a final pass).
         inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, no_dist,
                                     sums, weights, n_threads, bool(verbose), n_changed)
         if not weights.all():
-            inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, min_sqdist,
-                                        sums, weights, n_threads)
+            min_sqdist = assigned_sqdist(X, centers, labels)
         n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
                                           sums, weights)
         new_centers = centers_from_sums(sums, weights, centers, X.dtype)
