@@ -81,6 +81,8 @@ def extensions():
                 name,
                 [pyx],
                 include_dirs=[np.get_include(), "src"],
+                depends=sorted(glob.glob(os.path.join("src", "*.h"))
+                               + glob.glob(os.path.join("src", "*.pxd"))),
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
                 extra_compile_args=compile_args,
                 extra_link_args=omp_link,

@@ -19,6 +19,7 @@ def config():
         "numpy": np.__version__,
         "openmp": _lloyd.openmp_enabled(),
         "omp_max_threads": _lloyd.omp_max_threads(),
+        "simd": _lloyd.simd_available(),
         "available_cores": available_cores(),
         "default_n_threads": effective_n_threads(None),
         "blas": [
@@ -38,6 +39,8 @@ def show_config(file=None):
     print(f"platform: {cfg['platform']}", file=out)
     status = "enabled" if cfg["openmp"] else "DISABLED (kernels run single-threaded)"
     print(f"OpenMP: {status}", file=out)
+    simd = "AVX2/FMA" if cfg["simd"] else "portable loops (no AVX2/FMA on this CPU)"
+    print(f"kernels: {simd}", file=out)
     print(f"threads: OpenMP limit {cfg['omp_max_threads']}, cores available "
           f"{cfg['available_cores']}, kernels use {cfg['default_n_threads']} by default",
           file=out)

@@ -68,6 +68,17 @@ def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights)
     return n_take
 
 
+def assigned_sqdist(X, centers, labels):
+    """Squared distance of each row to its assigned centre (float64, in blocks)."""
+    C = np.asarray(centers, dtype=np.float64)
+    out = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
+        sl = slice(start, start + ROWS_PER_BLOCK)
+        diff = X[sl].astype(np.float64) - C[labels[sl]]
+        out[sl] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
 def centers_from_sums(sums, weights, previous, dtype):
     """New centres: weighted means; a cluster still empty keeps its centre."""
     centers = np.array(previous, dtype=np.float64)
@@ -91,16 +102,25 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
     n_samples = X.shape[0]
     n_clusters, n_features = centers.shape
     centers = np.array(centers, dtype=X.dtype, order="C")
+    # One labels buffer: each pass counts the rows whose label it changes.
     labels = np.full(n_samples, -1, dtype=np.int32)
-    labels_old = np.full(n_samples, -1, dtype=np.int32)
-    min_sqdist = np.empty(n_samples, dtype=X.dtype)
+    n_changed = np.zeros(1, dtype=np.int64)
+    min_sqdist = None
+    no_dist = np.empty(0, dtype=X.dtype)
     sums = np.empty((n_clusters, n_features), dtype=np.float64)
     weights = np.empty(n_clusters, dtype=np.float64)
     strict = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, min_sqdist,
-                                    sums, weights, n_threads)
+        # The per-row distances are only needed to relocate an empty cluster:
+        # the pass skips them, and the rare iteration that leaves a cluster
+        # empty computes them from the labels.  The inertia is needed only to
+        # report it (the returned one comes from a final pass).
+        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, no_dist,
+                                    sums, weights, n_threads,
+                                    bool(verbose) or callback is not None, n_changed)
+        if not weights.all():
+            min_sqdist = assigned_sqdist(X, centers, labels)
         n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
                                           sums, weights)
         new_centers = centers_from_sums(sums, weights, centers, X.dtype)
@@ -113,7 +133,7 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
                   f"centre shift {shift:.3g}{extra}")
         if callback is not None:
             callback(n_iter, float(inertia), shift)
-        if np.array_equal(labels, labels_old):
+        if n_changed[0] == 0:
             strict = True
             if verbose:
                 print(f"Converged at iteration {n_iter}: strict convergence.")
@@ -123,9 +143,10 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
                 print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
                       f"within tolerance {tol:.3g}.")
             break
-        labels, labels_old = labels_old, labels
-    if not strict:
-        # One more assignment so that labels and inertia match the centres.
+    if not strict or not (verbose or callback is not None):
+        # One more assignment so that labels and inertia match the centres
+        # (after strict convergence it gives the same labels, and the
+        # inertia the last iteration did not compute).
         empty = np.empty(0, dtype=X.dtype)
         inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, empty,
                                     np.empty((0, 0)), np.empty(0), n_threads)
@@ -293,7 +314,7 @@ class KMeans(BaseEstimator):
                     best = result
         labels, inertia, centers, n_iter = best
 
-        n_distinct = np.unique(labels).size
+        n_distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if n_distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({n_distinct}) found smaller than "

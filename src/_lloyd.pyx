@@ -3,8 +3,13 @@ pass, the weighted per-cluster sums, weights and the inertia.
 
 float32 and float64 come from one fused source; sums, weights and inertia are
 accumulated in float64 whatever the data dtype.  Rows are cut into chunks of
-CHUNK rows; a chunk's distances come from one gemm (``||c||^2 - 2 x.c``), or
-from a direct loop when there are very few features.  Chunks are grouped into
+CHUNK rows.  On a CPU with AVX2 and FMA (checked at run time, so the default
+build stays portable) a chunk goes through the kernels of
+``kmgmm_lloyd_simd.h``: a register-blocked micro-kernel that finds the
+nearest centre by ``||c||^2 - 2 x.c`` without storing the distances, or, for
+at most DIRECT_MAX_FEATURES features, exact distances with rows across the
+vector lanes.  Elsewhere a chunk's distances come from one gemm, or from a
+direct loop when there are very few features.  Chunks are grouped into
 blocks (see ``_kmgmm_common.block_count``): each block is done by one thread
 and owns partial statistics, which are added in block order afterwards, so
 every output is bit-for-bit identical for any number of threads.
@@ -13,14 +18,60 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from _kmgmm_common cimport (
     CHUNK, block_count, gemm_abt, kmgmm_openmp_enabled, kmgmm_omp_max_threads,
 )
 
+cdef extern from "kmgmm_lloyd_simd.h":
+    int kmgmm_simd_available() noexcept nogil
+    int KMGMM_BLOCK_F32, KMGMM_BLOCK_F64, KMGMM_LANES_F32, KMGMM_LANES_F64
+    void kmgmm_argmin_f32(const float* X, Py_ssize_t m, int d, const float* CT,
+                          int kp, const float* csq, float* minv, float* mini,
+                          int* labels, float* best) noexcept nogil
+    void kmgmm_argmin_f64(const double* X, Py_ssize_t m, int d, const double* CT,
+                          int kp, const double* csq, double* minv, double* mini,
+                          int* labels, double* best) noexcept nogil
+    double kmgmm_direct_f32(const float* X, const float* w, Py_ssize_t m, int d,
+                            const float* centers, int k, int* labels,
+                            float* min_sqdist, double* sums,
+                            double* wsum) noexcept nogil
+    double kmgmm_direct_f64(const double* X, const double* w, Py_ssize_t m, int d,
+                            const double* centers, int k, int* labels,
+                            double* min_sqdist, double* sums,
+                            double* wsum) noexcept nogil
+    double kmgmm_finish_f32(const float* X, const float* w, Py_ssize_t m, int d,
+                            const float* centers, const int* labels,
+                            float* min_sqdist, double* sums,
+                            double* wsum, int want_sq) noexcept nogil
+    double kmgmm_finish_f64(const double* X, const double* w, Py_ssize_t m, int d,
+                            const double* centers, const int* labels,
+                            double* min_sqdist, double* sums,
+                            double* wsum, int want_sq) noexcept nogil
+
 # Up to this many features a direct distance loop beats a gemm.
 DIRECT_MAX_FEATURES = 4
+
+# Whether the AVX2/FMA paths run (chosen once from the CPU; see set_simd).
+cdef bint _use_simd = kmgmm_simd_available()
+
+
+def simd_available():
+    """True when the AVX2/FMA paths were compiled and this CPU runs them."""
+    return bool(kmgmm_simd_available())
+
+
+def set_simd(bint enabled):
+    """Use the AVX2/FMA paths when available (True) or the portable loop.
+
+    Returns the previous setting.  For tests and benchmarks that compare the
+    two paths; results differ between them only in rounding.
+    """
+    global _use_simd
+    previous = bool(_use_simd)
+    _use_simd = enabled and kmgmm_simd_available()
+    return previous
 
 
 def openmp_enabled():
@@ -104,6 +155,18 @@ cdef double _assign_chunk(
     return inertia
 
 
+cdef inline long long _count_changed(
+    const int* labels,       # IN (m,)
+    const int* old,          # IN (m,)
+    Py_ssize_t m,
+) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef long long n = 0
+    for i in range(m):
+        n += labels[i] != old[i]
+    return n
+
+
 def lloyd_pass(
     const floating[:, ::1] X,              # IN (n_samples, n_features)
     const floating[::1] sample_weight,     # IN (n_samples,)
@@ -113,6 +176,8 @@ def lloyd_pass(
     double[:, ::1] sums,                   # OUT (n_clusters, n_features) or empty
     double[::1] weights,                   # OUT (n_clusters,) or empty
     int n_threads,
+    bint want_inertia=True,
+    long long[::1] n_changed=None,
 ):
     """Assign every row to its nearest centre; return the weighted inertia.
 
@@ -121,6 +186,14 @@ def lloyd_pass(
     added to).  ``min_sqdist``, when non-empty, receives each row's squared
     distance to its centre.  Inputs are trusted: C-contiguous, finite, of
     matching shapes, n_threads >= 1.
+
+    ``want_inertia=False`` (with ``min_sqdist`` empty) lets a pass that only
+    needs labels and sums skip the exact distances where that saves time;
+    the returned value is then NaN, or the inertia where it came for free.
+    ``n_changed``, a one-element int64 array, receives the number of rows
+    whose label differs from the value ``labels`` held before the pass (so a
+    caller that keeps one labels buffer learns of convergence without
+    comparing two arrays).
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -128,6 +201,8 @@ def lloyd_pass(
     cdef bint update = sums.shape[0] > 0
     cdef bint want_dist = min_sqdist.shape[0] > 0
     cdef bint direct = d <= DIRECT_MAX_FEATURES
+    cdef bint simd = _use_simd
+    cdef int want_sq = want_inertia or min_sqdist.shape[0] > 0
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t stat_doubles = (k * d + k) if update else 0
     cdef Py_ssize_t n_blocks = block_count(n_chunks, stat_doubles)
@@ -138,18 +213,44 @@ def lloyd_pass(
     c_sqnorm_arr = np.einsum("ij,ij->i", np.asarray(centers), np.asarray(centers))
     cdef const floating[::1] c_sqnorm = c_sqnorm_arr.astype(dtype, copy=False)
     cdef floating[:, ::1] dots = np.empty(
-        (n_threads, 1 if direct else CHUNK * k), dtype=dtype)
+        (n_threads, 1 if (direct or simd) else CHUNK * k), dtype=dtype)
     cdef double[:, :, ::1] block_sums = np.empty(
         (n_blocks if update else 0, k, d), dtype=np.float64)
     cdef double[:, ::1] block_wsum = np.empty(
         (n_blocks if update else 0, k), dtype=np.float64)
     cdef double[::1] block_inertia = np.zeros(n_blocks, dtype=np.float64)
+    cdef bint count = n_changed is not None
+    cdef long long[::1] block_changed = np.zeros(n_blocks, dtype=np.int64)
+    cdef int[:, ::1] old_chunk = np.empty((n_threads, CHUNK if count else 1),
+                                          dtype=np.intc)
 
-    cdef Py_ssize_t b, ch, row, m, ch_end
+    # The SIMD micro-kernel reads the centres in blocks, each block transposed
+    # and contiguous, padded with zero centres at +inf squared norm (never
+    # the nearest).
+    cdef int block = KMGMM_BLOCK_F32 if floating is float else KMGMM_BLOCK_F64
+    cdef int lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
+    cdef int kp = ((k + block - 1) // block) * block
+    cdef floating[:, :, ::1] centers_t
+    cdef floating[::1] csq_pad
+    cdef floating[:, ::1] minv, mini, best
+    if simd and not direct:
+        padded = np.zeros((kp, d), dtype=dtype)
+        padded[:k] = centers
+        centers_t = np.ascontiguousarray(
+            padded.reshape(kp // block, block, d).transpose(0, 2, 1))
+        csq_pad_arr = np.full(kp, np.inf, dtype=dtype)
+        csq_pad_arr[:k] = c_sqnorm_arr
+        csq_pad = csq_pad_arr
+        minv = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
+        mini = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
+        best = np.empty((n_threads, CHUNK), dtype=dtype)
+
+    cdef Py_ssize_t b, b2, ch, row, m, ch_end
     cdef int j, l
     cdef double* sums_b
     cdef double* wsum_b
     cdef floating* dist_ptr
+    cdef int t
     cdef double inertia = 0
 
     with nogil, parallel(num_threads=n_threads):
@@ -172,24 +273,61 @@ def lloyd_pass(
                 dist_ptr = NULL
                 if want_dist:
                     dist_ptr = &min_sqdist[row]
-                block_inertia[b] += _assign_chunk(
-                    &X[row, 0], &sample_weight[row], m, d,
-                    &centers[0, 0], &c_sqnorm[0], k,
-                    &dots[threadid(), 0], direct,
-                    &labels[row], dist_ptr, sums_b, wsum_b,
-                )
+                t = threadid()
+                if count:
+                    memcpy(&old_chunk[t, 0], &labels[row], m * sizeof(int))
+                if simd and direct:
+                    if floating is float:
+                        block_inertia[b] += kmgmm_direct_f32(
+                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
+                            &labels[row], dist_ptr, sums_b, wsum_b)
+                    else:
+                        block_inertia[b] += kmgmm_direct_f64(
+                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
+                            &labels[row], dist_ptr, sums_b, wsum_b)
+                elif simd:
+                    if floating is float:
+                        kmgmm_argmin_f32(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
+                                         &csq_pad[0], &minv[t, 0], &mini[t, 0],
+                                         &labels[row], &best[t, 0])
+                        block_inertia[b] += kmgmm_finish_f32(
+                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
+                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
+                    else:
+                        kmgmm_argmin_f64(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
+                                         &csq_pad[0], &minv[t, 0], &mini[t, 0],
+                                         &labels[row], &best[t, 0])
+                        block_inertia[b] += kmgmm_finish_f64(
+                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
+                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
+                else:
+                    block_inertia[b] += _assign_chunk(
+                        &X[row, 0], &sample_weight[row], m, d,
+                        &centers[0, 0], &c_sqnorm[0], k,
+                        &dots[t, 0], direct,
+                        &labels[row], dist_ptr, sums_b, wsum_b,
+                    )
+                if count:
+                    block_changed[b] += _count_changed(&labels[row], &old_chunk[t, 0], m)
 
-    # Reduce the blocks in block order: each cluster is owned by one thread.
-    if update:
-        with nogil:
-            for j in prange(k, num_threads=n_threads, schedule="static"):
+        # Reduce the blocks in block order: each cluster is owned by one
+        # thread.  In the same parallel region (one fork and join per pass,
+        # which matters when the cores are shared with other work).
+        if update:
+            for j in prange(k, schedule="static"):
                 for l in range(d):
                     sums[j, l] = 0
                 weights[j] = 0
-                for b in range(n_blocks):
+                for b2 in range(n_blocks):
                     for l in range(d):
-                        sums[j, l] += block_sums[b, j, l]
-                    weights[j] += block_wsum[b, j]
+                        sums[j, l] += block_sums[b2, j, l]
+                    weights[j] += block_wsum[b2, j]
+    if count:
+        n_changed[0] = 0
+        for b in range(n_blocks):
+            n_changed[0] += block_changed[b]
+    if simd and not direct and not want_sq:
+        return float("nan")
     for b in range(n_blocks):
         inertia += block_inertia[b]
     return inertia

@@ -99,3 +99,121 @@ def test_float32_statistics_accumulate_in_float64():
     _, _, sums, weights, _ = run_pass(X, w, centers, 2)
     assert sums[0, 0] == 1000.0 * n
     assert weights[0] == n
+
+
+@pytest.fixture(params=[True, False], ids=["simd", "portable"])
+def simd(request):
+    """Run a test on the AVX2/FMA paths (where the CPU has them) and the portable loop."""
+    if request.param and not _lloyd.simd_available():
+        pytest.skip("this CPU has no AVX2/FMA")
+    previous = _lloyd.set_simd(request.param)
+    yield request.param
+    _lloyd.set_simd(previous)
+
+
+# Features: 1-4 take the direct kernel (d = 2 de-interleaved with shuffles,
+# 3 and 4 through a small transpose), 5 and 17 the blocked micro-kernel.
+# Clusters: 7 and 8 fit one block, 33 spans several (float32 blocks of 16,
+# float64 of 8) and leaves a padded tail.  Sample counts cover the chunk
+# boundaries and the rows past the last full vector of 8 or 4.
+@pytest.mark.parametrize("n_samples", [1, 7, 255, 256, 257, 10_000])
+@pytest.mark.parametrize("n_features", [1, 2, 3, 4, 5, 17])
+@pytest.mark.parametrize("n_clusters", [8, 33])
+def test_pass_paths_match_numpy_twin(n_samples, n_features, n_clusters, dtype, simd):
+    rng = np.random.RandomState(n_samples * 7 + n_features * 3 + n_clusters)
+    X = rng.standard_normal((n_samples, n_features)).astype(dtype)
+    centers = rng.standard_normal((n_clusters, n_features)).astype(dtype)
+    w = rng.uniform(0.1, 3, n_samples).astype(dtype)
+
+    labels, min_d2, sums, weights, inertia = run_pass(X, w, centers, 1)
+    for a, b in zip(run_pass(X, w, centers, 2), (labels, min_d2, sums, weights, inertia)):
+        np.testing.assert_array_equal(a, b)
+    t_labels, t_d2, t_sums, t_weights, t_inertia = lloyd_pass_twin(X, w, centers)
+
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    X64, C64 = X.astype(np.float64), centers.astype(np.float64)
+    d2_all = ((X64[:, None, :] - C64[None]) ** 2).sum(-1)
+    chosen = d2_all[np.arange(n_samples), labels]
+    # Every label is a nearest centre up to rounding.
+    assert np.all(chosen - t_d2 <= rtol * (1 + t_d2))
+    # The statistics are those of the kernel's own labels.
+    own_sums = np.zeros_like(t_sums)
+    np.add.at(own_sums, labels, w.astype(np.float64)[:, None] * X64)
+    own_weights = np.bincount(labels, weights=w.astype(np.float64), minlength=n_clusters)
+    np.testing.assert_allclose(min_d2, chosen, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(sums, own_sums, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(weights, own_weights, rtol=1e-12)
+    np.testing.assert_allclose(inertia, (w.astype(np.float64) * chosen).sum(), rtol=rtol)
+    assert (labels != t_labels).mean() < 0.01
+
+
+def test_pass_paths_agree_on_labels(dtype):
+    # Away from ties the AVX2/FMA paths and the portable loop give the same
+    # labels and statistics equal up to rounding.
+    if not _lloyd.simd_available():
+        pytest.skip("this CPU has no AVX2/FMA")
+    rng = np.random.RandomState(5)
+    for d, k in [(2, 8), (3, 5), (32, 64), (40, 33)]:
+        means = 10 * rng.standard_normal((k, d))
+        X = (means[rng.randint(k, size=5_000)] + rng.standard_normal((5_000, d))).astype(dtype)
+        w = np.ones(5_000, dtype=dtype)
+        centers = means.astype(dtype)
+        out = {}
+        for enabled in (True, False):
+            previous = _lloyd.set_simd(enabled)
+            try:
+                out[enabled] = run_pass(X, w, centers, 2)
+            finally:
+                _lloyd.set_simd(previous)
+        np.testing.assert_array_equal(out[True][0], out[False][0])
+        for a, b in zip(out[True][1:], out[False][1:]):
+            np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_ties_go_to_the_lowest_index(dtype):
+    # Duplicated centres: every row is equally near both copies.  (The
+    # portable loop's gemm may round the two copies' dot products apart.)
+    if not _lloyd.simd_available():
+        pytest.skip("this CPU has no AVX2/FMA")
+    rng = np.random.RandomState(1)
+    for d in (2, 17):
+        base = rng.standard_normal((20, d)).astype(dtype)
+        centers = np.concatenate([base, base])
+        X = rng.standard_normal((1_000, d)).astype(dtype)
+        labels = run_pass(X, np.ones(1_000, dtype=dtype), centers, 2)[0]
+        assert labels.max() < 20
+
+
+@pytest.mark.parametrize("n_features", [2, 17])
+def test_pass_without_inertia_gives_the_same_labels_and_sums(n_features, dtype, simd):
+    rng = np.random.RandomState(8)
+    X = rng.standard_normal((3_000, n_features)).astype(dtype)
+    w = rng.uniform(0.5, 2, 3_000).astype(dtype)
+    centers = X[:9].copy()
+    labels, _, sums, weights, inertia = run_pass(X, w, centers, 2)
+    labels2 = np.empty(3_000, dtype=np.int32)
+    sums2, weights2 = np.empty_like(sums), np.empty_like(weights)
+    out = _lloyd.lloyd_pass(X, w, centers, labels2, np.empty(0, dtype=dtype), sums2,
+                            weights2, 2, False)
+    np.testing.assert_array_equal(labels2, labels)
+    np.testing.assert_array_equal(sums2, sums)
+    np.testing.assert_array_equal(weights2, weights)
+    assert np.isnan(out) or out == inertia
+
+
+@pytest.mark.parametrize("n_features", [2, 17])
+def test_pass_counts_changed_labels(n_features, dtype, simd):
+    rng = np.random.RandomState(9)
+    X = rng.standard_normal((1_000, n_features)).astype(dtype)
+    w = np.ones(1_000, dtype=dtype)
+    centers = X[:6].copy()
+    labels = run_pass(X, w, centers, 1)[0]
+    before = labels.copy()
+    before[::7] = (before[::7] + 1) % 6
+    for n_threads in (1, 3):
+        buf = before.copy()
+        changed = np.full(1, -1, dtype=np.int64)
+        _lloyd.lloyd_pass(X, w, centers, buf, np.empty(0, dtype=dtype), np.empty((0, 0)),
+                          np.empty(0), n_threads, True, changed)
+        np.testing.assert_array_equal(buf, labels)
+        assert changed[0] == np.count_nonzero(before != labels)

@@ -1,0 +1,662 @@
+/* AVX2/FMA code paths of the Lloyd pass, chosen at run time.
+ *
+ * The build has no -march flag by default, so these functions carry their
+ * own target attribute and lloyd_pass calls them only when the CPU reports
+ * AVX2 and FMA (kmgmm_simd_available); elsewhere the portable Cython loop
+ * runs.  Every function handles the rows of one chunk and is deterministic:
+ * the order of every floating-point operation is fixed by the code, never by
+ * the thread that runs it.
+ *
+ * kmgmm_argmin_*   nearest centre by the gemm form ||c||^2 - 2 x.c, computed
+ *                  as scikit-learn's gemm does (one FMA chain per distance in
+ *                  feature order), in a register-blocked micro-kernel that
+ *                  keeps the distances in registers: rows x centres tiles,
+ *                  a running lane-wise minimum, no distance matrix.
+ * kmgmm_direct_*   the whole pass for very few features: nearest centre by
+ *                  exact distances, vectorised across rows.
+ * kmgmm_finish_*   exact squared distance to the chosen centre and the chunk
+ *                  inertia (unless not wanted), weighted per-cluster sums
+ *                  and weights (float64).
+ */
+#ifndef KMGMM_LLOYD_SIMD_H
+#define KMGMM_LLOYD_SIMD_H
+
+#include <stddef.h>
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define KMGMM_X86_SIMD 1
+#include <immintrin.h>
+#define KMGMM_AVX2 __attribute__((target("avx2,fma")))
+#define KMGMM_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+#else
+#define KMGMM_X86_SIMD 0
+#endif
+
+/* Centres per block of the micro-kernel: two vectors. */
+#define KMGMM_BLOCK_F32 16
+#define KMGMM_BLOCK_F64 8
+/* Lanes of the running minimum kept per row. */
+#define KMGMM_LANES_F32 8
+#define KMGMM_LANES_F64 4
+
+/* 1 when the AVX2/FMA paths were compiled and the CPU runs them. */
+static int kmgmm_simd_available(void)
+{
+#if KMGMM_X86_SIMD
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+#if KMGMM_X86_SIMD
+
+/* ---------------------------------------------------------------- float32 */
+
+/* Distances of R rows (x, row stride d) to one block of 16 centres, then the
+ * running minimum per row and lane (minv, mini: 8 floats per row). */
+KMGMM_AVX2_INLINE void kmgmm_tile_f32(
+    const int R, const float *x, int d, const float *Cb,
+    __m256 q0, __m256 q1, __m256 i0, __m256 i1,
+    float *minv, float *mini, int first)
+{
+    __m256 a0[6], a1[6];
+    const __m256 two = _mm256_set1_ps(2.0f);
+    for (int r = 0; r < R; r++) {
+        a0[r] = _mm256_setzero_ps();
+        a1[r] = _mm256_setzero_ps();
+    }
+    for (int l = 0; l < d; l++) {
+        const __m256 b0 = _mm256_loadu_ps(Cb + l * 16);
+        const __m256 b1 = _mm256_loadu_ps(Cb + l * 16 + 8);
+        for (int r = 0; r < R; r++) {
+            const __m256 xr = _mm256_broadcast_ss(x + (ptrdiff_t)r * d + l);
+            a0[r] = _mm256_fmadd_ps(xr, b0, a0[r]);
+            a1[r] = _mm256_fmadd_ps(xr, b1, a1[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        /* ||c||^2 - 2 x.c (2 x.c is exact, so one rounding as in a gemm) */
+        const __m256 d0 = _mm256_fnmadd_ps(two, a0[r], q0);
+        const __m256 d1 = _mm256_fnmadd_ps(two, a1[r], q1);
+        __m256 mv, mi, lt;
+        if (first) {
+            mv = d0;
+            mi = i0;
+        } else {
+            mv = _mm256_loadu_ps(minv + r * 8);
+            mi = _mm256_loadu_ps(mini + r * 8);
+            lt = _mm256_cmp_ps(d0, mv, _CMP_LT_OQ);
+            mv = _mm256_blendv_ps(mv, d0, lt);
+            mi = _mm256_blendv_ps(mi, i0, lt);
+        }
+        lt = _mm256_cmp_ps(d1, mv, _CMP_LT_OQ);
+        mv = _mm256_blendv_ps(mv, d1, lt);
+        mi = _mm256_blendv_ps(mi, i1, lt);
+        _mm256_storeu_ps(minv + r * 8, mv);
+        _mm256_storeu_ps(mini + r * 8, mi);
+    }
+}
+
+/* Nearest centre of m rows.  CT: (kp / 16, d, 16) the centres in blocks of
+ * 16, each block transposed (contiguous for the micro-kernel), kp a multiple
+ * of 16, zero past k; csq: (kp,) squared norms, +inf past k.  Scratch minv,
+ * mini: (m, 8).  Ties go to the lowest centre index. */
+KMGMM_AVX2 static void kmgmm_argmin_f32(
+    const float *X, ptrdiff_t m, int d, const float *CT, int kp,
+    const float *csq, float *minv, float *mini, int *labels, float *best)
+{
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int cb = 0; cb < kp; cb += KMGMM_BLOCK_F32) {
+        const float *Cb = CT + (ptrdiff_t)cb * d;
+        const __m256 q0 = _mm256_loadu_ps(csq + cb);
+        const __m256 q1 = _mm256_loadu_ps(csq + cb + 8);
+        const __m256 i0 = _mm256_add_ps(lane, _mm256_set1_ps((float)cb));
+        const __m256 i1 = _mm256_add_ps(i0, _mm256_set1_ps(8.0f));
+        const int first = cb == 0;
+        ptrdiff_t r = 0;
+        for (; r + 6 <= m; r += 6)
+            kmgmm_tile_f32(6, X + r * d, d, Cb, q0, q1, i0, i1,
+                           minv + r * 8, mini + r * 8, first);
+        for (; r < m; r++)
+            kmgmm_tile_f32(1, X + r * d, d, Cb, q0, q1, i0, i1,
+                           minv + r * 8, mini + r * 8, first);
+    }
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const float *v = minv + i * 8, *j = mini + i * 8;
+        float bv = v[0], bj = j[0];
+        for (int p = 1; p < 8; p++) {
+            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
+                bv = v[p];
+                bj = j[p];
+            }
+        }
+        labels[i] = (int)bj;
+        best[i] = bv;
+    }
+}
+
+/* Exact distances to the chosen centres, weighted sums and weights (when
+ * sums is not NULL), min_sqdist (when not NULL); returns the inertia.  The
+ * distance (float32 differences, float64 squares as the portable loop) and
+ * the sums share one sweep over the row; the summation order is fixed:
+ * 4 float64 lanes over the features, then the tail. */
+KMGMM_AVX2 static double kmgmm_finish_f32(
+    const float *X, const float *w, ptrdiff_t m, int d, const float *centers,
+    const int *labels, float *min_sqdist, double *sums, double *wsum, int want_sq)
+{
+    double inertia = 0;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const float *x = X + i * d;
+        const int j = labels[i];
+        const float *c = centers + (ptrdiff_t)j * d;
+        const double wi = w[i];
+        const __m256d wv = _mm256_set1_pd(wi);
+        double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
+        if (!want_sq) {
+            /* the sums alone, with the same arithmetic as below */
+            if (s) {
+                int l = 0;
+                for (; l + 4 <= d; l += 4)
+                    _mm256_storeu_pd(s + l, _mm256_fmadd_pd(wv, _mm256_cvtps_pd(_mm_loadu_ps(x + l)),
+                                                            _mm256_loadu_pd(s + l)));
+                for (; l < d; l++) s[l] += wi * (double)x[l];
+                wsum[j] += wi;
+            }
+            continue;
+        }
+        __m256d acc = _mm256_setzero_pd();
+        int l = 0;
+        for (; l + 4 <= d; l += 4) {
+            const __m128 xv = _mm_loadu_ps(x + l);
+            const __m256d e = _mm256_cvtps_pd(_mm_sub_ps(xv, _mm_loadu_ps(c + l)));
+            acc = _mm256_fmadd_pd(e, e, acc);
+            if (s)
+                _mm256_storeu_pd(s + l, _mm256_fmadd_pd(wv, _mm256_cvtps_pd(xv),
+                                                        _mm256_loadu_pd(s + l)));
+        }
+        __m128d h = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+        double sq = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+        for (; l < d; l++) {
+            const double e = (double)(x[l] - c[l]);
+            sq += e * e;
+            if (s) s[l] += wi * (double)x[l];
+        }
+        if (s) wsum[j] += wi;
+        if (min_sqdist) min_sqdist[i] = (float)sq;
+        inertia += wi * sq;
+    }
+    return inertia;
+}
+
+/* Per-cluster sums and weights of a chunk for d <= 3 features, in row
+ * order: each cluster's (sums, weight) sit in one vector of four float64, so
+ * a row costs one vector update instead of d + 1 scalar ones.  The
+ * arithmetic per value is the portable loop's (s + w x, w exact times 1). */
+#define KMGMM_SMALL_K 64
+
+KMGMM_AVX2_INLINE void kmgmm_small_sums_load(
+    const int d, int k, const double *sums, const double *wsum, __m256d *acc)
+{
+    for (int j = 0; j < k; j++) {
+        double t[4] = {0, 0, 0, 0};
+        for (int l = 0; l < d; l++) t[l] = sums[(ptrdiff_t)j * d + l];
+        t[d] = wsum[j];
+        acc[j] = _mm256_loadu_pd(t);
+    }
+}
+
+KMGMM_AVX2_INLINE void kmgmm_small_sums_store(
+    const int d, int k, const __m256d *acc, double *sums, double *wsum)
+{
+    for (int j = 0; j < k; j++) {
+        double t[4];
+        _mm256_storeu_pd(t, acc[j]);
+        for (int l = 0; l < d; l++) sums[(ptrdiff_t)j * d + l] = t[l];
+        wsum[j] = t[d];
+    }
+}
+
+KMGMM_AVX2_INLINE void kmgmm_small_sums_f32(
+    const int d, const float *X, const float *w, ptrdiff_t m, const int *labels,
+    int k, double *sums, double *wsum)
+{
+    __m256d acc[KMGMM_SMALL_K];
+    const __m128 one = _mm_set1_ps(1.0f);
+    kmgmm_small_sums_load(d, k, sums, wsum, acc);
+    for (ptrdiff_t r = 0; r < m; r++) {
+        const float *x = X + r * d;
+        __m128 v;
+        if (d == 1)
+            v = _mm_blend_ps(_mm_set_ss(x[0]), one, 0x2);
+        else if (d == 2)
+            v = _mm_blend_ps(_mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)x), one, 0x4);
+        else
+            v = _mm_setr_ps(x[0], x[1], x[2], 1.0f);
+        const int j = labels[r];
+        acc[j] = _mm256_fmadd_pd(_mm256_set1_pd((double)w[r]), _mm256_cvtps_pd(v), acc[j]);
+    }
+    kmgmm_small_sums_store(d, k, acc, sums, wsum);
+}
+
+KMGMM_AVX2_INLINE void kmgmm_small_sums_f64(
+    const int d, const double *X, const double *w, ptrdiff_t m, const int *labels,
+    int k, double *sums, double *wsum)
+{
+    __m256d acc[KMGMM_SMALL_K];
+    kmgmm_small_sums_load(d, k, sums, wsum, acc);
+    for (ptrdiff_t r = 0; r < m; r++) {
+        const double *x = X + r * d;
+        __m256d v;
+        if (d == 1)
+            v = _mm256_setr_pd(x[0], 1.0, 0.0, 0.0);
+        else if (d == 2)
+            v = _mm256_set_m128d(_mm_setr_pd(1.0, 0.0), _mm_loadu_pd(x));
+        else
+            v = _mm256_setr_pd(x[0], x[1], x[2], 1.0);
+        const int j = labels[r];
+        acc[j] = _mm256_fmadd_pd(_mm256_set1_pd(w[r]), v, acc[j]);
+    }
+    kmgmm_small_sums_store(d, k, acc, sums, wsum);
+}
+
+/* Exact squared distances of eight rows (one vector per feature) to one
+ * centre. */
+KMGMM_AVX2_INLINE __m256 kmgmm_dist_f32(const int d, const __m256 *x, const float *c)
+{
+    __m256 e = _mm256_sub_ps(x[0], _mm256_broadcast_ss(c));
+    __m256 dist = _mm256_mul_ps(e, e);
+    for (int l = 1; l < d; l++) {
+        e = _mm256_sub_ps(x[l], _mm256_broadcast_ss(c + l));
+        dist = _mm256_fmadd_ps(e, e, dist);
+    }
+    return dist;
+}
+
+/* The whole pass for d <= 4 features (d a constant after inlining): nearest centre by exact squared
+ * distances with eight rows per vector and the centres in turn
+ * (ties to the lowest index); the exact float64 distance to the chosen
+ * centre (float32 differences), min_sqdist, the inertia (eight float64 lanes,
+ * then the tail rows, in a fixed order) and, in row order, the sums and
+ * weights.  Returns the inertia. */
+KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
+    const int d, const float *X, const float *w, ptrdiff_t m, const float *centers, int k,
+    int *labels, float *min_sqdist, double *sums, double *wsum)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256d in_lo = _mm256_setzero_pd(), in_hi = _mm256_setzero_pd();
+    double inertia = 0;
+    ptrdiff_t i = 0;
+    /* With at most 8 centres the chosen centre's coordinates are looked up
+     * in a register (ct) after the loop; otherwise they ride along (bc). */
+    const int lookup = k <= 8;
+    __m256 ct[4];
+    for (int l = 0; l < d; l++) {
+        float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int j = 0; j < k && j < 8; j++) t[j] = centers[(ptrdiff_t)j * d + l];
+        ct[l] = _mm256_loadu_ps(t);
+    }
+    for (; i + 8 <= m; i += 8) {
+        /* the eight rows' features, one vector per feature */
+        __m256 x[4], bc[4];
+        if (d == 1) {
+            x[0] = _mm256_loadu_ps(X + i);
+        } else if (d == 2) {
+            const __m256 a = _mm256_loadu_ps(X + 2 * i), b = _mm256_loadu_ps(X + 2 * i + 8);
+            x[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+            x[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+        } else {
+            float xt[4][8];
+            for (int r = 0; r < 8; r++)
+                for (int l = 0; l < d; l++) xt[l][r] = X[(i + r) * d + l];
+            for (int l = 0; l < d; l++) x[l] = _mm256_loadu_ps(xt[l]);
+        }
+        __m256 bv = _mm256_setzero_ps(), bi = _mm256_setzero_ps();
+        __m256 jv = _mm256_setzero_ps();
+        for (int l = 0; l < d; l++) bc[l] = _mm256_setzero_ps();
+        for (int j = 0; j < k; j++) {
+            const float *c = centers + (ptrdiff_t)j * d;
+            const __m256 dist = kmgmm_dist_f32(d, x, c);
+            if (j == 0) {
+                bv = dist;
+                for (int l = 0; l < d; l++) bc[l] = _mm256_broadcast_ss(c + l);
+            } else {
+                const __m256 lt = _mm256_cmp_ps(dist, bv, _CMP_LT_OQ);
+                bv = _mm256_blendv_ps(bv, dist, lt);
+                bi = _mm256_blendv_ps(bi, jv, lt);
+                if (!lookup)
+                    for (int l = 0; l < d; l++)
+                        bc[l] = _mm256_blendv_ps(bc[l], _mm256_broadcast_ss(c + l), lt);
+            }
+            jv = _mm256_add_ps(jv, one);
+        }
+        const __m256i lab = _mm256_cvtps_epi32(bi);
+        _mm256_storeu_si256((__m256i *)(labels + i), lab);
+        if (lookup)
+            for (int l = 0; l < d; l++) bc[l] = _mm256_permutevar8x32_ps(ct[l], lab);
+        /* exact distance to the chosen centre (bc), in float64 */
+        __m256d sq_lo = _mm256_setzero_pd(), sq_hi = _mm256_setzero_pd();
+        for (int l = 0; l < d; l++) {
+            const __m256 e = _mm256_sub_ps(x[l], bc[l]);
+            const __m256d e_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+            const __m256d e_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+            sq_lo = _mm256_fmadd_pd(e_lo, e_lo, sq_lo);
+            sq_hi = _mm256_fmadd_pd(e_hi, e_hi, sq_hi);
+        }
+        if (min_sqdist)
+            _mm256_storeu_ps(min_sqdist + i, _mm256_set_m128(
+                _mm256_cvtpd_ps(sq_hi), _mm256_cvtpd_ps(sq_lo)));
+        const __m256 wv = _mm256_loadu_ps(w + i);
+        in_lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(wv)), sq_lo, in_lo);
+        in_hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(wv, 1)), sq_hi, in_hi);
+    }
+    for (; i < m; i++) {
+        const float *x = X + i * d;
+        float best = 0;
+        int bj = 0;
+        for (int j = 0; j < k; j++) {
+            const float *c = centers + (ptrdiff_t)j * d;
+            float e = x[0] - c[0];
+            float dist = e * e;
+            for (int l = 1; l < d; l++) {
+                e = x[l] - c[l];
+                dist = __builtin_fmaf(e, e, dist);
+            }
+            if (j == 0 || dist < best) {
+                best = dist;
+                bj = j;
+            }
+        }
+        labels[i] = bj;
+        double sq = 0;
+        for (int l = 0; l < d; l++) {
+            const double e = (double)(x[l] - centers[(ptrdiff_t)bj * d + l]);
+            sq = __builtin_fma(e, e, sq);
+        }
+        if (min_sqdist) min_sqdist[i] = (float)sq;
+        inertia = __builtin_fma((double)w[i], sq, inertia);
+    }
+    in_lo = _mm256_add_pd(in_lo, in_hi);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(in_lo), _mm256_extractf128_pd(in_lo, 1));
+    inertia += _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    /* the sums in row order (a separate sweep: faster than mixing the
+     * scattered stores into the vector loop) */
+    if (sums && d <= 3 && k <= KMGMM_SMALL_K) {
+        kmgmm_small_sums_f32(d, X, w, m, labels, k, sums, wsum);
+    } else if (sums) {
+        for (ptrdiff_t r = 0; r < m; r++) {
+            const float *x = X + r * d;
+            const double wr = w[r];
+            const int j = labels[r];
+            double *sr = sums + (ptrdiff_t)j * d;
+            for (int l = 0; l < d; l++) sr[l] += wr * (double)x[l];
+            wsum[j] += wr;
+        }
+    }
+    return inertia;
+}
+
+/* Dispatch to a copy of the pass compiled for each feature count. */
+KMGMM_AVX2 static double kmgmm_direct_f32(
+    const float *X, const float *w, ptrdiff_t m, int d, const float *centers, int k,
+    int *labels, float *min_sqdist, double *sums, double *wsum)
+{
+    switch (d) {
+    case 1: return kmgmm_direct_f32_d(1, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 2: return kmgmm_direct_f32_d(2, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 3: return kmgmm_direct_f32_d(3, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    default: return kmgmm_direct_f32_d(4, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    }
+}
+
+/* ---------------------------------------------------------------- float64 */
+
+KMGMM_AVX2_INLINE void kmgmm_tile_f64(
+    const int R, const double *x, int d, const double *Cb,
+    __m256d q0, __m256d q1, __m256d i0, __m256d i1,
+    double *minv, double *mini, int first)
+{
+    __m256d a0[6], a1[6];
+    const __m256d two = _mm256_set1_pd(2.0);
+    for (int r = 0; r < R; r++) {
+        a0[r] = _mm256_setzero_pd();
+        a1[r] = _mm256_setzero_pd();
+    }
+    for (int l = 0; l < d; l++) {
+        const __m256d b0 = _mm256_loadu_pd(Cb + l * 8);
+        const __m256d b1 = _mm256_loadu_pd(Cb + l * 8 + 4);
+        for (int r = 0; r < R; r++) {
+            const __m256d xr = _mm256_broadcast_sd(x + (ptrdiff_t)r * d + l);
+            a0[r] = _mm256_fmadd_pd(xr, b0, a0[r]);
+            a1[r] = _mm256_fmadd_pd(xr, b1, a1[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        const __m256d d0 = _mm256_fnmadd_pd(two, a0[r], q0);
+        const __m256d d1 = _mm256_fnmadd_pd(two, a1[r], q1);
+        __m256d mv, mi, lt;
+        if (first) {
+            mv = d0;
+            mi = i0;
+        } else {
+            mv = _mm256_loadu_pd(minv + r * 4);
+            mi = _mm256_loadu_pd(mini + r * 4);
+            lt = _mm256_cmp_pd(d0, mv, _CMP_LT_OQ);
+            mv = _mm256_blendv_pd(mv, d0, lt);
+            mi = _mm256_blendv_pd(mi, i0, lt);
+        }
+        lt = _mm256_cmp_pd(d1, mv, _CMP_LT_OQ);
+        mv = _mm256_blendv_pd(mv, d1, lt);
+        mi = _mm256_blendv_pd(mi, i1, lt);
+        _mm256_storeu_pd(minv + r * 4, mv);
+        _mm256_storeu_pd(mini + r * 4, mi);
+    }
+}
+
+/* As kmgmm_argmin_f32 with blocks of 8: CT (kp / 8, d, 8), scratch (m, 4). */
+KMGMM_AVX2 static void kmgmm_argmin_f64(
+    const double *X, ptrdiff_t m, int d, const double *CT, int kp,
+    const double *csq, double *minv, double *mini, int *labels, double *best)
+{
+    const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
+    for (int cb = 0; cb < kp; cb += KMGMM_BLOCK_F64) {
+        const double *Cb = CT + (ptrdiff_t)cb * d;
+        const __m256d q0 = _mm256_loadu_pd(csq + cb);
+        const __m256d q1 = _mm256_loadu_pd(csq + cb + 4);
+        const __m256d i0 = _mm256_add_pd(lane, _mm256_set1_pd((double)cb));
+        const __m256d i1 = _mm256_add_pd(i0, _mm256_set1_pd(4.0));
+        const int first = cb == 0;
+        ptrdiff_t r = 0;
+        for (; r + 6 <= m; r += 6)
+            kmgmm_tile_f64(6, X + r * d, d, Cb, q0, q1, i0, i1,
+                           minv + r * 4, mini + r * 4, first);
+        for (; r < m; r++)
+            kmgmm_tile_f64(1, X + r * d, d, Cb, q0, q1, i0, i1,
+                           minv + r * 4, mini + r * 4, first);
+    }
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const double *v = minv + i * 4, *j = mini + i * 4;
+        double bv = v[0], bj = j[0];
+        for (int p = 1; p < 4; p++) {
+            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
+                bv = v[p];
+                bj = j[p];
+            }
+        }
+        labels[i] = (int)bj;
+        best[i] = bv;
+    }
+}
+
+KMGMM_AVX2 static double kmgmm_finish_f64(
+    const double *X, const double *w, ptrdiff_t m, int d, const double *centers,
+    const int *labels, double *min_sqdist, double *sums, double *wsum, int want_sq)
+{
+    double inertia = 0;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const double *x = X + i * d;
+        const int j = labels[i];
+        const double *c = centers + (ptrdiff_t)j * d;
+        const double wi = w[i];
+        const __m256d wv = _mm256_set1_pd(wi);
+        double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
+        if (!want_sq) {
+            /* the sums alone, with the same arithmetic as below */
+            if (s) {
+                int l = 0;
+                for (; l + 4 <= d; l += 4)
+                    _mm256_storeu_pd(s + l, _mm256_fmadd_pd(wv, _mm256_loadu_pd(x + l),
+                                                            _mm256_loadu_pd(s + l)));
+                for (; l < d; l++) s[l] += wi * x[l];
+                wsum[j] += wi;
+            }
+            continue;
+        }
+        __m256d acc = _mm256_setzero_pd();
+        int l = 0;
+        for (; l + 4 <= d; l += 4) {
+            const __m256d xv = _mm256_loadu_pd(x + l);
+            const __m256d e = _mm256_sub_pd(xv, _mm256_loadu_pd(c + l));
+            acc = _mm256_fmadd_pd(e, e, acc);
+            if (s)
+                _mm256_storeu_pd(s + l, _mm256_fmadd_pd(wv, xv, _mm256_loadu_pd(s + l)));
+        }
+        __m128d h = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+        double sq = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+        for (; l < d; l++) {
+            const double e = x[l] - c[l];
+            sq += e * e;
+            if (s) s[l] += wi * x[l];
+        }
+        if (s) wsum[j] += wi;
+        if (min_sqdist) min_sqdist[i] = sq;
+        inertia += wi * sq;
+    }
+    return inertia;
+}
+
+/* As kmgmm_direct_f32, four rows per vector. */
+KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
+    const int d, const double *X, const double *w, ptrdiff_t m, const double *centers, int k,
+    int *labels, double *min_sqdist, double *sums, double *wsum)
+{
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d in_v = _mm256_setzero_pd();
+    double inertia = 0;
+    ptrdiff_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        __m256d x[4];
+        if (d == 1) {
+            x[0] = _mm256_loadu_pd(X + i);
+        } else if (d == 2) {
+            const __m256d a = _mm256_loadu_pd(X + 2 * i), b = _mm256_loadu_pd(X + 2 * i + 4);
+            x[0] = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8);
+            x[1] = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8);
+        } else {
+            double xt[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int l = 0; l < d; l++) xt[l][r] = X[(i + r) * d + l];
+            for (int l = 0; l < d; l++) x[l] = _mm256_loadu_pd(xt[l]);
+        }
+        __m256d bv = _mm256_setzero_pd(), bi = _mm256_setzero_pd();
+        __m256d jv = _mm256_setzero_pd();
+        for (int j = 0; j < k; j++) {
+            const double *c = centers + (ptrdiff_t)j * d;
+            __m256d e = _mm256_sub_pd(x[0], _mm256_broadcast_sd(c));
+            __m256d dist = _mm256_mul_pd(e, e);
+            for (int l = 1; l < d; l++) {
+                e = _mm256_sub_pd(x[l], _mm256_broadcast_sd(c + l));
+                dist = _mm256_fmadd_pd(e, e, dist);
+            }
+            if (j == 0) {
+                bv = dist;
+            } else {
+                const __m256d lt = _mm256_cmp_pd(dist, bv, _CMP_LT_OQ);
+                bv = _mm256_blendv_pd(bv, dist, lt);
+                bi = _mm256_blendv_pd(bi, jv, lt);
+            }
+            jv = _mm256_add_pd(jv, one);
+        }
+        const __m128i lab = _mm256_cvtpd_epi32(bi);
+        _mm_storeu_si128((__m128i *)(labels + i), lab);
+        /* the chosen distance is already exact in float64 */
+        if (min_sqdist) _mm256_storeu_pd(min_sqdist + i, bv);
+        in_v = _mm256_fmadd_pd(_mm256_loadu_pd(w + i), bv, in_v);
+    }
+    for (; i < m; i++) {
+        const double *x = X + i * d;
+        double best = 0;
+        int bj = 0;
+        for (int j = 0; j < k; j++) {
+            const double *c = centers + (ptrdiff_t)j * d;
+            double e = x[0] - c[0];
+            double dist = e * e;
+            for (int l = 1; l < d; l++) {
+                e = x[l] - c[l];
+                dist = __builtin_fma(e, e, dist);
+            }
+            if (j == 0 || dist < best) {
+                best = dist;
+                bj = j;
+            }
+        }
+        labels[i] = bj;
+        if (min_sqdist) min_sqdist[i] = best;
+        inertia = __builtin_fma(w[i], best, inertia);
+    }
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(in_v), _mm256_extractf128_pd(in_v, 1));
+    inertia += _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    /* the sums in row order (a separate sweep: faster than mixing the
+     * scattered stores into the vector loop) */
+    if (sums && d <= 3 && k <= KMGMM_SMALL_K) {
+        kmgmm_small_sums_f64(d, X, w, m, labels, k, sums, wsum);
+    } else if (sums) {
+        for (ptrdiff_t r = 0; r < m; r++) {
+            const double *x = X + r * d;
+            const double wr = w[r];
+            const int j = labels[r];
+            double *sr = sums + (ptrdiff_t)j * d;
+            for (int l = 0; l < d; l++) sr[l] += wr * (double)x[l];
+            wsum[j] += wr;
+        }
+    }
+    return inertia;
+}
+
+/* Dispatch to a copy of the pass compiled for each feature count. */
+KMGMM_AVX2 static double kmgmm_direct_f64(
+    const double *X, const double *w, ptrdiff_t m, int d, const double *centers, int k,
+    int *labels, double *min_sqdist, double *sums, double *wsum)
+{
+    switch (d) {
+    case 1: return kmgmm_direct_f64_d(1, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 2: return kmgmm_direct_f64_d(2, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 3: return kmgmm_direct_f64_d(3, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    default: return kmgmm_direct_f64_d(4, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    }
+}
+
+#else  /* no x86 SIMD: never called, kmgmm_simd_available() is 0 */
+
+static void kmgmm_argmin_f32(const float *X, ptrdiff_t m, int d, const float *CT,
+    int kp, const float *csq, float *minv, float *mini, int *labels, float *best) {}
+static void kmgmm_argmin_f64(const double *X, ptrdiff_t m, int d, const double *CT,
+    int kp, const double *csq, double *minv, double *mini, int *labels, double *best) {}
+static double kmgmm_direct_f32(const float *X, const float *w, ptrdiff_t m, int d,
+    const float *centers, int k, int *labels, float *min_sqdist, double *sums,
+    double *wsum) { return 0; }
+static double kmgmm_direct_f64(const double *X, const double *w, ptrdiff_t m, int d,
+    const double *centers, int k, int *labels, double *min_sqdist, double *sums,
+    double *wsum) { return 0; }
+static double kmgmm_finish_f32(const float *X, const float *w, ptrdiff_t m, int d,
+    const float *centers, const int *labels, float *min_sqdist, double *sums,
+    double *wsum, int want_sq) { return 0; }
+static double kmgmm_finish_f64(const double *X, const double *w, ptrdiff_t m, int d,
+    const double *centers, const int *labels, double *min_sqdist, double *sums,
+    double *wsum, int want_sq) { return 0; }
+
+#endif
+#endif
