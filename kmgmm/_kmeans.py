@@ -15,7 +15,7 @@ from ._validation import (
     check_real, check_sample_weight, feature_names_of,
 )
 
-ALGORITHMS = ("lloyd",)
+ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
 
 
 class ConvergenceWarning(UserWarning):
@@ -126,6 +126,9 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
     return labels, inertia, centers, n_iter
 
 
+from ._kmeans_bounds import bounded_kmeans, choose_algorithm  # noqa: E402
+
+
 class KMeans(BaseEstimator):
     """K-means clustering (Lloyd's algorithm) with OpenMP-threaded Cython kernels.
 
@@ -178,7 +181,7 @@ class KMeans(BaseEstimator):
     _fitted_attribute = "cluster_centers_"
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, random_state=None, algorithm="lloyd", n_threads=None,
+                 tol=1e-4, random_state=None, algorithm="auto", n_threads=None,
                  verbose=0):
         self.n_clusters = n_clusters
         self.init = init
@@ -273,6 +276,12 @@ class KMeans(BaseEstimator):
             if init == "k-means++":
                 x_sqnorms = row_sqnorms(X)
 
+        algorithm = self.algorithm
+        if algorithm == "auto":
+            algorithm = choose_algorithm(n_samples, X.shape[1], self.n_clusters, X.dtype)
+        if self.verbose:
+            print(f"Algorithm: {algorithm}.")
+
         best = None
         with single_threaded_blas():
             for run in range(n_init):
@@ -280,8 +289,14 @@ class KMeans(BaseEstimator):
                                                 order, x_sqnorms, n_threads)
                 if self.verbose:
                     print(f"Initialisation {run + 1} of {n_init} done.")
-                result = lloyd(X, sample_weight, centers, max_iter=self.max_iter,
-                               tol=tol, n_threads=n_threads, verbose=self.verbose)
+                if algorithm == "lloyd":
+                    result = lloyd(X, sample_weight, centers, max_iter=self.max_iter,
+                                   tol=tol, n_threads=n_threads, verbose=self.verbose)
+                else:
+                    result = bounded_kmeans(
+                        X, sample_weight, centers, algorithm=algorithm,
+                        max_iter=self.max_iter, tol=tol, n_threads=n_threads,
+                        verbose=self.verbose)
                 if best is None or result[1] < best[1]:
                     best = result
         labels, inertia, centers, n_iter = best
@@ -299,6 +314,7 @@ class KMeans(BaseEstimator):
         self.inertia_ = float(inertia)
         self.n_iter_ = int(n_iter)
         self._n_threads = n_threads
+        self._algorithm = algorithm
         return self
 
     # -------------------------------------------------------------- predict

@@ -1,0 +1,159 @@
+"""Exact accelerated k-means: Hamerly's and Elkan's triangle-inequality bounds.
+
+The passes are ``src/_hamerly.pyx`` and ``src/_elkan.pyx``; this module runs
+the iterations around them exactly as ``_kmeans.lloyd`` does (same stopping
+rules, same empty-cluster relocation, same final assignment), keeps the
+bounds valid when centres move (or jump, when an empty cluster is
+relocated), and holds the rule behind ``algorithm="auto"``.
+"""
+import os
+
+import numpy as np
+
+from . import _elkan, _hamerly, _lloyd
+from ._kmeans import centers_from_sums, relocate_empty_clusters
+
+# Rounding allowance for a distance computed in double over d features.
+_U = 2.0 ** -53
+
+
+def center_geometry(centers):
+    """Lower bounds on half the distances between centres.
+
+    Returns (half_cc, half_sep): half_cc[a, j] <= ||c_a - c_j|| / 2 (the
+    diagonal is +inf) and half_sep[a] = min over j != a of half_cc[a, j].
+    The squared distances come from one float64 gemm; its rounding error,
+    at most (d + 4) u (||c_a|| + ||c_j||)^2, is subtracted so that the
+    results stay lower bounds.
+    """
+    C = np.asarray(centers, dtype=np.float64)
+    n_clusters, n_features = C.shape
+    sqn = np.einsum("ij,ij->i", C, C)
+    norms = np.sqrt(sqn)
+    d2 = sqn[:, None] + sqn[None, :] - 2.0 * (C @ C.T)
+    d2 -= (n_features + 8) * _U * (norms[:, None] + norms[None, :]) ** 2
+    np.maximum(d2, 0.0, out=d2)
+    half_cc = 0.5 * np.sqrt(d2) * (1.0 - 4 * _U)
+    np.fill_diagonal(half_cc, np.inf)
+    half_sep = half_cc.min(axis=1)
+    return np.ascontiguousarray(half_cc), half_sep
+
+
+def center_moves(new_centers, old_centers):
+    """Upper bounds on how far each centre moved (float64)."""
+    diff = new_centers.astype(np.float64) - old_centers.astype(np.float64)
+    move = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return move * (1.0 + (new_centers.shape[1] + 8) * _U)
+
+
+def largest_other_move(move):
+    """For each centre a, the largest move of any centre other than a."""
+    if move.size == 1:
+        return np.zeros(1)
+    top = int(np.argmax(move))
+    rest = np.delete(move, top)
+    out = np.full(move.shape, move[top])
+    out[top] = rest.max()
+    return out
+
+
+def available_memory():
+    """Bytes of memory available to this process now (a best guess)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def elkan_bounds_bytes(n_samples, n_clusters):
+    """Memory taken by Elkan's bounds: float32 lower bounds and a stamp per row."""
+    return 4 * n_samples * n_clusters + 4 * n_samples
+
+
+def choose_algorithm(n_samples, n_features, n_clusters, dtype, memory=None):
+    """The algorithm ``KMeans(algorithm="auto")`` runs; see ``KMeans``."""
+    if memory is None:
+        memory = available_memory()
+    elkan_fits = elkan_bounds_bytes(n_samples, n_clusters) <= memory / 4
+    if elkan_fits and n_clusters <= 32 and n_features >= 64:
+        return "elkan"
+    return "hamerly"
+
+
+def bounded_kmeans(X, sample_weight, centers, *, algorithm, max_iter, tol, n_threads,
+                   verbose=0):
+    """Run Hamerly's or Elkan's k-means from ``centers``.
+
+    Same contract and same results as ``_kmeans.lloyd`` (labels identical
+    where no row is equidistant from two centres); returns (labels, inertia,
+    centers, n_iter).
+    """
+    n_samples = X.shape[0]
+    n_clusters, n_features = centers.shape
+    centers = np.array(centers, dtype=X.dtype, order="C")
+    labels = np.full(n_samples, -1, dtype=np.int32)
+    min_sqdist = np.empty(n_samples, dtype=X.dtype)
+    sums = np.empty((n_clusters, n_features), dtype=np.float64)
+    weights = np.empty(n_clusters, dtype=np.float64)
+    half_cc, half_sep = center_geometry(centers)
+    if algorithm == "hamerly":
+        lower = np.zeros(n_samples, dtype=np.float64)
+        lower_drop = np.zeros(n_clusters)
+    else:
+        lower = np.empty((n_samples, n_clusters), dtype=np.float32)
+        stamp = np.zeros(n_samples, dtype=np.int32)
+        drops = np.zeros((max_iter + 1, n_clusters))
+    strict = False
+    n_iter = 0
+    total_evals = 0
+    for n_iter in range(1, max_iter + 1):
+        first = n_iter == 1
+        if algorithm == "hamerly":
+            inertia, evals, changed = _hamerly.hamerly_pass(
+                X, sample_weight, centers, half_sep, lower_drop, labels, lower,
+                min_sqdist, sums, weights, first, n_threads)
+        else:
+            inertia, evals, changed = _elkan.elkan_pass(
+                X, sample_weight, centers, half_sep, half_cc, drops, n_iter - 1,
+                labels, lower, stamp, min_sqdist, sums, weights, first, n_threads)
+        total_evals += evals
+        n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
+                                          sums, weights)
+        new_centers = centers_from_sums(sums, weights, centers, X.dtype)
+        diff = new_centers.astype(np.float64) - centers
+        shift = float(np.einsum("ij,ij->", diff, diff))
+        move = center_moves(new_centers, centers)
+        centers = new_centers
+        if verbose:
+            extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
+            full = n_samples * n_clusters
+            print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
+                  f"centre shift {shift:.3g}{extra}; {algorithm}: {evals} distance "
+                  f"evaluations, {100.0 * (full - evals) / full:.1f}% of Lloyd's "
+                  f"{full} skipped")
+        if changed == 0:
+            strict = True
+            if verbose:
+                print(f"Converged at iteration {n_iter}: strict convergence.")
+            break
+        if shift <= tol:
+            if verbose:
+                print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
+                      f"within tolerance {tol:.3g}.")
+            break
+        half_cc, half_sep = center_geometry(centers)
+        if algorithm == "hamerly":
+            lower_drop = largest_other_move(move)
+        else:
+            drops[n_iter] = drops[n_iter - 1] + move
+    if verbose:
+        full = n_samples * n_clusters * n_iter
+        print(f"{algorithm}: {total_evals} distance evaluations in {n_iter} "
+              f"iteration(s), {100.0 * (full - total_evals) / full:.1f}% of "
+              "Lloyd's skipped.")
+    if not strict:
+        # One more assignment so that labels and inertia match the centres.
+        empty = np.empty(0, dtype=X.dtype)
+        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, empty,
+                                    np.empty((0, 0)), np.empty(0), n_threads)
+    return labels, inertia, centers, n_iter
