@@ -10,6 +10,10 @@ cdef extern from "kmgmm_sqdist.h":
     double kmgmm_sqdist_d(const double* x, const double* c, int d) noexcept nogil
     double kmgmm_sqdist_f(const float* x, const float* c, int d) noexcept nogil
     float kmgmm_float_below(double v) noexcept nogil
+    double kmgmm_sqnorm_d(const double* x, int d) noexcept nogil
+    double kmgmm_sqnorm_f(const float* x, int d) noexcept nogil
+    void kmgmm_axpy_d(double* s, double w, const double* x, int d) noexcept nogil
+    void kmgmm_axpy_f(double* s, double w, const float* x, int d) noexcept nogil
     # Relative rounding allowance for a square root or a subtraction of
     # bounds (a few units in the last place of a double).
     double ROOT_SLACK "KMGMM_ROOT_SLACK"
@@ -27,13 +31,25 @@ cdef inline double sqdist(
         return kmgmm_sqdist_d(x, c, d)
 
 
+cdef inline void add_row(
+    double* s,             # INOUT (d,)
+    double w,
+    const floating* x,     # IN (d,)
+    int d,
+) noexcept nogil:
+    """s += w * x, element by element (the order of the Lloyd pass)."""
+    if floating is float:
+        kmgmm_axpy_f(s, w, x, d)
+    else:
+        kmgmm_axpy_d(s, w, x, d)
+
+
 cdef inline double sqnorm(const floating* x, int d) noexcept nogil:
     """||x||^2 in double."""
-    cdef double acc = 0
-    cdef int l
-    for l in range(d):
-        acc += <double> x[l] * x[l]
-    return acc
+    if floating is float:
+        return kmgmm_sqnorm_f(x, d)
+    else:
+        return kmgmm_sqnorm_d(x, d)
 
 
 cdef inline void distance_keys(

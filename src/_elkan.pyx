@@ -25,7 +25,7 @@ from libc.string cimport memset
 
 from _kmgmm_common cimport CHUNK, block_count
 from _bounds_common cimport (
-    ROOT_SLACK, distance_keys, kmgmm_float_below, lower_from_key, sqdist,
+    ROOT_SLACK, add_row, distance_keys, kmgmm_float_below, lower_from_key, sqdist,
 )
 
 DIRECT_MAX_FEATURES = 4
@@ -137,8 +137,7 @@ cdef void _elkan_chunk(
         wi = w[i]
         inertia += wi * sq[i]
         wsum[best] += wi
-        for l in range(d):
-            sums[best * d + l] += wi * x[l]
+        add_row(sums + best * d, wi, x, d)
     acc[0] += inertia
     acc[1] += evals
     acc[2] += changed

@@ -55,6 +55,50 @@ static inline double kmgmm_sqdist_f(const float* x, const float* c, int d)
     return (a0 + a1) + (a2 + a3);
 }
 
+/* ||x||^2 accumulated in double, four accumulators as above. */
+static inline double kmgmm_sqnorm_d(const double* x, int d)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int l = 0;
+    for (; l + 4 <= d; l += 4) {
+        a0 += x[l] * x[l];
+        a1 += x[l + 1] * x[l + 1];
+        a2 += x[l + 2] * x[l + 2];
+        a3 += x[l + 3] * x[l + 3];
+    }
+    for (; l < d; l++)
+        a0 += x[l] * x[l];
+    return (a0 + a1) + (a2 + a3);
+}
+
+static inline double kmgmm_sqnorm_f(const float* x, int d)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int l = 0;
+    for (; l + 4 <= d; l += 4) {
+        a0 += (double) x[l] * x[l];
+        a1 += (double) x[l + 1] * x[l + 1];
+        a2 += (double) x[l + 2] * x[l + 2];
+        a3 += (double) x[l + 3] * x[l + 3];
+    }
+    for (; l < d; l++)
+        a0 += (double) x[l] * x[l];
+    return (a0 + a1) + (a2 + a3);
+}
+
+/* s += w * x over d elements (a weighted row into a cluster's sums). */
+static inline void kmgmm_axpy_d(double* restrict s, double w, const double* restrict x, int d)
+{
+    for (int l = 0; l < d; l++)
+        s[l] += w * x[l];
+}
+
+static inline void kmgmm_axpy_f(double* restrict s, double w, const float* restrict x, int d)
+{
+    for (int l = 0; l < d; l++)
+        s[l] += w * (double) x[l];
+}
+
 /* The largest float not above v (v finite, >= 0): a lower bound stays one. */
 static inline float kmgmm_float_below(double v)
 {
