@@ -12,7 +12,7 @@ from ._kmeans_init import (
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array, check_choice, check_features, check_int, check_random_state,
-    check_real, check_sample_weight, feature_names_of,
+    check_real, check_sample_weight, feature_names_of, is_sparse, as_float_csr,
 )
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
@@ -39,6 +39,13 @@ def weighted_mean_variance(X, sample_weight):
     return float(np.mean(var / total))
 
 
+def dense_row(X, row):
+    """Row ``row`` of a dense array or a CSR matrix, as a float64 vector."""
+    if is_sparse(X):
+        return X[[row]].toarray().ravel().astype(np.float64)
+    return X[row].astype(np.float64)
+
+
 def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights):
     """Move each empty cluster onto one of the rows farthest from its centre.
 
@@ -59,7 +66,7 @@ def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights)
     far = far[np.lexsort((far, -dist[far]))][:n_take]
     for cluster, row in zip(empty[:n_take], far):
         old = labels[row]
-        wx = float(sample_weight[row]) * X[row].astype(np.float64)
+        wx = float(sample_weight[row]) * dense_row(X, row)
         if weights[old] > sample_weight[row]:
             sums[old] -= wx
             weights[old] -= sample_weight[row]
@@ -127,6 +134,9 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
 
 
 from ._kmeans_bounds import bounded_kmeans, choose_algorithm  # noqa: E402
+from ._kmeans_sparse import (  # noqa: E402
+    sparse_assign, sparse_distances, sparse_lloyd, sparse_weighted_mean_variance,
+)
 
 
 class KMeans(BaseEstimator):
@@ -257,7 +267,8 @@ class KMeans(BaseEstimator):
             Non-negative weights; an integer weight counts as that many copies.
         """
         names = feature_names_of(X)
-        X = as_float_array(X)
+        sparse = is_sparse(X)
+        X = as_float_csr(X) if sparse else as_float_array(X)
         init, n_init = self._check_params(X)
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:
@@ -268,7 +279,12 @@ class KMeans(BaseEstimator):
         sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype)
         n_threads = effective_n_threads(self.n_threads)
         random_state = check_random_state(self.random_state)
-        tol = weighted_mean_variance(X, sample_weight) * self.tol if self.tol else 0.0
+        if self.tol:
+            variance = (sparse_weighted_mean_variance if sparse
+                        else weighted_mean_variance)(X, sample_weight)
+            tol = variance * self.tol
+        else:
+            tol = 0.0
 
         order = x_sqnorms = None
         if isinstance(init, str):
@@ -277,7 +293,10 @@ class KMeans(BaseEstimator):
                 x_sqnorms = row_sqnorms(X)
 
         algorithm = self.algorithm
-        if algorithm == "auto":
+        if sparse:
+            # Sparse input always runs the sparse Lloyd pass.
+            algorithm = "lloyd"
+        elif algorithm == "auto":
             algorithm = choose_algorithm(n_samples, X.shape[1], self.n_clusters, X.dtype)
         if self.verbose:
             print(f"Algorithm: {algorithm}.")
@@ -289,7 +308,11 @@ class KMeans(BaseEstimator):
                                                 order, x_sqnorms, n_threads)
                 if self.verbose:
                     print(f"Initialisation {run + 1} of {n_init} done.")
-                if algorithm == "lloyd":
+                if sparse:
+                    result = sparse_lloyd(X, sample_weight, centers,
+                                          max_iter=self.max_iter, tol=tol,
+                                          n_threads=n_threads, verbose=self.verbose)
+                elif algorithm == "lloyd":
                     result = lloyd(X, sample_weight, centers, max_iter=self.max_iter,
                                    tol=tol, n_threads=n_threads, verbose=self.verbose)
                 else:
@@ -321,7 +344,7 @@ class KMeans(BaseEstimator):
     def _check_test_data(self, X, method):
         self._check_is_fitted(method, "cluster_centers_")
         names = feature_names_of(X)
-        X = as_float_array(X)
+        X = as_float_csr(X) if is_sparse(X) else as_float_array(X)
         check_features(self, X, names, reset=False)
         return X
 
@@ -330,6 +353,10 @@ class KMeans(BaseEstimator):
         sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         labels = np.empty(X.shape[0], dtype=np.int32)
         n_threads = effective_n_threads(self.n_threads)
+        if is_sparse(X):
+            inertia = sparse_assign(X, sample_weight, centers, labels,
+                                    np.empty(0, dtype=X.dtype), n_threads)
+            return labels, inertia
         with single_threaded_blas():
             inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels,
                                         np.empty(0, dtype=X.dtype), np.empty((0, 0)),
@@ -357,9 +384,12 @@ class KMeans(BaseEstimator):
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances from each row of X to each centre."""
-        return self.fit(X, sample_weight=sample_weight)._distances(as_float_array(X))
+        self.fit(X, sample_weight=sample_weight)
+        return self._distances(as_float_csr(X) if is_sparse(X) else as_float_array(X))
 
     def _distances(self, X):
+        if is_sparse(X):
+            return sparse_distances(X, self.cluster_centers_, X.dtype)
         C = self.cluster_centers_.astype(np.float64)
         c_sqnorms = np.einsum("ij,ij->i", C, C)
         out = np.empty((X.shape[0], C.shape[0]), dtype=X.dtype)
@@ -380,4 +410,6 @@ class KMeans(BaseEstimator):
         return np.asarray([f"kmeans{i}" for i in range(n)], dtype=object)
 
     def __sklearn_tags__(self):
-        return self._sklearn_tags(transformer=True)
+        tags = self._sklearn_tags(transformer=True)
+        tags.input_tags.sparse = True
+        return tags
