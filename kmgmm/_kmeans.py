@@ -46,13 +46,15 @@ def dense_row(X, row):
     return X[row].astype(np.float64)
 
 
-def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights):
+def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights,
+                            moves=None):
     """Move each empty cluster onto one of the rows farthest from its centre.
 
     Works on the pass's sufficient statistics in place: the chosen row's
     weighted value leaves its old cluster's sums and becomes the empty
     cluster's.  Rows are taken by decreasing distance (ties by index), rows
-    of zero weight never.  Returns the number of clusters relocated.
+    of zero weight never.  Returns the number of clusters relocated; when
+    ``moves`` is a list, (cluster, row) pairs are appended to it.
     """
     empty = np.flatnonzero(weights == 0)
     if empty.size == 0:
@@ -72,6 +74,8 @@ def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights)
             weights[old] -= sample_weight[row]
         sums[cluster] = wx
         weights[cluster] = sample_weight[row]
+        if moves is not None:
+            moves.append((int(cluster), int(row)))
     return n_take
 
 
@@ -319,7 +323,7 @@ class KMeans(BaseEstimator):
                     result = bounded_kmeans(
                         X, sample_weight, centers, algorithm=algorithm,
                         max_iter=self.max_iter, tol=tol, n_threads=n_threads,
-                        verbose=self.verbose)
+                        verbose=self.verbose, fallback=self.algorithm == "auto")
                 if best is None or result[1] < best[1]:
                     best = result
         labels, inertia, centers, n_iter = best

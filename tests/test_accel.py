@@ -35,13 +35,22 @@ def pass_twin(X, w, centers):
     return labels, d2, sums, weights, inertia
 
 
-def run_hamerly(X, w, centers, labels, lower, half_sep, lower_drop, first, n_threads):
-    k, d = centers.shape
-    md = np.empty(len(X), dtype=X.dtype)
-    sums, weights = np.full((k, d), np.nan), np.full(k, np.nan)
-    out = _hamerly.hamerly_pass(X, w, centers, half_sep, lower_drop, labels, lower,
-                                md, sums, weights, first, n_threads)
-    return out, md, sums, weights
+def run_hamerly(X, w, centers, state, half_sep, move, first, n_threads, exact=True):
+    """One Hamerly pass on ``state`` (labels, upper, lower, sums, weights, counts)."""
+    n = len(X)
+    labels, upper, lower, sums, weights, counts = state
+    out = _hamerly.hamerly_pass(
+        X, w, centers, half_sep, move, largest_other_move(move), labels, upper, lower,
+        sums, weights, counts, np.empty(n, np.intc), np.empty(n, np.intc), first, exact,
+        n_threads)
+    md = np.empty(n, dtype=X.dtype)
+    _hamerly.label_sqdist(X, centers, labels, md, n_threads)
+    return out, md
+
+
+def hamerly_state(n, k, d):
+    return (np.full(n, -1, dtype=np.int32), np.empty(n), np.zeros(n),
+            np.full((k, d), np.nan), np.full(k, np.nan), np.zeros(k, dtype=np.int64))
 
 
 def run_elkan(X, w, centers, labels, lower, stamp, drops, now, first, n_threads):
@@ -74,26 +83,38 @@ def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_thre
     k = 7
     X = blobs(n_samples, n_features, k, spread=2.0, offset=50.0, dtype=dtype, seed=n_samples)
     w = rng.uniform(0.1, 3, n_samples).astype(dtype)
+    w[::5] = 0   # rows of zero weight are not counted
     centers = X[rng.randint(n_samples, size=k)] + rng.standard_normal((k, n_features)).astype(dtype)
-    labels = np.full(n_samples, -1, dtype=np.int32)
-    lower = np.zeros(n_samples)
+    state = hamerly_state(n_samples, k, n_features)
+    labels, upper, lower, sums, weights, counts = state
     half_cc, half_sep = center_geometry(centers)
-    (inertia, evals, changed), md, sums, weights = run_hamerly(
-        X, w, centers, labels, lower, half_sep, np.zeros(k), True, n_threads)
+    (inertia, evals, changed), md = run_hamerly(X, w, centers, state, half_sep,
+                                                np.zeros(k), True, n_threads)
     d2 = check_pass(X, w, centers, labels, md, sums, weights, inertia)
     assert evals == n_samples * k and changed == n_samples
+    np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=k))
+    own = np.sqrt(d2[np.arange(n_samples), labels])
     other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
-    assert np.all(lower <= other)
+    assert np.all(lower <= other) and np.all(upper >= own)
 
-    # Move the centres a little: a second pass from these bounds is still exact.
-    new = (centers + 0.3 * rng.standard_normal(centers.shape)).astype(dtype)
-    move = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(1)) * (1 + 1e-12)
-    half_cc, half_sep = center_geometry(new)
-    (inertia, evals, changed), md, sums, weights = run_hamerly(
-        X, w, new, labels, lower, half_sep, largest_other_move(move), False, n_threads)
-    d2 = check_pass(X, w, new, labels, md, sums, weights, inertia)
-    other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
-    assert np.all(lower <= other)
+    # Move the centres a little, twice: passes from these bounds stay exact,
+    # with and without tightening every row, and the running statistics
+    # follow the rows that change cluster.
+    for exact in (False, True):
+        new = (centers + 0.3 * rng.standard_normal(centers.shape)).astype(dtype)
+        move = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(1)) * (1 + 1e-12)
+        centers = new
+        half_cc, half_sep = center_geometry(centers)
+        (inertia, evals, changed), md = run_hamerly(X, w, centers, state, half_sep, move,
+                                                    False, n_threads, exact=exact)
+        if not exact:
+            assert np.isnan(inertia)
+            inertia = float(w.astype(np.float64) @ md.astype(np.float64))
+        d2 = check_pass(X, w, centers, labels, md, sums, weights, inertia)
+        np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=k))
+        own = np.sqrt(d2[np.arange(n_samples), labels])
+        other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
+        assert np.all(lower <= other) and np.all(upper >= own)
 
 
 @pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 3_000])
@@ -187,11 +208,11 @@ def test_bounds_hold_far_from_origin_float32():
     X = blobs(3_000, 12, 6, spread=1.0, offset=1e4, dtype=np.float32, seed=5)
     k = 6
     centers = X[rng.randint(len(X), size=k)]
-    labels = np.full(len(X), -1, dtype=np.int32)
-    lower = np.zeros(len(X))
+    state = hamerly_state(len(X), k, 12)
+    labels, lower = state[0], state[2]
     half_cc, half_sep = center_geometry(centers)
-    run_hamerly(X, np.ones(len(X), np.float32), centers, labels, lower, half_sep,
-                np.zeros(k), True, 2)
+    run_hamerly(X, np.ones(len(X), np.float32), centers, state, half_sep, np.zeros(k),
+                True, 2)
     _, d2, _, _, _ = pass_twin(X, np.ones(len(X)), centers)
     other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
     assert np.all(lower <= other)
@@ -256,6 +277,14 @@ def test_verbose_reports_skipped_distances(algorithm, capsys):
     out = capsys.readouterr().out
     assert f"Algorithm: {algorithm}." in out
     assert "skipped" in out
+
+
+def test_auto_falls_back_to_lloyd_when_bounds_do_not_pay(capsys):
+    # One blob cut into many clusters: nearly every row is near a boundary.
+    X = np.random.RandomState(0).standard_normal((4_000, 2))
+    ref = KMeans(40, random_state=0, algorithm="lloyd", tol=0, max_iter=40).fit(X)
+    km = KMeans(40, random_state=0, algorithm="auto", tol=0, max_iter=40, verbose=1).fit(X)
+    assert_same_fit(ref, km, np.float64)
 
 
 # -------------------------------------------------------------- the rule
