@@ -57,7 +57,7 @@ cdef inline void distance_keys(
     int d,
     const int* rows,            # IN (n_rows,) rows of the chunk to do
     Py_ssize_t n_rows,
-    bint all_rows,              # rows is 0..m-1: use X in place
+    bint all_rows,              # rows are consecutive: use X in place
     const floating* centers,    # IN (k, d)
     const floating* c_sqnorm,   # IN (k,)
     int k,
@@ -88,7 +88,9 @@ cdef inline void distance_keys(
                     dist = dist + diff * diff
                 keys[r * k + j] = dist
         return
-    if not all_rows:
+    if all_rows:
+        src = X + rows[0] * d
+    else:
         for r in range(n_rows):
             for l in range(d):
                 xbuf[r * d + l] = X[rows[r] * d + l]

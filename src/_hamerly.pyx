@@ -41,11 +41,11 @@ cdef enum:
     CHUNKS_PER_BLOCK = 16
 
 
-cdef void _hamerly_chunk(
-    const floating* X,          # IN (m, d) the chunk's rows
+cdef void _hamerly_block(
+    const floating* X,          # IN (m, d) the block's rows
     const floating* w,          # IN (m,)
     Py_ssize_t m,
-    Py_ssize_t row0,            # index of the chunk's first row in X
+    Py_ssize_t row0,            # index of the block's first row in X
     int d,
     const floating* centers,    # IN (k, d)
     const floating* c_sqnorm,   # IN (k,)
@@ -61,7 +61,7 @@ cdef void _hamerly_chunk(
     double rho,                 # relative error allowance of an exact distance
     floating* xbuf,             # SCRATCH (CHUNK, d)
     floating* keys,             # SCRATCH (CHUNK, k)
-    int* rows,                  # SCRATCH (CHUNK,)
+    int* rows,                  # SCRATCH (m,)
     int* labels,                # INOUT (m,)
     double* upper,              # INOUT (m,)
     double* lower,              # INOUT (m,)
@@ -70,7 +70,7 @@ cdef void _hamerly_chunk(
     Py_ssize_t* n_moved,        # INOUT count of this block's changed rows
     double* acc,                # INOUT [inertia, distance evaluations]
 ) noexcept nogil:
-    cdef Py_ssize_t i, r, n_rows = 0
+    cdef Py_ssize_t i, r, r0, nb, n_rows = 0
     cdef int j, a, best
     cdef double up, lo, bound, kb, ks, key, sq
     cdef double evals = 0, inertia = 0
@@ -101,12 +101,18 @@ cdef void _hamerly_chunk(
         rows[n_rows] = <int> i
         n_rows += 1
 
-    if n_rows > 0:
-        distance_keys(X, d, rows, n_rows, n_rows == m, centers, c_sqnorm, k,
-                      direct, xbuf, keys)
-        evals += n_rows * k
-        for r in range(n_rows):
-            i = rows[r]
+    # The rows that failed, gathered from the whole block, in gemm batches
+    # of CHUNK rows (a batch of consecutive rows is used in place).
+    evals += n_rows * k
+    r0 = 0
+    while r0 < n_rows:
+        nb = n_rows - r0
+        if nb > CHUNK:
+            nb = CHUNK
+        distance_keys(X, d, rows + r0, nb, rows[r0 + nb - 1] - rows[r0] == nb - 1,
+                      centers, c_sqnorm, k, direct, xbuf, keys)
+        for r in range(nb):
+            i = rows[r0 + r]
             x = X + i * d
             row_keys = keys + r * k
             best = 0
@@ -134,6 +140,7 @@ cdef void _hamerly_chunk(
                 lower[i] = INFINITY
             else:
                 lower[i] = lower_from_key(ks, x, d, direct, eps, c_norm_max)
+        r0 += nb
     acc[0] += inertia
     acc[1] += evals
 
@@ -185,11 +192,11 @@ def hamerly_pass(
     cdef const floating[::1] c_sqnorm = c_sqnorm_arr.astype(dtype, copy=False)
     cdef floating[:, ::1] xbuf = np.empty((n_threads, 1 if direct else CHUNK * d), dtype=dtype)
     cdef floating[:, ::1] keys = np.empty((n_threads, CHUNK * k), dtype=dtype)
-    cdef int[:, ::1] rows = np.empty((n_threads, CHUNK), dtype=np.intc)
+    cdef int[:, ::1] rows = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK), dtype=np.intc)
     cdef double[:, ::1] block_acc = np.zeros((max(n_blocks, 1), 8), dtype=np.float64)
     cdef Py_ssize_t[::1] block_moved = np.zeros(max(n_blocks, 1), dtype=np.intp)
 
-    cdef Py_ssize_t b, ch, row, m, ch_end, start, c, i
+    cdef Py_ssize_t b, m, start, c, i
     cdef int j, l, p, n_parts, lo, hi, a, tid
     cdef double inertia = 0, evals = 0, wi
     cdef long long changed = 0
@@ -199,24 +206,19 @@ def hamerly_pass(
     with nogil, parallel(num_threads=n_threads):
         for b in prange(n_blocks, schedule="dynamic"):
             tid = threadid()
-            ch_end = (b + 1) * CHUNKS_PER_BLOCK
-            if ch_end > n_chunks:
-                ch_end = n_chunks
             start = b * CHUNKS_PER_BLOCK * CHUNK
-            for ch in range(b * CHUNKS_PER_BLOCK, ch_end):
-                row = ch * CHUNK
-                m = n - row
-                if m > CHUNK:
-                    m = CHUNK
-                _hamerly_chunk(
-                    &X[row, 0], &sample_weight[row], m, row, d,
-                    &centers[0, 0], &c_sqnorm[0], k, c_norm_max,
-                    &half_sep[0], &move[0], &lower_drop[0], first, exact, direct,
-                    eps, rho, &xbuf[tid, 0], &keys[tid, 0], &rows[tid, 0],
-                    &labels[row], &upper[row], &lower[row],
-                    &moved_rows[start], &moved_from[start], &block_moved[b],
-                    &block_acc[b, 0],
-                )
+            m = n - start
+            if m > CHUNKS_PER_BLOCK * CHUNK:
+                m = CHUNKS_PER_BLOCK * CHUNK
+            _hamerly_block(
+                &X[start, 0], &sample_weight[start], m, start, d,
+                &centers[0, 0], &c_sqnorm[0], k, c_norm_max,
+                &half_sep[0], &move[0], &lower_drop[0], first, exact, direct,
+                eps, rho, &xbuf[tid, 0], &keys[tid, 0], &rows[tid, 0],
+                &labels[start], &upper[start], &lower[start],
+                &moved_rows[start], &moved_from[start], &block_moved[b],
+                &block_acc[b, 0],
+            )
 
     # Move the changed rows between the clusters' statistics: each thread
     # owns a range of clusters and takes the rows in row order.
