@@ -1,4 +1,5 @@
-"""KMeans: Lloyd's algorithm over the Cython pass in ``src/_lloyd.pyx``."""
+"""KMeans: Lloyd's algorithm over the Cython pass in ``src/_lloyd.pyx``, its exact
+accelerated variants (``_kmeans_bounds``) and sparse input (``_kmeans_sparse``)."""
 import numbers
 import warnings
 
@@ -137,7 +138,7 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
     return labels, inertia, centers, n_iter
 
 
-from ._kmeans_bounds import bounded_kmeans, choose_algorithm  # noqa: E402
+from ._kmeans_bounds import bounded_kmeans, choose_algorithm, elkan_fits  # noqa: E402
 from ._kmeans_sparse import (  # noqa: E402
     sparse_assign, sparse_distances, sparse_lloyd, sparse_weighted_mean_variance,
 )
@@ -169,8 +170,34 @@ class KMeans(BaseEstimator):
         the mean (weighted) variance of the features.
     random_state : None, int or numpy.random.RandomState
         Seed for the initialisation.
-    algorithm : {"lloyd"}, default="lloyd"
-        The k-means algorithm.
+    algorithm : {"auto", "lloyd", "hamerly", "elkan"}, default="auto"
+        The k-means algorithm. All four give the same result from the same
+        initial centres: identical labels wherever no row is equidistant
+        (to rounding) from two centres, and centres equal to rounding
+        (float64: about 1e-15 relative). "hamerly" and "elkan" use the
+        triangle inequality to skip distance computations (the ``verbose``
+        output counts them): Hamerly keeps an upper bound on each row's
+        distance to its centre and one lower bound for all other centres,
+        skips rows whose bounds hold without reading them, and updates the
+        cluster sums with the rows that change cluster only; Elkan keeps one
+        float32 lower bound per row and centre (n_samples x n_clusters x 4
+        bytes; when that exceeds a quarter of the available memory Hamerly
+        runs instead, with a warning).
+
+        "auto" runs Hamerly on dense data (Lloyd for ``n_clusters=1``), and
+        switches to Lloyd passes when, from the third pass on, a pass still
+        evaluates more than 80% of Lloyd's distances (heavily overlapping
+        clusters, where bounds cannot pay). Sparse X always runs the sparse
+        Lloyd pass. The rule comes from fits of 30 iterations from the same
+        random rows on 50 000 rows of Gaussian mixtures, 2 threads, both
+        dtypes, n_features 2-784, n_clusters 8-128, well separated
+        (component means spread 10x the noise) and overlapping (0.3x):
+        Hamerly took 0.13-0.7x Lloyd's time on separated data (e.g.
+        n_features=256, n_clusters=128: 0.13x; 784, 8: 0.27x; 2, 32: 0.31x)
+        and 0.5-1.6x on overlapping data (hence the fallback); Elkan took
+        0.86-5.2x Hamerly's time on every shape and dtype (median about
+        2x: its O(n_clusters) bound work per row that moves outweighs the
+        distances it saves over Hamerly), so "auto" never picks it.
     n_threads : int or None, default=None
         OpenMP threads for the kernels. None uses every core allowed by
         ``OMP_NUM_THREADS`` and threadpoolctl limits. Results do not depend
@@ -302,6 +329,13 @@ class KMeans(BaseEstimator):
             algorithm = "lloyd"
         elif algorithm == "auto":
             algorithm = choose_algorithm(n_samples, X.shape[1], self.n_clusters, X.dtype)
+        elif algorithm == "elkan" and not elkan_fits(n_samples, self.n_clusters):
+            warnings.warn(
+                f"algorithm='elkan' needs {n_samples} x {self.n_clusters} float32 "
+                "bounds, more than a quarter of the available memory: running "
+                "'hamerly' (one bound per row, same result) instead.",
+                RuntimeWarning, stacklevel=2)
+            algorithm = "hamerly"
         if self.verbose:
             print(f"Algorithm: {algorithm}.")
 

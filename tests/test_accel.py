@@ -9,7 +9,7 @@ import pytest
 
 from kmgmm import KMeans, _elkan, _hamerly
 from kmgmm._kmeans_bounds import (
-    center_geometry, choose_algorithm, elkan_bounds_bytes, largest_other_move,
+    center_geometry, choose_algorithm, elkan_bounds_bytes, elkan_fits, largest_other_move,
 )
 
 BOUNDED = ("hamerly", "elkan")
@@ -280,23 +280,33 @@ def test_verbose_reports_skipped_distances(algorithm, capsys):
 
 
 def test_auto_falls_back_to_lloyd_when_bounds_do_not_pay(capsys):
-    # One blob cut into many clusters: nearly every row is near a boundary.
-    X = np.random.RandomState(0).standard_normal((4_000, 2))
-    ref = KMeans(40, random_state=0, algorithm="lloyd", tol=0, max_iter=40).fit(X)
-    km = KMeans(40, random_state=0, algorithm="auto", tol=0, max_iter=40, verbose=1).fit(X)
+    # One blob in 16-D cut into clusters: nearly every row is near a boundary.
+    X = np.random.RandomState(0).standard_normal((4_000, 16))
+    init = X[:8]
+    ref = KMeans(8, init=init, algorithm="lloyd", tol=0, max_iter=40).fit(X)
+    km = KMeans(8, init=init, algorithm="auto", tol=0, max_iter=40, verbose=1).fit(X)
+    assert "Lloyd passes from here" in capsys.readouterr().out
     assert_same_fit(ref, km, np.float64)
 
 
 # -------------------------------------------------------------- the rule
 def test_auto_rule():
-    big = 1 << 40
-    assert choose_algorithm(10**6, 2, 8, np.float64, memory=big) == "hamerly"
-    assert choose_algorithm(10**6, 32, 64, np.float32, memory=big) == "hamerly"
-    assert choose_algorithm(10**5, 784, 10, np.float64, memory=big) == "elkan"
-    assert choose_algorithm(10**5, 784, 10, np.float32, memory=big) == "elkan"
-    # Elkan's bounds must fit comfortably, else Hamerly.
-    small = elkan_bounds_bytes(10**5, 10) * 2
-    assert choose_algorithm(10**5, 784, 10, np.float64, memory=small) == "hamerly"
+    for shape in [(10**6, 2, 8), (10**6, 32, 64), (10**5, 784, 10), (2 * 10**5, 128, 256)]:
+        for dtype in (np.float32, np.float64):
+            assert choose_algorithm(*shape, dtype) == "hamerly"
+    assert choose_algorithm(1000, 5, 1, np.float64) == "lloyd"
+    # Elkan's bounds must fit comfortably in memory.
+    assert elkan_fits(10**5, 10, memory=elkan_bounds_bytes(10**5, 10) * 4)
+    assert not elkan_fits(10**5, 10, memory=elkan_bounds_bytes(10**5, 10) * 2)
+
+
+def test_elkan_too_big_runs_hamerly(monkeypatch):
+    import kmgmm._kmeans as km_mod
+    monkeypatch.setattr(km_mod, "elkan_fits", lambda *a, **k: False)
+    X = blobs(2_000, 3, 4, seed=1)
+    with pytest.warns(RuntimeWarning, match="hamerly"):
+        km = KMeans(4, random_state=0, algorithm="elkan").fit(X)
+    assert km._algorithm == "hamerly"
 
 
 @pytest.mark.parametrize("shape", [(3_000, 2, 4), (1_000, 70, 5)])
