@@ -69,6 +69,19 @@ def sparse_distances(X, centers, dtype):
     return out
 
 
+def squared_shift(new, old, rows=64):
+    """Total squared move of the centres, a few rows at a time.
+
+    No temporary as large as the centres (with text-like data they are as
+    large as X itself).
+    """
+    total = 0.0
+    for start in range(0, new.shape[0], rows):
+        diff = new[start:start + rows].astype(np.float64) - old[start:start + rows]
+        total += float(np.einsum("ij,ij->", diff, diff))
+    return total
+
+
 def sparse_lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0):
     """Lloyd's algorithm on a CSR X from dense ``centers``; see ``_kmeans.lloyd``."""
     n_samples = X.shape[0]
@@ -92,8 +105,7 @@ def sparse_lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose
         n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
                                           sums, weights)
         new_centers = centers_from_sums(sums, weights, centers, X.dtype)
-        diff = new_centers.astype(np.float64) - centers
-        shift = float(np.einsum("ij,ij->", diff, diff))
+        shift = squared_shift(new_centers, centers)
         centers = new_centers
         if verbose:
             extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
