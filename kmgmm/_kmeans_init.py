@@ -8,7 +8,8 @@ were repeated w times, and a row with weight 0 is never chosen.
 """
 import numpy as np
 
-from . import _seeding
+from . import _seeding, _sparse_lloyd
+from ._validation import is_sparse
 
 # Rows per block when a computation over X needs a float64 temporary.
 ROWS_PER_BLOCK = 4096
@@ -25,6 +26,11 @@ def canonical_order(X):
     """
     n_samples, n_features = X.shape
     direction = np.random.RandomState(_PROJECTION_SEED).standard_normal(n_features)
+    if is_sparse(X):
+        # The non-zeros in column order: the same sum as below without its zeros.
+        data, indices, indptr = _csr_arrays(X)
+        key = _sparse_lloyd.sparse_projection(data, indices, indptr, direction)
+        return np.argsort(key, kind="stable")
     key = np.zeros(n_samples, dtype=np.float64)
     for start in range(0, n_samples, ROWS_PER_BLOCK):
         block = X[start:start + ROWS_PER_BLOCK]
@@ -36,11 +42,25 @@ def canonical_order(X):
 
 def row_sqnorms(X):
     """Squared norm of every row, in float64."""
+    if is_sparse(X):
+        data, _, indptr = _csr_arrays(X)
+        return _sparse_lloyd.sparse_row_sqnorms(data, indptr)
     out = np.empty(X.shape[0], dtype=np.float64)
     for start in range(0, X.shape[0], ROWS_PER_BLOCK):
         block = X[start:start + ROWS_PER_BLOCK].astype(np.float64, copy=False)
         out[start:start + ROWS_PER_BLOCK] = np.einsum("ij,ij->i", block, block)
     return out
+
+
+def _csr_arrays(X):
+    return X.data, np.asarray(X.indices, dtype=np.intc), np.asarray(X.indptr, dtype=np.intp)
+
+
+def take_rows(X, rows):
+    """Rows of a dense array or a CSR matrix as a dense array of X's dtype."""
+    if is_sparse(X):
+        return X[np.asarray(rows)].toarray()
+    return X[rows]
 
 
 class InverseCDF:
@@ -99,14 +119,21 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
     indices = np.empty(n_clusters, dtype=np.intp)
 
+    sparse = is_sparse(X)
+    if sparse:
+        csr = _csr_arrays(X)
+
     def step(rows, closest, update):
-        cand = np.ascontiguousarray(X[rows], dtype=np.float64)
+        cand = np.ascontiguousarray(take_rows(X, rows), dtype=np.float64)
+        if sparse:
+            return _sparse_lloyd.sparse_candidate_potentials(
+                *csr, sample_weight, x_sqnorms, closest, cand, update, n_threads)
         return _seeding.candidate_potentials(X, sample_weight, x_sqnorms, closest,
                                              cand, update, n_threads)
 
     sampler = InverseCDF(order)
     first = sampler.draw(w, random_state.uniform(size=1) * w.sum())[0]
-    centers[0] = X[first]
+    centers[0] = take_rows(X, [first])[0]
     indices[0] = first
     closest = np.full(n_samples, np.inf)
     potential = step([first], closest, True)[0]
@@ -116,7 +143,7 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
         candidates = sampler.draw(w * closest, values)
         best = candidates[int(np.argmin(step(candidates, closest, False)))]
         potential = step([best], closest, True)[0]
-        centers[c] = X[best]
+        centers[c] = take_rows(X, [best])[0]
         indices[c] = best
     return centers, indices
 
@@ -134,4 +161,4 @@ def random_rows(X, n_clusters, sample_weight, random_state, order):
     picked = random_state.choice(len(order), size=n_clusters, replace=False,
                                  p=w / w.sum())
     indices = order[picked]
-    return X[indices].copy(), indices
+    return np.array(take_rows(X, indices), dtype=X.dtype), indices

@@ -310,3 +310,59 @@ def check_features(estimator, X, names, *, reset):
             f"{estimator.n_features_in_} features as input; pass data with the "
             "columns the model was fitted on."
         )
+
+
+def is_sparse(X):
+    """True for a scipy.sparse matrix or array."""
+    return _is_sparse(X)
+
+
+def as_float_csr(X, *, name="X", dtype=None):
+    """Return X as a canonical float32/float64 CSR matrix, copying at most once.
+
+    CSC, COO and the other formats are converted once; duplicates are summed
+    and column indices sorted on our copy only (the caller's matrix is never
+    modified).  float32 and float64 keep their dtype unless ``dtype`` is
+    given; other numeric types become float64.  Values must be finite.
+    """
+    import scipy.sparse as sp
+
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D sparse matrix for {name}, got {X.ndim} dimension(s).")
+    if X.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} contains complex numbers; pass "
+            f"the real part ({name}.real) or the modulus (abs({name}))."
+        )
+    if X.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{name} has dtype {X.dtype}, which is not numeric; pass a sparse "
+            "matrix of floats or integers."
+        )
+    if dtype is None:
+        dtype = X.dtype if X.dtype in FLOAT_DTYPES else np.float64
+    if X.shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
+            f"is required: {name} must have at least that many rows."
+        )
+    if X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+            f"is required: {name} must have at least that many columns."
+        )
+    fmt = X.format
+    if fmt == "csr":
+        csr = X.astype(dtype, copy=False)
+        owned = csr is not X
+    else:
+        csr = X.tocsr().astype(dtype, copy=False)
+        owned = True
+    if not csr.has_canonical_format:
+        if not owned:
+            csr = csr.copy()
+        csr.sum_duplicates()   # also sorts the indices
+    if not isinstance(csr, (sp.csr_matrix, sp.csr_array)):
+        csr = sp.csr_matrix(csr)
+    check_finite(csr.data, name)
+    return csr

@@ -1,0 +1,128 @@
+# Helpers shared by the bound kernels (Hamerly, Elkan): exact row-to-centre
+# distances, the Lloyd pass's distance keys for a set of rows, and lower
+# bounds derived from those keys that stay valid under rounding.
+from cython cimport floating
+from libc.math cimport sqrt
+
+from _kmgmm_common cimport gemm_abt
+
+cdef extern from "kmgmm_sqdist.h":
+    double kmgmm_sqdist_d(const double* x, const double* c, int d) noexcept nogil
+    double kmgmm_sqdist_f(const float* x, const float* c, int d) noexcept nogil
+    float kmgmm_float_below(double v) noexcept nogil
+    double kmgmm_sqnorm_d(const double* x, int d) noexcept nogil
+    double kmgmm_sqnorm_f(const float* x, int d) noexcept nogil
+    void kmgmm_axpy_d(double* s, double w, const double* x, int d) noexcept nogil
+    void kmgmm_axpy_f(double* s, double w, const float* x, int d) noexcept nogil
+    # Relative rounding allowance for a square root or a subtraction of
+    # bounds (a few units in the last place of a double).
+    double ROOT_SLACK "KMGMM_ROOT_SLACK"
+
+
+cdef inline double sqdist(
+    const floating* x,     # IN (d,)
+    const floating* c,     # IN (d,)
+    int d,
+) noexcept nogil:
+    """||x - c||^2 accumulated in double (relative error below (d+4) 2**-53)."""
+    if floating is float:
+        return kmgmm_sqdist_f(x, c, d)
+    else:
+        return kmgmm_sqdist_d(x, c, d)
+
+
+cdef inline void add_row(
+    double* s,             # INOUT (d,)
+    double w,
+    const floating* x,     # IN (d,)
+    int d,
+) noexcept nogil:
+    """s += w * x, element by element (the order of the Lloyd pass)."""
+    if floating is float:
+        kmgmm_axpy_f(s, w, x, d)
+    else:
+        kmgmm_axpy_d(s, w, x, d)
+
+
+cdef inline double sqnorm(const floating* x, int d) noexcept nogil:
+    """||x||^2 in double."""
+    if floating is float:
+        return kmgmm_sqnorm_f(x, d)
+    else:
+        return kmgmm_sqnorm_d(x, d)
+
+
+cdef inline void distance_keys(
+    const floating* X,          # IN (m, d) the chunk's rows
+    int d,
+    const int* rows,            # IN (n_rows,) rows of the chunk to do
+    Py_ssize_t n_rows,
+    bint all_rows,              # rows are consecutive: use X in place
+    const floating* centers,    # IN (k, d)
+    const floating* c_sqnorm,   # IN (k,)
+    int k,
+    bint direct,
+    floating* xbuf,             # SCRATCH (CHUNK, d)
+    floating* keys,             # OUT (n_rows, k)
+) noexcept nogil:
+    """The Lloyd pass's nearest-centre keys, in the data dtype.
+
+    ``||c||^2 - 2 x.c`` from one gemm, or the full squared distance from a
+    direct loop when ``direct`` -- the very arithmetic of ``_lloyd.pyx``, so
+    that an argmin over a row of keys picks the centre the Lloyd pass picks.
+    """
+    cdef Py_ssize_t r
+    cdef int j, l
+    cdef floating dist, diff
+    cdef const floating* x
+    cdef const floating* c
+    cdef const floating* src = X
+    if direct:
+        for r in range(n_rows):
+            x = X + rows[r] * d
+            for j in range(k):
+                c = centers + j * d
+                dist = 0
+                for l in range(d):
+                    diff = x[l] - c[l]
+                    dist = dist + diff * diff
+                keys[r * k + j] = dist
+        return
+    if all_rows:
+        src = X + rows[0] * d
+    else:
+        for r in range(n_rows):
+            for l in range(d):
+                xbuf[r * d + l] = X[rows[r] * d + l]
+        src = xbuf
+    gemm_abt(<int> n_rows, k, d, -2.0, src, d, centers, d, 0.0, keys, k)
+    for r in range(n_rows):
+        for j in range(k):
+            keys[r * k + j] = keys[r * k + j] + c_sqnorm[j]
+
+
+cdef inline double lower_from_key(
+    double key,            # a key from distance_keys
+    const floating* x,     # IN (d,) its row
+    int d,
+    bint direct,
+    double eps,            # unit roundoff of the data dtype
+    double c_norm_max,     # largest centre norm
+) noexcept nogil:
+    """A lower bound on the distance whose key is ``key``, valid under rounding.
+
+    The direct key is a sum of d rounded squares: relative error below
+    (d + 4) eps.  The gemm key's error is below (d + 4) eps (||x|| + ||c||)^2
+    (each product of the dot product by Cauchy-Schwarz, plus the norm and the
+    addition).
+    """
+    cdef double lsq, xsq, xn
+    if direct:
+        lsq = key * (1.0 - (d + 4) * eps)
+    else:
+        xsq = sqnorm(x, d)
+        xn = sqrt(xsq) + c_norm_max
+        lsq = key + xsq - (d + 4) * eps * xn * xn * (1.0 + ROOT_SLACK)
+    if lsq <= 0:
+        return 0.0
+    return sqrt(lsq) * (1.0 - ROOT_SLACK)

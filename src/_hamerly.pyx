@@ -1,0 +1,281 @@
+"""One pass of Hamerly's exact k-means: Lloyd's labels, far less work.
+
+Every row keeps an upper bound ``upper`` on its distance to its own centre
+and one lower bound ``lower`` on its distance to every other centre.  At the
+start of a pass both are moved by how far the centres moved (the caller's
+inflated ``move``/``lower_drop``).  A row whose upper bound is below both its
+lower bound and half the distance from its centre to the nearest other
+centre cannot change cluster, and the pass does not even read it.  Otherwise
+the upper bound is tightened to the exact distance and the test repeated;
+the rows that still fail are assigned exactly as the Lloyd pass does (same
+keys: one gemm over the gathered rows, or the direct loop for very few
+features) and get a new lower bound from the second-smallest key.
+
+The per-cluster sums are kept up to date rather than recomputed: only the
+rows that change cluster move their weighted values from one cluster's sums
+to another's.  Each thread owns a range of clusters and applies the moves in
+row order, so the sums are bit-for-bit identical for any number of threads;
+they agree with the Lloyd pass's fresh sums up to rounding.  Integer counts
+of rows of positive weight tell exactly when a cluster is empty.
+
+Bounds must remain bounds under rounding: every distance carries a relative
+error allowance, lower bounds are rounded down and upper bounds up (see
+``_bounds_common.pxd``).
+"""
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange, parallel, threadid
+from libc.math cimport sqrt, INFINITY
+
+from _kmgmm_common cimport CHUNK
+from _bounds_common cimport (
+    ROOT_SLACK, distance_keys, lower_from_key, sqdist,
+)
+
+# Up to this many features the keys come from a direct loop (as in _lloyd).
+DIRECT_MAX_FEATURES = 4
+
+cdef enum:
+    # Chunks per block of parallel work; blocks depend on the data shape only.
+    CHUNKS_PER_BLOCK = 16
+
+
+cdef void _hamerly_block(
+    const floating* X,          # IN (m, d) the block's rows
+    const floating* w,          # IN (m,)
+    Py_ssize_t m,
+    Py_ssize_t row0,            # index of the block's first row in X
+    int d,
+    const floating* centers,    # IN (k, d)
+    const floating* c_sqnorm,   # IN (k,)
+    int k,
+    double c_norm_max,
+    const double* half_sep,     # IN (k,) lower bound on half the distance to the nearest other centre
+    const double* move,         # IN (k,) upper bound on each centre's move since the last pass
+    const double* lower_drop,   # IN (k,) largest move of any other centre, by label
+    bint first,
+    bint exact,                 # tighten every upper bound (for the inertia)
+    bint direct,
+    double eps,                 # unit roundoff of the dtype
+    double rho,                 # relative error allowance of an exact distance
+    floating* xbuf,             # SCRATCH (CHUNK, d)
+    floating* keys,             # SCRATCH (CHUNK, k)
+    int* rows,                  # SCRATCH (m,)
+    int* labels,                # INOUT (m,)
+    double* upper,              # INOUT (m,)
+    double* lower,              # INOUT (m,)
+    int* moved_rows,            # OUT this block's changed rows (appended)
+    int* moved_from,            # OUT their previous labels
+    Py_ssize_t* n_moved,        # INOUT count of this block's changed rows
+    double* acc,                # INOUT [inertia, distance evaluations]
+) noexcept nogil:
+    cdef Py_ssize_t i, r, r0, nb, n_rows = 0
+    cdef int j, a, best
+    cdef double up, lo, bound, kb, ks, key, sq
+    cdef double evals = 0, inertia = 0
+    cdef const floating* x
+    cdef const floating* row_keys
+
+    for i in range(m):
+        if first:
+            rows[n_rows] = <int> i
+            n_rows += 1
+            continue
+        a = labels[i]
+        up = (upper[i] + move[a]) * (1.0 + ROOT_SLACK)
+        lo = lower[i] - lower_drop[a]
+        lo = lo * (1.0 - ROOT_SLACK) if lo > 0 else lo
+        lower[i] = lo
+        bound = lo if lo > half_sep[a] else half_sep[a]
+        if up < bound and not exact:
+            upper[i] = up
+            continue
+        sq = sqdist(X + i * d, centers + a * d, d)
+        evals += 1
+        up = sqrt(sq) * (1.0 + rho)
+        upper[i] = up
+        if up < bound:
+            inertia += w[i] * sq
+            continue
+        rows[n_rows] = <int> i
+        n_rows += 1
+
+    # The rows that failed, gathered from the whole block, in gemm batches
+    # of CHUNK rows (a batch of consecutive rows is used in place).
+    evals += n_rows * k
+    r0 = 0
+    while r0 < n_rows:
+        nb = n_rows - r0
+        if nb > CHUNK:
+            nb = CHUNK
+        distance_keys(X, d, rows + r0, nb, rows[r0 + nb - 1] - rows[r0] == nb - 1,
+                      centers, c_sqnorm, k, direct, xbuf, keys)
+        for r in range(nb):
+            i = rows[r0 + r]
+            x = X + i * d
+            row_keys = keys + r * k
+            best = 0
+            kb = row_keys[0]
+            ks = INFINITY
+            for j in range(1, k):
+                key = row_keys[j]
+                if key < kb:
+                    ks = kb
+                    kb = key
+                    best = j
+                elif key < ks:
+                    ks = key
+            a = -1 if first else labels[i]
+            if best != a:
+                moved_rows[n_moved[0]] = <int> (row0 + i)
+                moved_from[n_moved[0]] = a
+                n_moved[0] += 1
+                labels[i] = best
+            # The exact distance to the new centre (the old one's when kept).
+            sq = sqdist(x, centers + best * d, d)
+            upper[i] = sqrt(sq) * (1.0 + rho)
+            inertia += w[i] * sq
+            if k == 1:
+                lower[i] = INFINITY
+            else:
+                lower[i] = lower_from_key(ks, x, d, direct, eps, c_norm_max)
+        r0 += nb
+    acc[0] += inertia
+    acc[1] += evals
+
+
+def hamerly_pass(
+    const floating[:, ::1] X,              # IN (n_samples, n_features)
+    const floating[::1] sample_weight,     # IN (n_samples,)
+    const floating[:, ::1] centers,        # IN (n_clusters, n_features)
+    const double[::1] half_sep,            # IN (n_clusters,)
+    const double[::1] move,                # IN (n_clusters,)
+    const double[::1] lower_drop,          # IN (n_clusters,)
+    int[::1] labels,                       # INOUT (n_samples,)
+    double[::1] upper,                     # INOUT (n_samples,)
+    double[::1] lower,                     # INOUT (n_samples,)
+    double[:, ::1] sums,                   # INOUT (n_clusters, n_features)
+    double[::1] weights,                   # INOUT (n_clusters,)
+    long long[::1] counts,                 # INOUT (n_clusters,) rows of positive weight
+    int[::1] moved_rows,                   # SCRATCH (n_samples,)
+    int[::1] moved_from,                   # SCRATCH (n_samples,)
+    bint first,
+    bint exact,
+    int n_threads,
+):
+    """One Hamerly pass; returns (inertia, distance evaluations, labels changed).
+
+    ``first``: no bounds yet; every row is assigned in full and ``sums``,
+    ``weights``, ``counts`` are overwritten.  Otherwise ``labels``, the
+    bounds and the statistics come from the previous pass; ``move[j]`` is an
+    upper bound on how far centre j moved since, ``lower_drop[a]`` the
+    largest move of a centre other than a, ``half_sep[a]`` a lower bound on
+    half the distance from centre a to its nearest other centre, and the
+    statistics are updated with the rows that change cluster.  The inertia
+    is exact for ``first`` or ``exact`` passes and NaN otherwise.  Inputs
+    are trusted: C-contiguous, finite, matching shapes.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = <int> X.shape[1]
+    cdef int k = <int> centers.shape[0]
+    cdef bint direct = d <= DIRECT_MAX_FEATURES
+    cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t n_blocks = (n_chunks + CHUNKS_PER_BLOCK - 1) // CHUNKS_PER_BLOCK
+
+    dtype = np.float32 if floating is float else np.float64
+    cdef double eps = 2.0 ** -24 if floating is float else 2.0 ** -53
+    cdef double rho = (d + 4) * 2.0 ** -53 + 4 * ROOT_SLACK
+    C64 = np.asarray(centers, dtype=np.float64)
+    c_sqnorm_arr = np.einsum("ij,ij->i", np.asarray(centers), np.asarray(centers))
+    cdef double c_norm_max = float(np.sqrt(np.einsum("ij,ij->i", C64, C64).max()))
+    cdef const floating[::1] c_sqnorm = c_sqnorm_arr.astype(dtype, copy=False)
+    cdef floating[:, ::1] xbuf = np.empty((n_threads, 1 if direct else CHUNK * d), dtype=dtype)
+    cdef floating[:, ::1] keys = np.empty((n_threads, CHUNK * k), dtype=dtype)
+    cdef int[:, ::1] rows = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK), dtype=np.intc)
+    cdef double[:, ::1] block_acc = np.zeros((max(n_blocks, 1), 8), dtype=np.float64)
+    cdef Py_ssize_t[::1] block_moved = np.zeros(max(n_blocks, 1), dtype=np.intp)
+
+    cdef Py_ssize_t b, m, start, c, i
+    cdef int j, l, p, n_parts, lo, hi, a, tid
+    cdef double inertia = 0, evals = 0, wi
+    cdef long long changed = 0
+    cdef double* s
+    cdef const floating* x
+
+    with nogil, parallel(num_threads=n_threads):
+        for b in prange(n_blocks, schedule="dynamic"):
+            tid = threadid()
+            start = b * CHUNKS_PER_BLOCK * CHUNK
+            m = n - start
+            if m > CHUNKS_PER_BLOCK * CHUNK:
+                m = CHUNKS_PER_BLOCK * CHUNK
+            _hamerly_block(
+                &X[start, 0], &sample_weight[start], m, start, d,
+                &centers[0, 0], &c_sqnorm[0], k, c_norm_max,
+                &half_sep[0], &move[0], &lower_drop[0], first, exact, direct,
+                eps, rho, &xbuf[tid, 0], &keys[tid, 0], &rows[tid, 0],
+                &labels[start], &upper[start], &lower[start],
+                &moved_rows[start], &moved_from[start], &block_moved[b],
+                &block_acc[b, 0],
+            )
+
+    # Move the changed rows between the clusters' statistics: each thread
+    # owns a range of clusters and takes the rows in row order.
+    n_parts = n_threads if n_threads < k else k
+    with nogil:
+        for p in prange(n_parts, num_threads=n_threads, schedule="static"):
+            lo = <int> ((<Py_ssize_t> k * p) // n_parts)
+            hi = <int> ((<Py_ssize_t> k * (p + 1)) // n_parts)
+            if first:
+                for j in range(lo, hi):
+                    s = &sums[j, 0]
+                    for l in range(d):
+                        s[l] = 0
+                    weights[j] = 0
+                    counts[j] = 0
+            for b in range(n_blocks):
+                start = b * CHUNKS_PER_BLOCK * CHUNK
+                for c in range(start, start + block_moved[b]):
+                    i = moved_rows[c]
+                    j = labels[i]
+                    a = moved_from[c]
+                    wi = sample_weight[i]
+                    x = &X[i, 0]
+                    if j >= lo and j < hi:
+                        s = &sums[j, 0]
+                        for l in range(d):
+                            s[l] += wi * x[l]
+                        weights[j] += wi
+                        if wi > 0:
+                            counts[j] += 1
+                    if a >= lo and a < hi:
+                        s = &sums[a, 0]
+                        for l in range(d):
+                            s[l] -= wi * x[l]
+                        weights[a] -= wi
+                        if wi > 0:
+                            counts[a] -= 1
+    for b in range(n_blocks):
+        inertia += block_acc[b, 0]
+        evals += block_acc[b, 1]
+        changed += block_moved[b]
+    if not (first or exact):
+        inertia = np.nan
+    return inertia, int(evals), int(changed)
+
+
+def label_sqdist(
+    const floating[:, ::1] X,              # IN (n_samples, n_features)
+    const floating[:, ::1] centers,        # IN (n_clusters, n_features)
+    const int[::1] labels,                 # IN (n_samples,)
+    floating[::1] out,                     # OUT (n_samples,)
+    int n_threads,
+):
+    """Squared distance from every row to its own centre (double accumulation)."""
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = <int> X.shape[1]
+    cdef Py_ssize_t i
+    with nogil:
+        for i in prange(n, num_threads=n_threads, schedule="static"):
+            out[i] = <floating> sqdist(&X[i, 0], &centers[labels[i], 0], d)

@@ -1,0 +1,275 @@
+"""k-means passes over a CSR matrix, never densifying it (centres are dense).
+
+``sparse_assign``: nearest centre and squared distance of every row, from
+``||x||^2 - 2 x.c + ||c||^2`` with the dot products over the row's non-zeros
+against the centres stored transposed (n_features, n_clusters), so the inner
+loop runs over clusters contiguously.  Everything is accumulated in double.
+
+``sparse_cluster_sums``: the weighted per-cluster sums and weights.  Each
+thread owns a contiguous range of clusters and adds, in row order, the rows
+labelled with them: every sum is formed in row order whatever the number of
+threads, and no thread needs a private (n_clusters, n_features) copy, which
+for text-like data would be far larger than X.
+
+``sparse_candidate_potentials``, ``sparse_row_sqnorms`` and
+``sparse_projection`` serve k-means++ seeding (see ``_kmeans_init``): the
+first with fixed blocks of rows added in block order, the last two summing
+each row's non-zeros in column order, which gives the same bits as the dense
+computations that add zeros in between.
+
+Inputs are trusted: canonical CSR (sorted indices, no duplicates), int32
+column indices, intp row pointers, finite values, matching shapes.
+"""
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange, parallel, threadid
+
+from _kmgmm_common cimport block_count
+
+cdef enum:
+    # Rows per block of parallel work (only the inertia is per block).
+    ROWS_PER_BLOCK = 1024
+
+
+cdef void _assign_rows(
+    const floating* data,       # IN CSR values
+    const int* indices,         # IN CSR column indices
+    const Py_ssize_t* indptr,   # IN CSR row pointers
+    const floating* w,          # IN (n_samples,)
+    const double* x_sqnorms,    # IN (n_samples,)
+    Py_ssize_t start,
+    Py_ssize_t stop,
+    const double* centers_t,    # IN (n_features, k) the centres, transposed
+    const double* c_sqnorms,    # IN (k,)
+    int k,
+    double* dots,               # SCRATCH (k,)
+    int* labels,                # OUT (n_samples,)
+    floating* min_sqdist,       # OUT (n_samples,) or NULL
+    double* inertia,            # INOUT
+) noexcept nogil:
+    cdef Py_ssize_t i, v
+    cdef int j, best
+    cdef double xv, key, best_key, sq, acc = 0
+    cdef const double* ct
+    for i in range(start, stop):
+        for j in range(k):
+            dots[j] = 0
+        for v in range(indptr[i], indptr[i + 1]):
+            xv = data[v]
+            ct = centers_t + <Py_ssize_t> indices[v] * k
+            for j in range(k):
+                dots[j] += xv * ct[j]
+        best = 0
+        best_key = c_sqnorms[0] - 2 * dots[0]
+        for j in range(1, k):
+            key = c_sqnorms[j] - 2 * dots[j]
+            if key < best_key:
+                best_key = key
+                best = j
+        labels[i] = best
+        sq = x_sqnorms[i] + best_key
+        if sq < 0:
+            sq = 0   # rounding in the expansion
+        if min_sqdist != NULL:
+            min_sqdist[i] = <floating> sq
+        acc += w[i] * sq
+    inertia[0] += acc
+
+
+def sparse_assign(
+    const floating[::1] data,              # IN (nnz,)
+    const int[::1] indices,                # IN (nnz,)
+    const Py_ssize_t[::1] indptr,          # IN (n_samples + 1,)
+    const floating[::1] sample_weight,     # IN (n_samples,)
+    const double[::1] x_sqnorms,           # IN (n_samples,)
+    const floating[:, ::1] centers,        # IN (n_clusters, n_features)
+    int[::1] labels,                       # OUT (n_samples,)
+    floating[::1] min_sqdist,              # OUT (n_samples,) or empty to skip
+    int n_threads,
+):
+    """Assign every row to its nearest centre; return the weighted inertia."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef int k = <int> centers.shape[0]
+    cdef bint want_dist = min_sqdist.shape[0] > 0
+    cdef Py_ssize_t n_blocks = (n + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    C64 = np.asarray(centers, dtype=np.float64)
+    cdef const double[:, ::1] centers_t = np.ascontiguousarray(C64.T)
+    cdef const double[::1] c_sqnorms = np.einsum("ij,ij->i", C64, C64)
+    cdef double[:, ::1] dots = np.empty((n_threads, k + 8))
+    cdef double[::1] block_inertia = np.zeros(max(n_blocks, 1))
+    cdef Py_ssize_t b, stop
+    cdef floating* dist_ptr = NULL
+    cdef double inertia = 0
+    if want_dist:
+        dist_ptr = &min_sqdist[0]
+
+    with nogil, parallel(num_threads=n_threads):
+        for b in prange(n_blocks, schedule="dynamic"):
+            stop = (b + 1) * ROWS_PER_BLOCK
+            if stop > n:
+                stop = n
+            _assign_rows(&data[0], &indices[0], &indptr[0], &sample_weight[0],
+                         &x_sqnorms[0], b * ROWS_PER_BLOCK, stop, &centers_t[0, 0],
+                         &c_sqnorms[0], k, &dots[threadid(), 0], &labels[0],
+                         dist_ptr, &block_inertia[b])
+    for b in range(n_blocks):
+        inertia += block_inertia[b]
+    return inertia
+
+
+def sparse_cluster_sums(
+    const floating[::1] data,              # IN (nnz,)
+    const int[::1] indices,                # IN (nnz,)
+    const Py_ssize_t[::1] indptr,          # IN (n_samples + 1,)
+    const floating[::1] sample_weight,     # IN (n_samples,)
+    const int[::1] labels,                 # IN (n_samples,)
+    double[:, ::1] sums,                   # OUT (n_clusters, n_features)
+    double[::1] weights,                   # OUT (n_clusters,)
+    int n_threads,
+):
+    """Weighted per-cluster sums and weights, each formed in row order."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef int k = <int> sums.shape[0]
+    cdef Py_ssize_t d = sums.shape[1]
+    cdef int n_parts = n_threads if n_threads < k else k
+    cdef Py_ssize_t i, v, l
+    cdef int p, lo, hi, lab
+    cdef double wi
+    cdef double* s
+    with nogil:
+        for p in prange(n_parts, num_threads=n_threads, schedule="static"):
+            lo = <int> ((<Py_ssize_t> k * p) // n_parts)
+            hi = <int> ((<Py_ssize_t> k * (p + 1)) // n_parts)
+            for lab in range(lo, hi):
+                s = &sums[lab, 0]
+                for l in range(d):
+                    s[l] = 0
+                weights[lab] = 0
+            for i in range(n):
+                lab = labels[i]
+                if lab < lo or lab >= hi:
+                    continue
+                wi = sample_weight[i]
+                weights[lab] += wi
+                s = &sums[lab, 0]
+                for v in range(indptr[i], indptr[i + 1]):
+                    s[indices[v]] += wi * data[v]
+
+
+def sparse_row_sqnorms(
+    const floating[::1] data,              # IN (nnz,)
+    const Py_ssize_t[::1] indptr,          # IN (n_samples + 1,)
+):
+    """Squared norm of every row in double, non-zeros added in column order."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    out_arr = np.empty(n, dtype=np.float64)
+    cdef double[::1] out = out_arr
+    cdef Py_ssize_t i, v
+    cdef double acc, xv
+    with nogil:
+        for i in range(n):
+            acc = 0
+            for v in range(indptr[i], indptr[i + 1]):
+                xv = data[v]
+                acc += xv * xv
+            out[i] = acc
+    return out_arr
+
+
+def sparse_projection(
+    const floating[::1] data,              # IN (nnz,)
+    const int[::1] indices,                # IN (nnz,)
+    const Py_ssize_t[::1] indptr,          # IN (n_samples + 1,)
+    const double[::1] direction,           # IN (n_features,)
+):
+    """x . direction for every row, one product at a time in column order."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    out_arr = np.empty(n, dtype=np.float64)
+    cdef double[::1] out = out_arr
+    cdef Py_ssize_t i, v
+    cdef double acc
+    with nogil:
+        for i in range(n):
+            acc = 0
+            for v in range(indptr[i], indptr[i + 1]):
+                acc = acc + <double> data[v] * direction[indices[v]]
+            out[i] = acc
+    return out_arr
+
+
+cdef void _potentials_rows(
+    const floating* data,
+    const int* indices,
+    const Py_ssize_t* indptr,
+    const floating* w,
+    const double* x_sqnorms,
+    double* closest,            # INOUT (n_samples,) written when `write`
+    Py_ssize_t start,
+    Py_ssize_t stop,
+    const double* cand_t,       # IN (n_features, n_cand) candidates, transposed
+    const double* c_sqnorms,    # IN (n_cand,)
+    int n_cand,
+    double* dots,               # SCRATCH (n_cand,)
+    double* pot,                # OUT (n_cand,) this block's potentials
+    bint write,
+) noexcept nogil:
+    cdef Py_ssize_t i, v
+    cdef int j
+    cdef double xv, dist
+    cdef const double* ct
+    for j in range(n_cand):
+        pot[j] = 0
+    for i in range(start, stop):
+        for j in range(n_cand):
+            dots[j] = 0
+        for v in range(indptr[i], indptr[i + 1]):
+            xv = data[v]
+            ct = cand_t + <Py_ssize_t> indices[v] * n_cand
+            for j in range(n_cand):
+                dots[j] += xv * ct[j]
+        for j in range(n_cand):
+            dist = x_sqnorms[i] - 2 * dots[j] + c_sqnorms[j]
+            if dist < 0:
+                dist = 0   # rounding in the expansion
+            if dist > closest[i]:
+                dist = closest[i]
+            pot[j] += w[i] * dist
+            if write:
+                closest[i] = dist
+
+
+def sparse_candidate_potentials(
+    const floating[::1] data,              # IN (nnz,)
+    const int[::1] indices,                # IN (nnz,)
+    const Py_ssize_t[::1] indptr,          # IN (n_samples + 1,)
+    const floating[::1] sample_weight,     # IN (n_samples,)
+    const double[::1] x_sqnorms,           # IN (n_samples,)
+    double[::1] closest,                   # INOUT (n_samples,)
+    const double[:, ::1] candidates,       # IN (n_candidates, n_features)
+    bint update_closest,
+    int n_threads,
+):
+    """The sparse twin of ``_seeding.candidate_potentials``."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef int n_cand = <int> candidates.shape[0]
+    cdef Py_ssize_t n_blocks = (n + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    C = np.asarray(candidates)
+    cdef const double[:, ::1] cand_t = np.ascontiguousarray(C.T)
+    cdef const double[::1] c_sqnorms = np.einsum("ij,ij->i", C, C)
+    cdef double[:, ::1] dots = np.empty((n_threads, n_cand + 8))
+    cdef double[:, ::1] block_pot = np.zeros((max(n_blocks, 1), n_cand + 8))
+    cdef Py_ssize_t b, stop
+    with nogil, parallel(num_threads=n_threads):
+        for b in prange(n_blocks, schedule="dynamic"):
+            stop = (b + 1) * ROWS_PER_BLOCK
+            if stop > n:
+                stop = n
+            _potentials_rows(&data[0], &indices[0], &indptr[0], &sample_weight[0],
+                             &x_sqnorms[0], &closest[0], b * ROWS_PER_BLOCK, stop,
+                             &cand_t[0, 0], &c_sqnorms[0], n_cand,
+                             &dots[threadid(), 0], &block_pot[b, 0], update_closest)
+    pot = np.zeros(n_cand)
+    for b in range(n_blocks):
+        pot += block_pot[b, :n_cand]
+    return pot

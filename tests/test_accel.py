@@ -1,0 +1,320 @@
+"""Exact accelerated k-means (Hamerly, Elkan): the same result as Lloyd.
+
+The pass kernels against NumPy twins (labels, statistics, bounds that are
+really bounds), whole fits against Lloyd at chunk boundaries for both dtypes
+and several thread counts, empty clusters, and the ``auto`` rule.
+"""
+import numpy as np
+import pytest
+
+from kmgmm import KMeans, _elkan, _hamerly
+from kmgmm._kmeans_bounds import (
+    center_geometry, choose_algorithm, elkan_bounds_bytes, elkan_fits, largest_other_move,
+)
+
+BOUNDED = ("hamerly", "elkan")
+
+
+def blobs(n, d, k, *, spread=1.0, offset=0.0, dtype=np.float64, seed=0):
+    rng = np.random.RandomState(seed)
+    means = rng.uniform(-10, 10, size=(k, d))
+    y = rng.randint(k, size=n)
+    X = means[y] + spread * rng.standard_normal((n, d)) + offset
+    return X.astype(dtype)
+
+
+def pass_twin(X, w, centers):
+    """Plain NumPy: labels, squared distances to all centres, sums, weights, inertia."""
+    X64, C64, w64 = X.astype(np.float64), centers.astype(np.float64), w.astype(np.float64)
+    d2 = ((X64[:, None, :] - C64[None, :, :]) ** 2).sum(-1)
+    labels = d2.argmin(1)
+    sums = np.zeros_like(C64)
+    np.add.at(sums, labels, w64[:, None] * X64)
+    weights = np.bincount(labels, weights=w64, minlength=len(C64))
+    inertia = float((w64 * d2[np.arange(len(X)), labels]).sum())
+    return labels, d2, sums, weights, inertia
+
+
+def run_hamerly(X, w, centers, state, half_sep, move, first, n_threads, exact=True):
+    """One Hamerly pass on ``state`` (labels, upper, lower, sums, weights, counts)."""
+    n = len(X)
+    labels, upper, lower, sums, weights, counts = state
+    out = _hamerly.hamerly_pass(
+        X, w, centers, half_sep, move, largest_other_move(move), labels, upper, lower,
+        sums, weights, counts, np.empty(n, np.intc), np.empty(n, np.intc), first, exact,
+        n_threads)
+    md = np.empty(n, dtype=X.dtype)
+    _hamerly.label_sqdist(X, centers, labels, md, n_threads)
+    return out, md
+
+
+def hamerly_state(n, k, d):
+    return (np.full(n, -1, dtype=np.int32), np.empty(n), np.zeros(n),
+            np.full((k, d), np.nan), np.full(k, np.nan), np.zeros(k, dtype=np.int64))
+
+
+def run_elkan(X, w, centers, labels, lower, stamp, drops, now, first, n_threads):
+    k, d = centers.shape
+    half_cc, half_sep = center_geometry(centers)
+    md = np.empty(len(X), dtype=X.dtype)
+    sums, weights = np.full((k, d), np.nan), np.full(k, np.nan)
+    out = _elkan.elkan_pass(X, w, centers, half_sep, half_cc, drops, now, labels, lower,
+                            stamp, md, sums, weights, first, n_threads)
+    return out, md, sums, weights
+
+
+def check_pass(X, w, centers, labels, md, sums, weights, inertia):
+    t_labels, d2, t_sums, t_weights, t_inertia = pass_twin(X, w, centers)
+    np.testing.assert_array_equal(labels, t_labels)
+    rtol = 1e-5 if X.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(md, d2[np.arange(len(X)), t_labels], rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(sums, t_sums, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(weights, t_weights, rtol=1e-12)
+    np.testing.assert_allclose(inertia, t_inertia, rtol=rtol)
+    return d2
+
+
+# --------------------------------------------------------- kernels vs twins
+@pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 3_000])
+@pytest.mark.parametrize("n_features", [2, 3, 17])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_threads, dtype):
+    rng = np.random.RandomState(n_samples + n_features)
+    k = 7
+    X = blobs(n_samples, n_features, k, spread=2.0, offset=50.0, dtype=dtype, seed=n_samples)
+    w = rng.uniform(0.1, 3, n_samples).astype(dtype)
+    w[::5] = 0   # rows of zero weight are not counted
+    centers = X[rng.randint(n_samples, size=k)] + rng.standard_normal((k, n_features)).astype(dtype)
+    state = hamerly_state(n_samples, k, n_features)
+    labels, upper, lower, sums, weights, counts = state
+    half_cc, half_sep = center_geometry(centers)
+    (inertia, evals, changed), md = run_hamerly(X, w, centers, state, half_sep,
+                                                np.zeros(k), True, n_threads)
+    d2 = check_pass(X, w, centers, labels, md, sums, weights, inertia)
+    assert evals == n_samples * k and changed == n_samples
+    np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=k))
+    own = np.sqrt(d2[np.arange(n_samples), labels])
+    other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
+    assert np.all(lower <= other) and np.all(upper >= own)
+
+    # Move the centres a little, twice: passes from these bounds stay exact,
+    # with and without tightening every row, and the running statistics
+    # follow the rows that change cluster.
+    for exact in (False, True):
+        new = (centers + 0.3 * rng.standard_normal(centers.shape)).astype(dtype)
+        move = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(1)) * (1 + 1e-12)
+        centers = new
+        half_cc, half_sep = center_geometry(centers)
+        (inertia, evals, changed), md = run_hamerly(X, w, centers, state, half_sep, move,
+                                                    False, n_threads, exact=exact)
+        if not exact:
+            assert np.isnan(inertia)
+            inertia = float(w.astype(np.float64) @ md.astype(np.float64))
+        d2 = check_pass(X, w, centers, labels, md, sums, weights, inertia)
+        np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=k))
+        own = np.sqrt(d2[np.arange(n_samples), labels])
+        other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
+        assert np.all(lower <= other) and np.all(upper >= own)
+
+
+@pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 3_000])
+@pytest.mark.parametrize("n_features", [2, 3, 17])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_elkan_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_threads, dtype):
+    rng = np.random.RandomState(n_samples + n_features + 1)
+    k = 7
+    X = blobs(n_samples, n_features, k, spread=2.0, offset=50.0, dtype=dtype, seed=n_samples)
+    w = rng.uniform(0.1, 3, n_samples).astype(dtype)
+    centers = X[rng.randint(n_samples, size=k)] + rng.standard_normal((k, n_features)).astype(dtype)
+    labels = np.full(n_samples, -1, dtype=np.int32)
+    lower = np.zeros((n_samples, k), dtype=np.float32)
+    stamp = np.zeros(n_samples, dtype=np.int32)
+    drops = np.zeros((4, k))
+    (inertia, evals, changed), md, sums, weights = run_elkan(
+        X, w, centers, labels, lower, stamp, drops, 0, True, n_threads)
+    d2 = check_pass(X, w, centers, labels, md, sums, weights, inertia)
+    assert evals == n_samples * k and changed == n_samples
+    assert np.all(lower <= np.sqrt(d2))
+
+    # Two moves; the bounds are brought up to date lazily and stay bounds.
+    cur = centers
+    for now in (1, 2):
+        new = (cur + 0.3 * rng.standard_normal(cur.shape)).astype(dtype)
+        drops[now] = drops[now - 1] + np.sqrt(((new.astype(np.float64) - cur) ** 2).sum(1)) * (1 + 1e-12)
+        cur = new
+        (inertia, evals, changed), md, sums, weights = run_elkan(
+            X, w, cur, labels, lower, stamp, drops, now, False, n_threads)
+        d2 = check_pass(X, w, cur, labels, md, sums, weights, inertia)
+        # A row's bounds (other than its own centre's, which is never read)
+        # are current as of its stamp.
+        for i in range(0, n_samples, max(1, n_samples // 50)):
+            behind = drops[now] - drops[stamp[i]]
+            other = np.arange(k) != labels[i]
+            assert np.all((lower[i] - behind)[other] <= np.sqrt(d2[i])[other])
+
+
+def test_geometry_gives_lower_bounds_far_from_origin():
+    rng = np.random.RandomState(0)
+    C = (rng.standard_normal((20, 30)) * 1e-3 + 1e4).astype(np.float32)
+    half_cc, half_sep = center_geometry(C)
+    C64 = C.astype(np.float64)
+    exact = 0.5 * np.sqrt(((C64[:, None] - C64[None]) ** 2).sum(-1))
+    off = ~np.eye(20, dtype=bool)
+    assert np.all(half_cc[off] <= exact[off])
+    np.testing.assert_array_equal(half_sep, half_cc.min(1))
+
+
+# ------------------------------------------------------ fits against Lloyd
+def fit_pair(X, k, algorithm, n_threads, seed=2, **kw):
+    init = X[np.random.RandomState(seed).choice(len(X), k, replace=False)]
+    ref = KMeans(k, init=init, algorithm="lloyd", n_threads=n_threads, **kw).fit(X)
+    km = KMeans(k, init=init, algorithm=algorithm, n_threads=n_threads, **kw).fit(X)
+    return ref, km
+
+
+def assert_same_fit(ref, km, dtype):
+    np.testing.assert_array_equal(km.labels_, ref.labels_)
+    rtol = 1e-10 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=rtol)
+    assert km.n_iter_ == ref.n_iter_
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+@pytest.mark.parametrize("n_samples", [255, 256, 257, 5_000])
+@pytest.mark.parametrize("n_features", [2, 3, 20])
+def test_fit_matches_lloyd(algorithm, n_samples, n_features, dtype):
+    X = blobs(n_samples, n_features, 9, spread=3.0, dtype=dtype, seed=n_samples)
+    ref, km = fit_pair(X, 9, algorithm, 2, tol=0, max_iter=100)
+    assert_same_fit(ref, km, dtype)
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_fit_matches_lloyd_weighted(algorithm, dtype):
+    X = blobs(6_000, 12, 15, spread=0.7, dtype=dtype, seed=5)
+    w = np.random.RandomState(1).uniform(0.2, 4, len(X))
+    init = X[:15]
+    ref = KMeans(15, init=init, algorithm="lloyd", tol=0, max_iter=60).fit(X, sample_weight=w)
+    km = KMeans(15, init=init, algorithm=algorithm, tol=0, max_iter=60).fit(X, sample_weight=w)
+    assert_same_fit(ref, km, dtype)
+
+
+def test_bounds_hold_far_from_origin_float32():
+    # At 1e4 in float32 the Lloyd keys carry rounding errors far larger than
+    # the gaps between distances; the bounds derived from them must still
+    # be lower bounds.  (Labels are compared with Lloyd only where Lloyd's
+    # own float32 keys resolve the nearest centre.)
+    rng = np.random.RandomState(0)
+    X = blobs(3_000, 12, 6, spread=1.0, offset=1e4, dtype=np.float32, seed=5)
+    k = 6
+    centers = X[rng.randint(len(X), size=k)]
+    state = hamerly_state(len(X), k, 12)
+    labels, lower = state[0], state[2]
+    half_cc, half_sep = center_geometry(centers)
+    run_hamerly(X, np.ones(len(X), np.float32), centers, state, half_sep, np.zeros(k),
+                True, 2)
+    _, d2, _, _, _ = pass_twin(X, np.ones(len(X)), centers)
+    other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
+    assert np.all(lower <= other)
+    lower32 = np.zeros((len(X), k), dtype=np.float32)
+    run_elkan(X, np.ones(len(X), np.float32), centers, labels, lower32,
+              np.zeros(len(X), np.int32), np.zeros((1, k)), 0, True, 2)
+    assert np.all(lower32 <= np.sqrt(d2))
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_fit_bit_identical_for_thread_counts(algorithm, dtype):
+    X = blobs(9_000, 10, 12, spread=4.0, dtype=dtype, seed=3)
+    fits = [KMeans(12, random_state=0, algorithm=algorithm, n_threads=t).fit(X)
+            for t in (1, 2, 3)]
+    for km in fits[1:]:
+        np.testing.assert_array_equal(km.cluster_centers_, fits[0].cluster_centers_)
+        np.testing.assert_array_equal(km.labels_, fits[0].labels_)
+        assert km.inertia_ == fits[0].inertia_ and km.n_iter_ == fits[0].n_iter_
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_stops_on_tolerance_like_lloyd(algorithm):
+    X = blobs(4_000, 5, 6, spread=6.0, seed=8)
+    ref, km = fit_pair(X, 6, algorithm, 2, tol=1e-2, max_iter=300)
+    assert_same_fit(ref, km, np.float64)
+    ref, km = fit_pair(X, 6, algorithm, 2, tol=0, max_iter=3)
+    assert_same_fit(ref, km, np.float64)
+
+
+@pytest.mark.parametrize("algorithm", ("lloyd",) + BOUNDED)
+def test_empty_cluster_relocated_under_every_algorithm(algorithm):
+    X = np.array([[0.0], [0.1], [0.2], [10.0], [10.1], [50.0]])
+    init = np.array([[0.1], [10.0], [1000.0]])
+    km = KMeans(3, init=init, max_iter=1, algorithm=algorithm).fit(X)
+    assert 50.0 in km.cluster_centers_[:, 0]
+    assert len(np.unique(km.labels_)) == 3
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_empty_clusters_mid_fit_match_lloyd(algorithm, dtype):
+    # Several far centres attract nothing: they jump onto far rows and the
+    # bounds must follow them.
+    X = blobs(3_000, 4, 5, spread=1.0, dtype=dtype, seed=4)
+    init = np.vstack([X[:5], np.full((3, 4), 500.0), np.full((1, 4), -700.0)]).astype(dtype)
+    ref = KMeans(9, init=init, algorithm="lloyd", tol=0, max_iter=100).fit(X)
+    km = KMeans(9, init=init, algorithm=algorithm, tol=0, max_iter=100).fit(X)
+    assert_same_fit(ref, km, dtype)
+    assert len(np.unique(km.labels_)) == 9
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_single_cluster(algorithm):
+    X = blobs(500, 3, 2, seed=1)
+    ref, km = fit_pair(X, 1, algorithm, 1)
+    assert_same_fit(ref, km, np.float64)
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_verbose_reports_skipped_distances(algorithm, capsys):
+    X = blobs(4_000, 3, 4, spread=0.5, seed=2)
+    KMeans(4, random_state=0, algorithm=algorithm, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert f"Algorithm: {algorithm}." in out
+    assert "skipped" in out
+
+
+def test_auto_falls_back_to_lloyd_when_bounds_do_not_pay(capsys):
+    # One blob in 16-D cut into clusters: nearly every row is near a boundary.
+    X = np.random.RandomState(0).standard_normal((4_000, 16))
+    init = X[:8]
+    ref = KMeans(8, init=init, algorithm="lloyd", tol=0, max_iter=40).fit(X)
+    km = KMeans(8, init=init, algorithm="auto", tol=0, max_iter=40, verbose=1).fit(X)
+    assert "Lloyd passes from here" in capsys.readouterr().out
+    assert_same_fit(ref, km, np.float64)
+
+
+# -------------------------------------------------------------- the rule
+def test_auto_rule():
+    for shape in [(10**6, 2, 8), (10**6, 32, 64), (10**5, 784, 10), (2 * 10**5, 128, 256)]:
+        for dtype in (np.float32, np.float64):
+            assert choose_algorithm(*shape, dtype) == "hamerly"
+    assert choose_algorithm(1000, 5, 1, np.float64) == "lloyd"
+    # Elkan's bounds must fit comfortably in memory.
+    assert elkan_fits(10**5, 10, memory=elkan_bounds_bytes(10**5, 10) * 4)
+    assert not elkan_fits(10**5, 10, memory=elkan_bounds_bytes(10**5, 10) * 2)
+
+
+def test_elkan_too_big_runs_hamerly(monkeypatch):
+    import kmgmm._kmeans as km_mod
+    monkeypatch.setattr(km_mod, "elkan_fits", lambda *a, **k: False)
+    X = blobs(2_000, 3, 4, seed=1)
+    with pytest.warns(RuntimeWarning, match="hamerly"):
+        km = KMeans(4, random_state=0, algorithm="elkan").fit(X)
+    assert km._algorithm == "hamerly"
+
+
+@pytest.mark.parametrize("shape", [(3_000, 2, 4), (1_000, 70, 5)])
+def test_auto_runs_what_the_rule_says(shape):
+    n, d, k = shape
+    X = blobs(n, d, k, seed=0)
+    km = KMeans(k, random_state=0).fit(X)
+    assert km.algorithm == "auto"
+    assert km._algorithm == choose_algorithm(n, d, k, X.dtype)
+    ref = KMeans(k, random_state=0, algorithm="lloyd").fit(X)
+    assert_same_fit(ref, km, np.float64)
