@@ -47,8 +47,8 @@ def _random_blocks(n_samples, n_components, random_state):
     return blocks
 
 
-def _moments(X, sample_weight, blocks, n_components, covariance_type, fallback_means):
-    """Weighted statistics of the responsibilities ``blocks`` (two passes)."""
+def first_moments(X, sample_weight, blocks, n_components):
+    """Weighted totals ``nk`` and sums ``sx`` of the responsibilities ``blocks``."""
     k, d = n_components, X.shape[1]
     w = sample_weight.astype(np.float64, copy=False)
     nk = np.zeros(k)
@@ -57,10 +57,13 @@ def _moments(X, sample_weight, blocks, n_components, covariance_type, fallback_m
         wr = w[sl, None] * r
         nk += wr.sum(axis=0)
         sx += wr.T @ X[sl].astype(np.float64, copy=False)
-    means = np.array(fallback_means, dtype=np.float64)
-    filled = nk > 0
-    means[filled] = sx[filled] / nk[filled, None]
+    return nk, sx
 
+
+def second_moments(X, sample_weight, blocks, n_components, covariance_type, means):
+    """Weighted first and second moments about ``means`` (the layout ``m_step`` takes)."""
+    k, d = n_components, X.shape[1]
+    w = sample_weight.astype(np.float64, copy=False)
     s1 = np.zeros((k, d))
     if covariance_type == "full":
         s2 = np.zeros((k, d, d))
@@ -83,7 +86,24 @@ def _moments(X, sample_weight, blocks, n_components, covariance_type, fallback_m
                 target += (a[:, None] * D).T @ D
             elif covariance_type != "fixed":
                 s2[j] += a @ (D * D)
-    return nk, s1, s2.ravel(), means
+    return s1, s2.ravel()
+
+
+def means_from_moments(nk, sx, fallback_means):
+    """Weighted means; a component without weight keeps its fallback mean."""
+    means = np.array(fallback_means, dtype=np.float64)
+    filled = nk > 0
+    means[filled] = sx[filled] / nk[filled, None]
+    return means
+
+
+def _moments(X, sample_weight, blocks, n_components, covariance_type, fallback_means):
+    """Weighted statistics of the responsibilities ``blocks`` (two passes)."""
+    nk, sx = first_moments(X, sample_weight, blocks, n_components)
+    means = means_from_moments(nk, sx, fallback_means)
+    s1, s2 = second_moments(X, sample_weight, blocks, n_components, covariance_type,
+                            means)
+    return nk, s1, s2, means
 
 
 def initial_parameters(X, sample_weight, n_components, *, init_params, means_init,

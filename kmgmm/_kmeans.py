@@ -12,7 +12,7 @@ from ._kmeans_init import (
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array, check_choice, check_features, check_int, check_random_state,
-    check_real, check_sample_weight, feature_names_of,
+    check_real, check_sample_weight, feature_names_of, is_dask_collection,
 )
 
 ALGORITHMS = ("lloyd",)
@@ -258,7 +258,14 @@ class KMeans(BaseEstimator):
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; an integer weight counts as that many copies.
+
+        With X a Dask array or DataFrame the fit runs on the cluster of the
+        current ``distributed.Client`` (see ``kmgmm/_dask.py``); ``labels_``
+        is then a Dask array, already computed on the workers.
         """
+        if is_dask_collection(X):
+            from ._dask import fit_kmeans
+            return fit_kmeans(self, X, sample_weight)
         names = feature_names_of(X)
         X = as_float_array(X)
         init, n_init = self._check_params(X)
@@ -328,7 +335,10 @@ class KMeans(BaseEstimator):
         return labels, inertia
 
     def predict(self, X):
-        """Index of the nearest centre for each row of X."""
+        """Index of the nearest centre for each row of X (lazy for a Dask X)."""
+        if is_dask_collection(X):
+            from ._dask import kmeans_predict
+            return kmeans_predict(self, X)
         X = self._check_test_data(X, "predict")
         return self._assign(X)[0]
 
@@ -338,16 +348,24 @@ class KMeans(BaseEstimator):
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the weighted inertia of X under the fitted centres."""
+        if is_dask_collection(X):
+            from ._dask import kmeans_score
+            return kmeans_score(self, X, sample_weight)
         X = self._check_test_data(X, "score")
         return -float(self._assign(X, sample_weight)[1])
 
     def transform(self, X):
-        """Euclidean distance from each row of X to each centre."""
+        """Euclidean distance from each row of X to each centre (lazy for a Dask X)."""
+        if is_dask_collection(X):
+            from ._dask import kmeans_transform
+            return kmeans_transform(self, X)
         X = self._check_test_data(X, "transform")
         return self._distances(X)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances from each row of X to each centre."""
+        if is_dask_collection(X):
+            return self.fit(X, sample_weight=sample_weight).transform(X)
         return self.fit(X, sample_weight=sample_weight)._distances(as_float_array(X))
 
     def _distances(self, X):

@@ -310,3 +310,8 @@ def check_features(estimator, X, names, *, reset):
             f"{estimator.n_features_in_} features as input; pass data with the "
             "columns the model was fitted on."
         )
+
+
+def is_dask_collection(X):
+    """True for a Dask array or DataFrame, found without importing Dask."""
+    return type(X).__module__.partition(".")[0] in ("dask", "dask_expr")
