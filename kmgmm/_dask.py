@@ -72,6 +72,9 @@ OVERSAMPLING_FACTOR = 2.0
 # or 100 per cluster.
 SAMPLE_ROWS = 10_000
 
+# Attempts at broadcasting a round's parameters before giving up.
+PUT_RETRIES = 8
+
 DASK_INITS = ("k-means++", "k-means||", "k-means++-sample", "random")
 
 
@@ -261,6 +264,13 @@ class ClusterRunner(LocalRunner):
         return Blocks(futures[key] for key in dask.core.flatten(arr.__dask_keys__()))
 
     def put(self, obj):
+        # A worker that died since the last round makes the broadcast fail
+        # until the scheduler has noticed; try again, then once more plainly.
+        for attempt in range(PUT_RETRIES):
+            try:
+                return self.client.scatter(obj, broadcast=True, hash=False)
+            except OSError:
+                time.sleep(0.25 * (attempt + 1))
         return self.client.scatter(obj, broadcast=True, hash=False)
 
     def map(self, fn, *args):
