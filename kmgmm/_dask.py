@@ -5,8 +5,9 @@ The estimators dispatch here when X is a Dask array or a Dask DataFrame.  X
 (and a Dask ``sample_weight``) is persisted once, cut into blocks of rows.
 Every iteration then
 
-1. sends the current parameters to the workers once (``scatter`` with
-   ``broadcast=True``; with no Client they stay in this process),
+1. sends the current parameters to the cluster once, as the data of one
+   small task that the block tasks depend on (with no Client they stay in
+   this process),
 2. runs the kernel of the in-memory fit on every block (``_lloyd.lloyd_pass``
    or ``KernelModel.run``); a block task returns that block's statistics,
    never per-sample data,
@@ -16,8 +17,9 @@ Every iteration then
    (``centers_from_sums``, ``m_step``).
 
 Per-sample data never crosses the network after the persist.  When a worker
-dies, Dask recomputes its blocks from their source graph; each round's
-parameters are on every worker, so the fit goes on with the same result.
+dies, Dask recomputes its blocks from their source graph (and the round's
+parameters from the task that holds them), so the fit goes on with the same
+result.
 
 Without a ``distributed.Client``, the blocks are computed with Dask's default
 scheduler and the block tasks run one after another in this process.
@@ -71,9 +73,6 @@ OVERSAMPLING_FACTOR = 2.0
 # Rows gathered for init="k-means++-sample" and "random": at least this many,
 # or 100 per cluster.
 SAMPLE_ROWS = 10_000
-
-# Attempts at broadcasting a round's parameters before giving up.
-PUT_RETRIES = 8
 
 DASK_INITS = ("k-means++", "k-means||", "k-means++-sample", "random")
 
@@ -215,6 +214,10 @@ def _task_threads(n_threads):
     return max(1, worker.state.nthreads // busy)
 
 
+def _hold(obj):
+    return obj
+
+
 class LocalRunner:
     """No Client: blocks computed by Dask's default scheduler, tasks run here."""
 
@@ -251,7 +254,7 @@ class LocalRunner:
 
 
 class ClusterRunner(LocalRunner):
-    """A ``distributed.Client``: futures, scatter, a reduction tree of tasks."""
+    """A ``distributed.Client``: futures, a task per round's parameters, a reduction tree."""
 
     def __init__(self, client):
         self.client = client
@@ -264,14 +267,12 @@ class ClusterRunner(LocalRunner):
         return Blocks(futures[key] for key in dask.core.flatten(arr.__dask_keys__()))
 
     def put(self, obj):
-        # A worker that died since the last round makes the broadcast fail
-        # until the scheduler has noticed; try again, then once more plainly.
-        for attempt in range(PUT_RETRIES):
-            try:
-                return self.client.scatter(obj, broadcast=True, hash=False)
-            except OSError:
-                time.sleep(0.25 * (attempt + 1))
-        return self.client.scatter(obj, broadcast=True, hash=False)
+        # One small task holds the round's parameters: the scheduler sends
+        # them once, workers copy them from each other, and a worker lost
+        # with the only copy is handled like any lost task.  (A broadcast
+        # scatter can hang while the scheduler has not yet noticed a dead
+        # worker.)
+        return self.client.submit(_hold, obj, pure=False)
 
     def map(self, fn, *args):
         n = next(len(a) for a in args if isinstance(a, Blocks))
