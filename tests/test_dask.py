@@ -153,6 +153,12 @@ def test_kmeans_dask_dataframe(client, data):
     np.testing.assert_array_equal(km.predict(ddf).compute(), ref.labels_)
 
 
+def test_block_tasks_use_their_workers_threads(client):
+    # The nanny sets OMP_NUM_THREADS=1; the count comes from the worker.
+    assert client.submit(_dask._task_threads, None, pure=False).result() == 1
+    assert client.submit(_dask._task_threads, 3, pure=False).result() == 3
+
+
 def test_without_client_the_default_scheduler_is_used(data, monkeypatch):
     monkeypatch.setattr(_dask, "runner", _dask.LocalRunner)
     X, w, _ = data
