@@ -3,6 +3,7 @@
 One ``distributed.LocalCluster`` (2 worker processes, 1 thread each) serves
 the whole module.
 """
+import concurrent.futures
 import os
 import signal
 import subprocess
@@ -286,7 +287,9 @@ def test_fit_survives_a_killed_worker(client, estimator):
     Xd = da.from_array(X, chunks=5_000)
     est = make()
     est._iteration_callback, est._killed_pid = _kill_one_worker_at(client, 2)
-    est.fit(Xd)
+    # In a thread, so that a fit that never finishes fails the test.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(est.fit, Xd).result(timeout=180)
     del est._iteration_callback
     if estimator == "kmeans":
         np.testing.assert_array_equal(est.labels_.compute(), ref.labels_)
