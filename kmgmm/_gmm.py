@@ -16,7 +16,7 @@ from ._kmeans_init import ROWS_PER_BLOCK
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array, check_choice, check_features, check_int, check_random_state,
-    check_real, check_sample_weight, feature_names_of,
+    check_real, check_sample_weight, feature_names_of, is_dask_collection,
 )
 
 ASSIGNMENTS = ("soft", "hard")
@@ -215,6 +215,10 @@ class GaussianMixture(BaseEstimator):
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; an integer weight counts as that many copies.
+
+        With X a Dask array or DataFrame the fit runs on the cluster of the
+        current ``distributed.Client`` (see ``kmgmm/_dask.py``);
+        ``fit_predict`` then returns a Dask array.
         """
         self._fit(X, sample_weight)
         return self
@@ -228,6 +232,9 @@ class GaussianMixture(BaseEstimator):
         return self._fit(X, sample_weight)
 
     def _fit(self, X, sample_weight):
+        if is_dask_collection(X):
+            from ._dask import fit_gaussian_mixture
+            return fit_gaussian_mixture(self, X, sample_weight)
         names = feature_names_of(X)
         X = as_float_array(X)
         weights_init, means_init, prec_init = self._check_params(X)
@@ -394,26 +401,40 @@ class GaussianMixture(BaseEstimator):
         return out
 
     def predict(self, X):
-        """The most likely component of each row of X."""
+        """The most likely component of each row of X (lazy for a Dask X)."""
+        if is_dask_collection(X):
+            from ._dask import gmm_blockwise
+            return gmm_blockwise(self, X, "predict", "labels")
         return self._pass(X, "predict", labels=True)["labels"]
 
     def predict_proba(self, X):
         """Responsibilities: the posterior probability of each component.
 
-        Rows sum to 1. With ``assignment="hard"`` they are one-hot.
+        Rows sum to 1. With ``assignment="hard"`` they are one-hot. Lazy
+        for a Dask X.
         """
+        if is_dask_collection(X):
+            from ._dask import gmm_blockwise
+            return gmm_blockwise(self, X, "predict_proba", "resp")
         return self._pass(X, "predict_proba", resp=True)["resp"]
 
     def score_samples(self, X):
         """Log-likelihood of each row of X under the model.
 
         With ``assignment="hard"``: the log of the weighted density of the
-        most likely component (the classification log-likelihood).
+        most likely component (the classification log-likelihood). Lazy for
+        a Dask X.
         """
+        if is_dask_collection(X):
+            from ._dask import gmm_blockwise
+            return gmm_blockwise(self, X, "score_samples", "lse")
         return self._pass(X, "score_samples", lse=True)["lse"]
 
     def score(self, X, y=None, sample_weight=None):
         """Mean (weighted) log-likelihood per sample of X."""
+        if is_dask_collection(X):
+            from ._dask import gmm_score
+            return gmm_score(self, X, sample_weight)
         lse = self.score_samples(X)
         if sample_weight is None:
             return float(lse.mean())

@@ -25,6 +25,16 @@ def nearest_labels(X, centers, n_threads):
     return labels
 
 
+def _one_hot_blocks(labels, n_components):
+    def blocks():
+        for start in range(0, labels.shape[0], ROWS_PER_BLOCK):
+            lab = labels[start:start + ROWS_PER_BLOCK]
+            r = np.zeros((lab.shape[0], n_components))
+            r[np.arange(lab.shape[0]), lab] = 1.0
+            yield slice(start, start + lab.shape[0]), r
+    return blocks
+
+
 def _random_blocks(n_samples, n_components, random_state):
     n_blocks = -(-n_samples // ROWS_PER_BLOCK)
     seeds = random_state.randint(np.iinfo(np.int32).max, size=n_blocks)
@@ -74,6 +84,57 @@ def _label_moments(X, sample_weight, labels, n_components, ctype, fallback_means
             elif ctype == 2:
                 s2[j] += wj @ (D * D)
     return nk, s1, s2.ravel(), means
+
+
+def first_moments(X, sample_weight, blocks, n_components):
+    """Weighted totals ``nk`` and sums ``sx`` of the responsibilities ``blocks``
+    (the distributed initialisation runs it on every block)."""
+    k, d = n_components, X.shape[1]
+    w = sample_weight.astype(np.float64, copy=False)
+    nk = np.zeros(k)
+    sx = np.zeros((k, d))
+    for sl, r in blocks():
+        wr = w[sl, None] * r
+        nk += wr.sum(axis=0)
+        sx += wr.T @ X[sl].astype(np.float64, copy=False)
+    return nk, sx
+
+
+def second_moments(X, sample_weight, blocks, n_components, covariance_type, means):
+    """Weighted first and second moments about ``means`` (the layout ``m_step`` takes)."""
+    k, d = n_components, X.shape[1]
+    w = sample_weight.astype(np.float64, copy=False)
+    s1 = np.zeros((k, d))
+    if covariance_type == "full":
+        s2 = np.zeros((k, d, d))
+    elif covariance_type == "tied":
+        s2 = np.zeros((d, d))
+    else:
+        s2 = np.zeros((k, d))
+    for sl, r in blocks():
+        x = X[sl].astype(np.float64, copy=False)
+        wr = w[sl, None] * r
+        for j in range(k):
+            sel = wr[:, j] > 0
+            if not sel.any():
+                continue
+            D = x[sel] - means[j]
+            a = wr[sel, j]
+            s1[j] += a @ D
+            if covariance_type in ("full", "tied"):
+                target = s2[j] if covariance_type == "full" else s2
+                target += (a[:, None] * D).T @ D
+            elif covariance_type != "fixed":
+                s2[j] += a @ (D * D)
+    return s1, s2.ravel()
+
+
+def means_from_moments(nk, sx, fallback_means):
+    """Weighted means; a component without weight keeps its fallback mean."""
+    means = np.array(fallback_means, dtype=np.float64)
+    filled = nk > 0
+    means[filled] = sx[filled] / nk[filled, None]
+    return means
 
 
 def _soft_moments(X, sample_weight, blocks, n_components, ctype, shift):

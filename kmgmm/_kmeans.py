@@ -14,6 +14,7 @@ from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array, check_choice, check_features, check_int, check_random_state,
     check_real, check_sample_weight, feature_names_of, is_sparse, as_float_csr,
+    is_dask_collection,
 )
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
@@ -323,7 +324,14 @@ class KMeans(BaseEstimator):
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; an integer weight counts as that many copies.
+
+        With X a Dask array or DataFrame the fit runs on the cluster of the
+        current ``distributed.Client`` (see ``kmgmm/_dask.py``); ``labels_``
+        is then a Dask array, already computed on the workers.
         """
+        if is_dask_collection(X):
+            from ._dask import fit_kmeans
+            return fit_kmeans(self, X, sample_weight)
         names = feature_names_of(X)
         sparse = is_sparse(X)
         X = as_float_csr(X) if sparse else as_float_array(X)
@@ -433,7 +441,10 @@ class KMeans(BaseEstimator):
         return labels, inertia
 
     def predict(self, X):
-        """Index of the nearest centre for each row of X."""
+        """Index of the nearest centre for each row of X (lazy for a Dask X)."""
+        if is_dask_collection(X):
+            from ._dask import kmeans_predict
+            return kmeans_predict(self, X)
         X = self._check_test_data(X, "predict")
         return self._assign(X)[0]
 
@@ -443,16 +454,24 @@ class KMeans(BaseEstimator):
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the weighted inertia of X under the fitted centres."""
+        if is_dask_collection(X):
+            from ._dask import kmeans_score
+            return kmeans_score(self, X, sample_weight)
         X = self._check_test_data(X, "score")
         return -float(self._assign(X, sample_weight)[1])
 
     def transform(self, X):
-        """Euclidean distance from each row of X to each centre."""
+        """Euclidean distance from each row of X to each centre (lazy for a Dask X)."""
+        if is_dask_collection(X):
+            from ._dask import kmeans_transform
+            return kmeans_transform(self, X)
         X = self._check_test_data(X, "transform")
         return self._distances(X)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances from each row of X to each centre."""
+        if is_dask_collection(X):
+            return self.fit(X, sample_weight=sample_weight).transform(X)
         self.fit(X, sample_weight=sample_weight)
         return self._distances(as_float_csr(X) if is_sparse(X) else as_float_array(X))
 

@@ -366,3 +366,8 @@ def as_float_csr(X, *, name="X", dtype=None):
         csr = sp.csr_matrix(csr)
     check_finite(csr.data, name)
     return csr
+
+
+def is_dask_collection(X):
+    """True for a Dask array or DataFrame, found without importing Dask."""
+    return type(X).__module__.partition(".")[0] in ("dask", "dask_expr")
