@@ -605,7 +605,9 @@ def _check_kmeans_params(est, X):
     check_int(est.max_iter, "max_iter", low=1)
     check_real(est.tol, "tol", low=0)
     check_int(est.verbose, "verbose", low=0)
-    check_choice(est.algorithm, "algorithm", ("lloyd",))
+    # Every algorithm gives Lloyd's result; on a cluster the passes are Lloyd's
+    # (the bound algorithms' per-row state would have to live on the workers).
+    check_choice(est.algorithm, "algorithm", ("auto", "lloyd", "hamerly", "elkan"))
     if est.n_threads is not None:
         check_int(est.n_threads, "n_threads", low=1)
     init = est.init
