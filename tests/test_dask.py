@@ -60,9 +60,10 @@ def _close(a, b, rtol=RTOL):
                                rtol=rtol, atol=0)
 
 
-def test_import_kmgmm_does_not_import_dask():
+def test_import_kmgmm_does_not_import_dask(tmp_path):
     code = "import kmgmm, sys; assert 'dask' not in sys.modules, 'dask imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    # From an empty directory: the installed package, not a source checkout.
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
 
 
 # ------------------------------------------------------------------ KMeans
