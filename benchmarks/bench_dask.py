@@ -125,7 +125,8 @@ def main():
         rows = {}
 
         def km(max_iter, **kw):
-            return kmgmm.KMeans(k, init=init, tol=0, max_iter=max_iter, **kw)
+            return kmgmm.KMeans(k, init=init, tol=0, max_iter=max_iter,
+                                algorithm="lloyd", **kw)
 
         gap, diff, est = per_iteration(km, Xd, args.iter, args.repeat)
         rows["kmgmm KMeans on Dask"] = (gap, diff)

@@ -20,7 +20,7 @@ LIBRARIES = ("kmgmm", "sklearn", "faiss")
 
 def fit_kmgmm(X, init, n_threads):
     km = KMeans(init.shape[0], init=init, max_iter=bench.N_ITER, tol=0,
-                n_threads=n_threads).fit(X)
+                algorithm="lloyd", n_threads=n_threads).fit(X)
     return km.n_iter_
 
 

@@ -52,7 +52,7 @@ def _kmgmm_kmeans(X, init, n_iter, n_threads):
     from ._kmeans import KMeans
 
     seconds, est = _timed(lambda: KMeans(init.shape[0], init=init, n_init=1,
-                                         max_iter=n_iter, tol=0.0,
+                                         max_iter=n_iter, tol=0.0, algorithm="lloyd",
                                          n_threads=n_threads).fit(X))
     return seconds / est.n_iter_
 

@@ -38,7 +38,6 @@ This module imports Dask; ``import kmgmm`` does not import this module.
 import hashlib
 import operator
 import sys
-import time
 import types
 import warnings
 
@@ -48,14 +47,13 @@ import numpy as np
 
 from . import _lloyd
 from ._gaussian import (
-    KernelModel, cholesky_from_precisions, m_step, precision_cholesky,
-    precisions_from_cholesky,
+    KernelModel, m_step, precisions_from_cholesky,
 )
 from ._gmm_init import (
     _one_hot_blocks, _random_blocks, first_moments, means_from_moments,
     nearest_labels, second_moments,
 )
-from ._kmeans import ConvergenceWarning, centers_from_sums, lloyd
+from ._kmeans import ConvergenceWarning, centers_from_sums, lloyd, stop_reason
 from ._kmeans_init import canonical_order, kmeans_plusplus, random_rows
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -505,15 +503,9 @@ def dask_lloyd(data, centers, *, max_iter, tol, n_threads, n_positive, verbose=0
                   f"centre shift {shift:.3g}{extra}")
         if callback is not None:
             callback(n_iter, float(inertia), shift)
-        if digests == digests_old:
-            strict = True
-            if verbose:
-                print(f"Converged at iteration {n_iter}: strict convergence.")
-            break
-        if shift <= tol:
-            if verbose:
-                print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
-                      f"within tolerance {tol:.3g}.")
+        stop = stop_reason(n_iter, digests == digests_old, shift, tol, verbose)
+        if stop:
+            strict = stop == "strict"
             break
         digests_old = digests
     if not strict:
@@ -817,70 +809,18 @@ def _initial_parameters(est, data, means_init, random_state, block_wsum):
 def _gmm_initialize(est, data, weights_init, means_init, prec_init, random_state,
                     block_wsum):
     """``GaussianMixture._initialize`` with the data on the cluster."""
-    k = est.n_components
-    cov_type = est.covariance_type
-    need_data = (means_init is None or weights_init is None
-                 or (prec_init is None and cov_type != "fixed"))
-    if need_data:
-        weights, means, cov = _initial_parameters(est, data, means_init, random_state,
-                                                  block_wsum)
-    else:
-        weights = means = cov = None
-    if weights_init is not None:
-        weights = weights_init.copy()
-    elif not est.estimate_weights:
-        weights = np.full(k, 1.0 / k)
-    if means_init is not None:
-        means = means_init.copy()
-    if cov_type == "fixed":
-        cov = np.full(k, float(est.variance))
-    if prec_init is not None:
-        prec_chol, cov = cholesky_from_precisions(prec_init, cov_type)
-    else:
-        prec_chol = precision_cholesky(cov, cov_type, est.reg_covar)
-    return weights, means, cov, prec_chol
+    return est._initial_state(
+        lambda: _initial_parameters(est, data, means_init, random_state, block_wsum),
+        weights_init, means_init, prec_init)
 
 
 def _gmm_em(est, data, w_total, shift, weights, means, cov, prec_chol, hard, run):
     """``GaussianMixture._em`` with one round of block tasks per iteration."""
-    cov_type = est.covariance_type
-    fixed_weights = weights if not est.estimate_weights else None
-    lower_bound = -np.inf
-    lower_bounds = []
-    converged = False
-    n_iter = 0
-    start = time.perf_counter()
-    callback = getattr(est, "_iteration_callback", None)
-    for n_iter in range(1, est.max_iter + 1):
-        previous = lower_bound
-        model = KernelModel(weights, means, prec_chol, cov_type, shift, data.dtype)
-        ll, nk, s1, s2 = data.run(_em_block, data.engine.put(model), hard,
-                                  est.n_threads)
-        lower_bound = ll / w_total
-        weights, means, cov = m_step(nk, s1, s2, model.moment_means, cov_type,
-                                     est.reg_covar, est.variance)
-        if fixed_weights is not None:
-            weights = fixed_weights
-        prec_chol = precision_cholesky(cov, cov_type, est.reg_covar)
-        lower_bounds.append(lower_bound)
-        change = lower_bound - previous
-        if est.verbose:
-            print(f"Initialisation {run + 1}, iteration {n_iter}: "
-                  f"log-likelihood {lower_bound:.8g}, change {change:.3g}, "
-                  f"{time.perf_counter() - start:.2f} s")
-        if callback is not None:
-            callback(n_iter, lower_bound, change)
-        if abs(change) < est.tol:
-            converged = True
-            if est.verbose:
-                print(f"Converged at iteration {n_iter}.")
-            break
-    return {
-        "weights": np.asarray(weights, dtype=np.float64), "means": means,
-        "cov": np.asarray(cov, dtype=np.float64), "prec_chol": prec_chol,
-        "lower_bound": lower_bound, "lower_bounds": lower_bounds,
-        "converged": converged, "n_iter": n_iter,
-    }
+    def run_pass(model):
+        ll, nk, s1, s2 = data.run(_em_block, data.engine.put(model), hard, est.n_threads)
+        return ll, (nk, s1, s2)
+    return est._em(run_pass, data.dtype, w_total, shift, weights, means, cov, prec_chol,
+                   run)
 
 
 def _gmm_labels_block(x, w, model, hard, n_threads):

@@ -271,8 +271,10 @@ class GaussianMixture(BaseEstimator):
                     weights, means, cov, prec_chol = self._initialize(
                         X, sample_weight, weights_init, means_init, prec_init,
                         random_state, n_threads, shift)
-                result = self._em(X, sample_weight, w_total, shift, weights, means,
-                                  cov, prec_chol, hard, n_threads, run)
+                result = self._em(
+                    lambda model: model.run(X, sample_weight, hard=hard,
+                                            n_threads=n_threads, stats=True),
+                    X.dtype, w_total, shift, weights, means, cov, prec_chol, run)
                 if best is None or result["lower_bound"] > best["lower_bound"]:
                     best = result
 
@@ -304,18 +306,23 @@ class GaussianMixture(BaseEstimator):
 
     def _initialize(self, X, sample_weight, weights_init, means_init, prec_init,
                     random_state, n_threads, shift):
+        def from_data():
+            return initial_parameters(
+                X, sample_weight, self.n_components, init_params=self.init_params,
+                means_init=means_init, covariance_type=self.covariance_type,
+                reg_covar=self.reg_covar, variance=self.variance,
+                random_state=random_state, n_threads=n_threads, shift=shift)
+        return self._initial_state(from_data, weights_init, means_init, prec_init)
+
+    def _initial_state(self, from_data, weights_init, means_init, prec_init):
+        """(weights, means, cov, prec_chol) to start EM from: the user's initial
+        parameters where given, ``from_data()`` (weights, means, covariances)
+        for the rest."""
         k = self.n_components
         cov_type = self.covariance_type
         need_data = (means_init is None or weights_init is None
                      or (prec_init is None and cov_type != "fixed"))
-        if need_data:
-            weights, means, cov = initial_parameters(
-                X, sample_weight, k, init_params=self.init_params,
-                means_init=means_init, covariance_type=cov_type,
-                reg_covar=self.reg_covar, variance=self.variance,
-                random_state=random_state, n_threads=n_threads, shift=shift)
-        else:
-            weights = means = cov = None
+        weights, means, cov = from_data() if need_data else (None, None, None)
         if weights_init is not None:
             weights = weights_init.copy()
         elif not self.estimate_weights:
@@ -330,8 +337,9 @@ class GaussianMixture(BaseEstimator):
             prec_chol = precision_cholesky(cov, cov_type, self.reg_covar)
         return weights, means, cov, prec_chol
 
-    def _em(self, X, sample_weight, w_total, shift, weights, means, cov, prec_chol,
-            hard, n_threads, run):
+    def _em(self, run_pass, dtype, w_total, shift, weights, means, cov, prec_chol, run):
+        """EM iterations from the given parameters; ``run_pass(model)`` is one
+        kernel pass with statistics over all the data, ``(loglik, stats)``."""
         cov_type = self.covariance_type
         fixed_weights = weights if not self.estimate_weights else None
         lower_bound = -np.inf
@@ -342,9 +350,8 @@ class GaussianMixture(BaseEstimator):
         callback = getattr(self, "_iteration_callback", None)
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
-            model = KernelModel(weights, means, prec_chol, cov_type, shift, X.dtype)
-            ll, (nk, s1, s2) = model.run(X, sample_weight, hard=hard,
-                                         n_threads=n_threads, stats=True)
+            model = KernelModel(weights, means, prec_chol, cov_type, shift, dtype)
+            ll, (nk, s1, s2) = run_pass(model)
             lower_bound = ll / w_total
             weights, means, cov = m_step(nk, s1, s2, model.moment_means, cov_type,
                                          self.reg_covar, self.variance)

@@ -1,6 +1,5 @@
 """KMeans: Lloyd's algorithm over the Cython pass in ``src/_lloyd.pyx``, its exact
 accelerated variants (``_kmeans_bounds``) and sparse input (``_kmeans_sparse``)."""
-import numbers
 import warnings
 
 import numpy as np
@@ -100,6 +99,24 @@ def centers_from_sums(sums, weights, previous, dtype):
     return centers.astype(dtype, copy=False)
 
 
+def stop_reason(n_iter, labels_unchanged, shift, tol, verbose):
+    """Why k-means iterations stop after iteration ``n_iter``, if they do.
+
+    "strict" when no label changed, "tol" when the squared centre shift is
+    at most ``tol``, else None; with ``verbose`` the reason is printed.
+    """
+    if labels_unchanged:
+        if verbose:
+            print(f"Converged at iteration {n_iter}: strict convergence.")
+        return "strict"
+    if shift <= tol:
+        if verbose:
+            print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
+                  f"within tolerance {tol:.3g}.")
+        return "tol"
+    return None
+
+
 def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
           callback=None):
     """Run Lloyd's algorithm from ``centers``.
@@ -146,15 +163,9 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
                   f"centre shift {shift:.3g}{extra}")
         if callback is not None:
             callback(n_iter, float(inertia), shift)
-        if n_changed[0] == 0:
-            strict = True
-            if verbose:
-                print(f"Converged at iteration {n_iter}: strict convergence.")
-            break
-        if shift <= tol:
-            if verbose:
-                print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
-                      f"within tolerance {tol:.3g}.")
+        stop = stop_reason(n_iter, n_changed[0] == 0, shift, tol, verbose)
+        if stop:
+            strict = stop == "strict"
             break
     if not strict or not (verbose or callback is not None):
         # One more assignment so that labels and inertia match the centres

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from . import _elkan, _hamerly, _lloyd
-from ._kmeans import centers_from_sums, relocate_empty_clusters
+from ._kmeans import centers_from_sums, relocate_empty_clusters, stop_reason
 
 # Rounding allowance for a distance computed in double over d features.
 _U = 2.0 ** -53
@@ -201,20 +201,14 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
         diff = new_centers.astype(np.float64) - centers
         shift = float(np.einsum("ij,ij->", diff, diff))
         move = center_moves(new_centers, centers)
-        old_centers, centers = centers, new_centers
+        centers = new_centers
         _report(verbose, n_iter, inertia, shift, n_moved,
                 "lloyd" if use_lloyd else "hamerly", evals, full)
         if callback is not None:
             callback(n_iter, float(inertia), shift)
-        if changed == 0:
-            strict = True
-            if verbose:
-                print(f"Converged at iteration {n_iter}: strict convergence.")
-            break
-        if shift <= tol:
-            if verbose:
-                print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
-                      f"within tolerance {tol:.3g}.")
+        stop = stop_reason(n_iter, changed == 0, shift, tol, verbose)
+        if stop:
+            strict = stop == "strict"
             break
         if use_lloyd:
             labels_old = labels.copy()
@@ -283,15 +277,9 @@ def _elkan_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose,
         _report(verbose, n_iter, inertia, shift, n_moved, "elkan", evals, full)
         if callback is not None:
             callback(n_iter, float(inertia), shift)
-        if changed == 0:
-            strict = True
-            if verbose:
-                print(f"Converged at iteration {n_iter}: strict convergence.")
-            break
-        if shift <= tol:
-            if verbose:
-                print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
-                      f"within tolerance {tol:.3g}.")
+        stop = stop_reason(n_iter, changed == 0, shift, tol, verbose)
+        if stop:
+            strict = stop == "strict"
             break
         half_cc, half_sep = center_geometry(centers)
         drops[n_iter] = drops[n_iter - 1] + move

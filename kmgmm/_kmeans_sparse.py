@@ -9,7 +9,7 @@ result up to rounding.
 import numpy as np
 
 from . import _sparse_lloyd
-from ._kmeans import centers_from_sums, relocate_empty_clusters
+from ._kmeans import centers_from_sums, relocate_empty_clusters, stop_reason
 
 
 def csr_arrays(X):
@@ -114,15 +114,9 @@ def sparse_lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose
                   f"centre shift {shift:.3g}{extra}")
         if callback is not None:
             callback(n_iter, float(inertia), shift)
-        if np.array_equal(labels, labels_old):
-            strict = True
-            if verbose:
-                print(f"Converged at iteration {n_iter}: strict convergence.")
-            break
-        if shift <= tol:
-            if verbose:
-                print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
-                      f"within tolerance {tol:.3g}.")
+        stop = stop_reason(n_iter, np.array_equal(labels, labels_old), shift, tol, verbose)
+        if stop:
+            strict = stop == "strict"
             break
         labels, labels_old = labels_old, labels
     if not strict:
