@@ -237,6 +237,11 @@ class KMeans(BaseEstimator):
         0.86-5.2x Hamerly's time on every shape and dtype (median about
         2x: its O(n_clusters) bound work per row that moves outweighs the
         distances it saves over Hamerly), so "auto" never picks it.
+        Those ratios were measured against the portable Lloyd pass; against
+        the AVX2/FMA Lloyd pass (50 iterations, 2 threads, float64), "auto"
+        took 0.46x Lloyd's time on 1 000 000 x 32, k=64, well separated,
+        0.65x overlapping, 0.56x on 100 000 x 784, k=10, well separated, but
+        1.13x overlapping: the rule is due to be measured again.
     n_threads : int or None, default=None
         OpenMP threads for the kernels. None uses every core allowed by
         ``OMP_NUM_THREADS`` and threadpoolctl limits. Results do not depend
