@@ -57,8 +57,8 @@ from ._kmeans import ConvergenceWarning, centers_from_sums, lloyd, stop_reason
 from ._kmeans_init import canonical_order, kmeans_plusplus, random_rows
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, check_choice, check_features, check_finite, check_int,
-    check_random_state, check_real,
+    as_float_array, check_features, check_finite, check_int,
+    check_random_state,
 )
 
 # Children per node of the reduction tree.
@@ -593,32 +593,14 @@ def seed_centers(data, n_clusters, init, block_wsum, random_state, n_threads):
 
 
 def _check_kmeans_params(est, X):
-    check_int(est.n_clusters, "n_clusters", low=1)
-    check_int(est.max_iter, "max_iter", low=1)
-    check_real(est.tol, "tol", low=0)
-    check_int(est.verbose, "verbose", low=0)
-    # Every algorithm gives Lloyd's result; on a cluster the passes are Lloyd's
-    # (the bound algorithms' per-row state would have to live on the workers).
-    check_choice(est.algorithm, "algorithm", ("auto", "lloyd", "hamerly", "elkan"))
+    """``KMeans._check_params`` with the seedings a cluster offers.
+
+    Every algorithm gives Lloyd's result; on a cluster the passes are Lloyd's
+    (the bound algorithms' per-row state would have to live on the workers).
+    """
     if est.n_threads is not None:
         check_int(est.n_threads, "n_threads", low=1)
-    init = est.init
-    if isinstance(init, str):
-        check_choice(init, "init", DASK_INITS)
-    elif not callable(init):
-        init = est._check_init_array(init, X)
-    if isinstance(est.n_init, str):
-        check_choice(est.n_init, "n_init", ("auto",))
-        n_init = 10 if (isinstance(init, str) and init == "random") else 1
-    else:
-        n_init = check_int(est.n_init, "n_init", low=1)
-        if not isinstance(init, str) and n_init != 1:
-            warnings.warn(
-                f"Explicit initial centres passed: performing only one init "
-                f"in {type(est).__name__} instead of n_init={n_init}.",
-                RuntimeWarning, stacklevel=4)
-            n_init = 1
-    return init, n_init
+    return est._check_params(X, inits=DASK_INITS, stacklevel=4)
 
 
 def _kmeans_fit(est, data, init, n_init, random_state, *, quiet=False):

@@ -279,7 +279,8 @@ class KMeans(BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self, X):
+    def _check_params(self, X, inits=("k-means++", "random"), stacklevel=3):
+        """Validated (init, n_init); ``inits`` are the init names accepted."""
         check_int(self.n_clusters, "n_clusters", low=1)
         check_int(self.max_iter, "max_iter", low=1)
         check_real(self.tol, "tol", low=0)
@@ -287,7 +288,7 @@ class KMeans(BaseEstimator):
         check_choice(self.algorithm, "algorithm", ALGORITHMS)
         init = self.init
         if isinstance(init, str):
-            check_choice(init, "init", ("k-means++", "random"))
+            check_choice(init, "init", inits)
         elif callable(init):
             pass
         else:
@@ -301,7 +302,7 @@ class KMeans(BaseEstimator):
                 warnings.warn(
                     f"Explicit initial centres passed: performing only one init "
                     f"in {type(self).__name__} instead of n_init={n_init}.",
-                    RuntimeWarning, stacklevel=3)
+                    RuntimeWarning, stacklevel=stacklevel)
                 n_init = 1
         return init, n_init
 
