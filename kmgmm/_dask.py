@@ -57,6 +57,7 @@ from ._kmeans import ConvergenceWarning, centers_from_sums, lloyd, stop_reason
 from ._kmeans_init import canonical_order, kmeans_plusplus, random_rows
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
+    feature_names_from_columns,
     as_float_array, check_features, check_finite, check_int,
     check_random_state,
 )
@@ -81,19 +82,7 @@ def _is_dask_dataframe(X):
 
 
 def _feature_names(X):
-    if not _is_dask_dataframe(X):
-        return None
-    names = np.asarray(X.columns, dtype=object)
-    if len(names) == 0:
-        return None
-    kinds = {isinstance(n, str) for n in names}
-    if kinds == {True}:
-        return names
-    if kinds == {True, False}:
-        raise TypeError(
-            "X has feature names that are a mix of strings and other types; "
-            "convert all column names to strings.")
-    return None
+    return feature_names_from_columns(X.columns) if _is_dask_dataframe(X) else None
 
 
 def _prepare_block(x, dtype, name):

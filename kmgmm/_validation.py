@@ -50,7 +50,12 @@ def feature_names_of(X):
     """Column names of a DataFrame when they are all strings, else None."""
     if not _is_dataframe(X):
         return None
-    names = np.asarray(X.columns, dtype=object)
+    return feature_names_from_columns(X.columns)
+
+
+def feature_names_from_columns(columns):
+    """``columns`` as an object array when they are all strings, else None."""
+    names = np.asarray(columns, dtype=object)
     if len(names) == 0:
         return None
     kinds = {isinstance(n, str) for n in names}
