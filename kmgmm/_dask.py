@@ -635,17 +635,7 @@ def fit_kmeans(est, X, sample_weight):
     random_state = check_random_state(est.random_state)
     labels, inertia, centers, n_iter, counts, _ = _kmeans_fit(est, data, init, n_init,
                                                               random_state)
-    n_distinct = int(np.count_nonzero(counts))
-    if n_distinct < est.n_clusters:
-        warnings.warn(
-            f"Number of distinct clusters ({n_distinct}) found smaller than "
-            f"n_clusters ({est.n_clusters}). Possibly due to duplicate points "
-            "in X.", ConvergenceWarning, stacklevel=3)
-    check_features(est, X, names, reset=True)
-    est.cluster_centers_ = centers
-    est.labels_ = labels
-    est.inertia_ = float(inertia)
-    est.n_iter_ = int(n_iter)
+    est._set_fitted(X, names, labels, inertia, centers, n_iter, counts)
     return est
 
 
@@ -811,17 +801,7 @@ def fit_gaussian_mixture(est, X, sample_weight):
         check_int(est.n_threads, "n_threads", low=1)
     weights_init, means_init, prec_init = est._check_params(X)
     n_samples, n_features = X.shape
-    k = est.n_components
-    if n_samples < k:
-        raise ValueError(
-            f"n_samples={n_samples} should be >= n_components={k}: lower "
-            "n_components or pass more rows.")
-    warm = est.warm_start and hasattr(est, "means_")
-    if warm and est.means_.shape[1] != n_features:
-        raise ValueError(
-            f"X has {n_features} features, but the warm start model has "
-            f"{est.means_.shape[1]}; pass data with the same columns or set "
-            "warm_start=False.")
+    warm = est._check_fit_shape(X)
     data = Data(X, as_dask_weight(sample_weight, X))
     random_state = check_random_state(est.random_state)
     w_total, shift, _, block_wsum = _summary(data)

@@ -205,6 +205,22 @@ class GaussianMixture(BaseEstimator):
                     f"covariance_type={self.covariance_type!r} it must be {expected}.")
         return weights, means, prec
 
+    def _check_fit_shape(self, X):
+        """Check X's shape against the model; True when fitting warm starts."""
+        n_samples, n_features = X.shape
+        k = self.n_components
+        if n_samples < k:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_components={k}: lower "
+                "n_components or pass more rows.")
+        warm = self.warm_start and hasattr(self, "means_")
+        if warm and self.means_.shape[1] != n_features:
+            raise ValueError(
+                f"X has {n_features} features, but the warm start model has "
+                f"{self.means_.shape[1]}; pass data with the same columns or set "
+                "warm_start=False.")
+        return warm
+
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters with EM.
@@ -239,17 +255,7 @@ class GaussianMixture(BaseEstimator):
         X = as_float_array(X)
         weights_init, means_init, prec_init = self._check_params(X)
         n_samples, n_features = X.shape
-        k = self.n_components
-        if n_samples < k:
-            raise ValueError(
-                f"n_samples={n_samples} should be >= n_components={k}: lower "
-                "n_components or pass more rows.")
-        warm = self.warm_start and hasattr(self, "means_")
-        if warm and self.means_.shape[1] != n_features:
-            raise ValueError(
-                f"X has {n_features} features, but the warm start model has "
-                f"{self.means_.shape[1]}; pass data with the same columns or set "
-                "warm_start=False.")
+        warm = self._check_fit_shape(X)
         sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype)
         n_threads = effective_n_threads(self.n_threads)
         random_state = check_random_state(self.random_state)

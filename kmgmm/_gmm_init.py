@@ -6,10 +6,9 @@ n_samples x n_components array is ever built.
 """
 import numpy as np
 
-from . import _lloyd
 from . import _em
 from ._gaussian import m_step, moments_about
-from ._kmeans import KMeans
+from ._kmeans import KMeans, assign
 from ._kmeans_init import ROWS_PER_BLOCK, canonical_order, kmeans_plusplus, random_rows
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -18,10 +17,8 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 def nearest_labels(X, centers, n_threads):
     """Index of the nearest of ``centers`` for every row of X."""
     labels = np.empty(X.shape[0], dtype=np.int32)
-    _lloyd.lloyd_pass(X, np.ones(X.shape[0], dtype=X.dtype),
-                      np.ascontiguousarray(centers, dtype=X.dtype), labels,
-                      np.empty(0, dtype=X.dtype), np.empty((0, 0)), np.empty(0),
-                      n_threads)
+    assign(X, np.ones(X.shape[0], dtype=X.dtype),
+           np.ascontiguousarray(centers, dtype=X.dtype), labels, n_threads)
     return labels
 
 

@@ -117,6 +117,13 @@ def stop_reason(n_iter, labels_unchanged, shift, tol, verbose):
     return None
 
 
+def assign(X, sample_weight, centers, labels, n_threads):
+    """Label every row with its nearest centre; return the weighted inertia."""
+    return _lloyd.lloyd_pass(X, sample_weight, centers, labels,
+                             np.empty(0, dtype=X.dtype), np.empty((0, 0)),
+                             np.empty(0), n_threads)
+
+
 def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
           callback=None):
     """Run Lloyd's algorithm from ``centers``.
@@ -171,9 +178,7 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
         # One more assignment so that labels and inertia match the centres
         # (after strict convergence it gives the same labels, and the
         # inertia the last iteration did not compute).
-        empty = np.empty(0, dtype=X.dtype)
-        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, empty,
-                                    np.empty((0, 0)), np.empty(0), n_threads)
+        inertia = assign(X, sample_weight, centers, labels, n_threads)
     return labels, inertia, centers, n_iter
 
 
@@ -306,6 +311,20 @@ class KMeans(BaseEstimator):
                 n_init = 1
         return init, n_init
 
+    def _set_fitted(self, X, names, labels, inertia, centers, n_iter, counts):
+        """Store a fit's result; warn when fewer clusters than asked hold rows."""
+        n_distinct = int(np.count_nonzero(counts))
+        if n_distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({n_distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
+                "in X.", ConvergenceWarning, stacklevel=3)
+        check_features(self, X, names, reset=True)
+        self.cluster_centers_ = centers
+        self.labels_ = labels
+        self.inertia_ = float(inertia)
+        self.n_iter_ = int(n_iter)
+
     def _check_init_array(self, init, X):
         centers = as_float_array(init, name="init", dtype=X.dtype)
         if centers.shape != (self.n_clusters, X.shape[1]):
@@ -418,18 +437,8 @@ class KMeans(BaseEstimator):
                     best = result
         labels, inertia, centers, n_iter = best
 
-        n_distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
-        if n_distinct < self.n_clusters:
-            warnings.warn(
-                f"Number of distinct clusters ({n_distinct}) found smaller than "
-                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
-                "in X.", ConvergenceWarning, stacklevel=2)
-
-        check_features(self, X, names, reset=True)
-        self.cluster_centers_ = centers
-        self.labels_ = labels
-        self.inertia_ = float(inertia)
-        self.n_iter_ = int(n_iter)
+        self._set_fitted(X, names, labels, inertia, centers, n_iter,
+                         np.bincount(labels, minlength=self.n_clusters))
         self._n_threads = n_threads
         self._algorithm = algorithm
         return self
@@ -452,9 +461,7 @@ class KMeans(BaseEstimator):
                                     np.empty(0, dtype=X.dtype), n_threads)
             return labels, inertia
         with single_threaded_blas():
-            inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels,
-                                        np.empty(0, dtype=X.dtype), np.empty((0, 0)),
-                                        np.empty(0), n_threads)
+            inertia = assign(X, sample_weight, centers, labels, n_threads)
         return labels, inertia
 
     def predict(self, X):

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from . import _elkan, _hamerly, _lloyd
-from ._kmeans import centers_from_sums, relocate_empty_clusters, stop_reason
+from ._kmeans import assign, centers_from_sums, relocate_empty_clusters, stop_reason
 
 # Rounding allowance for a distance computed in double over d features.
 _U = 2.0 ** -53
@@ -236,9 +236,7 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
               "Lloyd's skipped.")
     if not strict:
         # One more assignment so that labels and inertia match the centres.
-        empty = np.empty(0, dtype=X.dtype)
-        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, empty,
-                                    np.empty((0, 0)), np.empty(0), n_threads)
+        inertia = assign(X, sample_weight, centers, labels, n_threads)
     elif not (inertia == inertia):   # NaN: the last pass did not tighten every row
         _hamerly.label_sqdist(X, centers, labels, min_sqdist, n_threads)
         inertia = float(sample_weight.astype(np.float64) @ min_sqdist.astype(np.float64))
@@ -288,7 +286,5 @@ def _elkan_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose,
               f"{100.0 * (n_iter * full - total_evals) / (n_iter * full):.1f}% of "
               "Lloyd's skipped.")
     if not strict:
-        empty = np.empty(0, dtype=X.dtype)
-        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, empty,
-                                    np.empty((0, 0)), np.empty(0), n_threads)
+        inertia = assign(X, sample_weight, centers, labels, n_threads)
     return labels, inertia, centers, n_iter
