@@ -91,18 +91,12 @@ def elkan_fits(n_samples, n_clusters, memory=None):
     return elkan_bounds_bytes(n_samples, n_clusters) <= memory / 4
 
 
-def fresh_statistics(X, sample_weight, labels, n_clusters):
+def fresh_statistics(X, sample_weight, labels, n_clusters, n_threads):
     """Weighted per-cluster sums, weights and counts of rows of positive weight."""
-    w = sample_weight.astype(np.float64, copy=False)
-    weights = np.bincount(labels, weights=w, minlength=n_clusters)
-    counts = np.bincount(labels[w > 0], minlength=n_clusters).astype(np.int64)
-    sums = np.zeros((n_clusters, X.shape[1]))
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(n_clusters + 1))
-    for j in range(n_clusters):
-        rows = order[bounds[j]:bounds[j + 1]]
-        if rows.size:
-            sums[j] = w[rows] @ X[rows].astype(np.float64, copy=False)
+    sums = np.empty((n_clusters, X.shape[1]))
+    weights = np.empty(n_clusters)
+    counts = np.empty(n_clusters, dtype=np.int64)
+    _hamerly.cluster_statistics(X, sample_weight, labels, sums, weights, counts, n_threads)
     return sums, weights, counts
 
 
@@ -227,7 +221,8 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
                 labels[row] = cluster
                 upper[row] = np.inf
                 lower[row] = 0.0
-            sums, weights, counts = fresh_statistics(X, sample_weight, labels, n_clusters)
+            sums, weights, counts = fresh_statistics(X, sample_weight, labels, n_clusters,
+                                                     n_threads)
         half_cc, half_sep = center_geometry(centers)
         lower_drop = largest_other_move(move)
     if verbose:

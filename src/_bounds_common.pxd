@@ -3,6 +3,7 @@
 # bounds derived from those keys that stay valid under rounding.
 from cython cimport floating
 from libc.math cimport sqrt
+from libc.string cimport memcpy
 
 from _kmgmm_common cimport gemm_abt
 
@@ -14,6 +15,7 @@ cdef extern from "kmgmm_sqdist.h":
     double kmgmm_sqnorm_f(const float* x, int d) noexcept nogil
     void kmgmm_axpy_d(double* s, double w, const double* x, int d) noexcept nogil
     void kmgmm_axpy_f(double* s, double w, const float* x, int d) noexcept nogil
+    void prefetch_row "kmgmm_prefetch" (const void* p, size_t n_bytes) noexcept nogil
     # Relative rounding allowance for a square root or a subtraction of
     # bounds (a few units in the last place of a double).
     double ROOT_SLACK "KMGMM_ROOT_SLACK"
@@ -50,6 +52,19 @@ cdef inline double sqnorm(const floating* x, int d) noexcept nogil:
         return kmgmm_sqnorm_f(x, d)
     else:
         return kmgmm_sqnorm_d(x, d)
+
+
+cdef inline void gather_rows(
+    const floating* X,          # IN (m, d)
+    int d,
+    const int* rows,            # IN (n_rows,)
+    Py_ssize_t n_rows,
+    floating* out,              # OUT (n_rows, d)
+) noexcept nogil:
+    """Copy the listed rows of X, in order, into a contiguous buffer."""
+    cdef Py_ssize_t r
+    for r in range(n_rows):
+        memcpy(out + r * d, X + rows[r] * d, d * sizeof(floating))
 
 
 cdef inline void distance_keys(
@@ -91,9 +106,7 @@ cdef inline void distance_keys(
     if all_rows:
         src = X + rows[0] * d
     else:
-        for r in range(n_rows):
-            for l in range(d):
-                xbuf[r * d + l] = X[rows[r] * d + l]
+        gather_rows(X, d, rows, n_rows, xbuf)
         src = xbuf
     gemm_abt(<int> n_rows, k, d, -2.0, src, d, centers, d, 0.0, keys, k)
     for r in range(n_rows):
@@ -123,6 +136,31 @@ cdef inline double lower_from_key(
         xsq = sqnorm(x, d)
         xn = sqrt(xsq) + c_norm_max
         lsq = key + xsq - (d + 4) * eps * xn * xn * (1.0 + ROOT_SLACK)
+    if lsq <= 0:
+        return 0.0
+    return sqrt(lsq) * (1.0 - ROOT_SLACK)
+
+
+cdef inline double lower_from_keys(
+    double sq,             # exact squared distance to the nearest centre (by key)
+    double kb,             # its key (gemm form, from the Lloyd pass's arithmetic)
+    double ks,             # the second-smallest key
+    int d,
+    double eps,            # unit roundoff of the data dtype
+    double rho,            # relative error allowance of sq
+    double c_norm_max,     # largest centre norm
+) noexcept nogil:
+    """A lower bound on the distance to every centre but the nearest.
+
+    Exactly, ||x - c_j||^2 = ||x - c_b||^2 + K_j - K_b for the exact keys
+    K = ||c||^2 - 2 x.c; each computed key is within (d + 4) eps
+    (||x|| + ||c||)^2 of its K (see lower_from_key), and ||x|| is at most
+    ||x - c_b|| + ||c_b||.  So no row norm is needed: the bound comes from
+    the distance already known and the two keys.
+    """
+    cdef double xn = sqrt(sq) * (1.0 + rho) + 2.0 * c_norm_max
+    cdef double lsq = (sq * (1.0 - rho) + (ks - kb) * (1.0 - ROOT_SLACK)
+                       - 2.0 * (d + 4) * eps * xn * xn * (1.0 + ROOT_SLACK))
     if lsq <= 0:
         return 0.0
     return sqrt(lsq) * (1.0 - ROOT_SLACK)

@@ -30,8 +30,14 @@ from libc.math cimport sqrt, INFINITY
 
 from _kmgmm_common cimport CHUNK
 from _bounds_common cimport (
-    ROOT_SLACK, distance_keys, lower_from_key, sqdist,
+    ROOT_SLACK, distance_keys, gather_rows, lower_from_key, lower_from_keys, prefetch_row,
+    sqdist,
 )
+from _lloyd_simd cimport (
+    KMGMM_LANES_F32, KMGMM_LANES_F64, kmgmm_argmin2_f32, kmgmm_argmin2_f64,
+)
+
+from kmgmm._lloyd import simd_enabled, simd_layout
 
 # Up to this many features the keys come from a direct loop (as in _lloyd).
 DIRECT_MAX_FEATURES = 4
@@ -39,6 +45,8 @@ DIRECT_MAX_FEATURES = 4
 cdef enum:
     # Chunks per block of parallel work; blocks depend on the data shape only.
     CHUNKS_PER_BLOCK = 16
+    # How many rows ahead a scattered row of X is fetched.
+    PREFETCH_AHEAD = 8
 
 
 cdef void _hamerly_block(
@@ -57,11 +65,18 @@ cdef void _hamerly_block(
     bint first,
     bint exact,                 # tighten every upper bound (for the inertia)
     bint direct,
+    const floating* centers_t,  # IN (kp / block, d, block) the SIMD layout, or NULL
+    const floating* csq_pad,    # IN (kp,) its squared norms
+    int kp,
     double eps,                 # unit roundoff of the dtype
     double rho,                 # relative error allowance of an exact distance
     floating* xbuf,             # SCRATCH (CHUNK, d)
-    floating* keys,             # SCRATCH (CHUNK, k)
+    floating* keys,             # SCRATCH (CHUNK, k), or the SIMD kernel's 3 (CHUNK, lanes)
+    floating* kb_buf,           # SCRATCH (CHUNK,) smallest keys
+    floating* ks_buf,           # SCRATCH (CHUNK,) second-smallest keys
+    int* lab_buf,               # SCRATCH (CHUNK,)
     int* rows,                  # SCRATCH (m,)
+    double* tight,              # SCRATCH (m,) bound, then exact squared distance to the old centre
     int* labels,                # INOUT (m,)
     double* upper,              # INOUT (m,)
     double* lower,              # INOUT (m,)
@@ -70,12 +85,14 @@ cdef void _hamerly_block(
     Py_ssize_t* n_moved,        # INOUT count of this block's changed rows
     double* acc,                # INOUT [inertia, distance evaluations]
 ) noexcept nogil:
-    cdef Py_ssize_t i, r, r0, nb, n_rows = 0
-    cdef int j, a, best
+    cdef Py_ssize_t i, r, r0, nb, n_cand, n_rows = 0
+    cdef int j, a, best, lanes
     cdef double up, lo, bound, kb, ks, key, sq
     cdef double evals = 0, inertia = 0
+    cdef bint in_place
     cdef const floating* x
     cdef const floating* row_keys
+    cdef const floating* src
 
     for i in range(m):
         if first:
@@ -91,58 +108,185 @@ cdef void _hamerly_block(
         if up < bound and not exact:
             upper[i] = up
             continue
-        sq = sqdist(X + i * d, centers + a * d, d)
-        evals += 1
-        up = sqrt(sq) * (1.0 + rho)
-        upper[i] = up
-        if up < bound:
-            inertia += w[i] * sq
-            continue
         rows[n_rows] = <int> i
+        tight[n_rows] = bound
         n_rows += 1
 
-    # The rows that failed, gathered from the whole block, in gemm batches
-    # of CHUNK rows (a batch of consecutive rows is used in place).
+    # The rows whose bounds failed: tighten the upper bound to the exact
+    # distance to their own centre and test again.  Only these rows of X are
+    # read, scattered, so each is fetched a few rows ahead of its use.
+    if not first:
+        n_cand = n_rows
+        n_rows = 0
+        for r in range(n_cand):
+            if r + PREFETCH_AHEAD < n_cand:
+                prefetch_row(X + rows[r + PREFETCH_AHEAD] * d, d * sizeof(floating))
+            i = rows[r]
+            bound = tight[r]
+            sq = sqdist(X + i * d, centers + labels[i] * d, d)
+            evals += 1
+            up = sqrt(sq) * (1.0 + rho)
+            upper[i] = up
+            if up < bound:
+                inertia += w[i] * sq
+                continue
+            rows[n_rows] = <int> i
+            tight[n_rows] = sq
+            n_rows += 1
+
+    # The rows that failed, gathered from the whole block, in batches of
+    # CHUNK rows (a batch of consecutive rows is used in place): nearest and
+    # second-nearest keys by the Lloyd pass's own kernel.
     evals += n_rows * k
     r0 = 0
     while r0 < n_rows:
         nb = n_rows - r0
         if nb > CHUNK:
             nb = CHUNK
-        distance_keys(X, d, rows + r0, nb, rows[r0 + nb - 1] - rows[r0] == nb - 1,
-                      centers, c_sqnorm, k, direct, xbuf, keys)
+        in_place = rows[r0 + nb - 1] - rows[r0] == nb - 1
+        if centers_t != NULL:
+            src = X + rows[r0] * d
+            if not in_place:
+                gather_rows(X, d, rows + r0, nb, xbuf)
+                src = xbuf
+            lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
+            if floating is float:
+                kmgmm_argmin2_f32(src, nb, d, centers_t, kp, csq_pad, keys,
+                                  keys + CHUNK * lanes, keys + 2 * CHUNK * lanes,
+                                  lab_buf, kb_buf, ks_buf)
+            else:
+                kmgmm_argmin2_f64(src, nb, d, centers_t, kp, csq_pad, keys,
+                                  keys + CHUNK * lanes, keys + 2 * CHUNK * lanes,
+                                  lab_buf, kb_buf, ks_buf)
+        else:
+            distance_keys(X, d, rows + r0, nb, in_place, centers, c_sqnorm, k, direct,
+                          xbuf, keys)
+            for r in range(nb):
+                row_keys = keys + r * k
+                best = 0
+                kb = row_keys[0]
+                ks = INFINITY
+                for j in range(1, k):
+                    key = row_keys[j]
+                    if key < kb:
+                        ks = kb
+                        kb = key
+                        best = j
+                    elif key < ks:
+                        ks = key
+                lab_buf[r] = best
+                kb_buf[r] = <floating> kb
+                ks_buf[r] = <floating> ks
         for r in range(nb):
             i = rows[r0 + r]
             x = X + i * d
-            row_keys = keys + r * k
-            best = 0
-            kb = row_keys[0]
-            ks = INFINITY
-            for j in range(1, k):
-                key = row_keys[j]
-                if key < kb:
-                    ks = kb
-                    kb = key
-                    best = j
-                elif key < ks:
-                    ks = key
+            best = lab_buf[r]
             a = -1 if first else labels[i]
             if best != a:
                 moved_rows[n_moved[0]] = <int> (row0 + i)
                 moved_from[n_moved[0]] = a
                 n_moved[0] += 1
                 labels[i] = best
-            # The exact distance to the new centre (the old one's when kept).
-            sq = sqdist(x, centers + best * d, d)
+                sq = sqdist(x, centers + best * d, d)
+            else:
+                sq = tight[r0 + r]      # the old centre's, computed above
             upper[i] = sqrt(sq) * (1.0 + rho)
             inertia += w[i] * sq
             if k == 1:
                 lower[i] = INFINITY
+            elif direct:
+                lower[i] = lower_from_key(ks_buf[r], x, d, direct, eps, c_norm_max)
             else:
-                lower[i] = lower_from_key(ks, x, d, direct, eps, c_norm_max)
+                lower[i] = lower_from_keys(sq, kb_buf[r], ks_buf[r], d, eps, rho,
+                                           c_norm_max)
         r0 += nb
     acc[0] += inertia
     acc[1] += evals
+
+
+cdef void _clear_clusters(
+    int lo, int hi, int d,
+    double* sums,               # OUT (k, d) rows lo..hi-1 zeroed
+    double* weights,            # OUT (k,)
+    long long* counts,          # OUT (k,)
+) noexcept nogil:
+    cdef int j, l
+    for j in range(lo, hi):
+        for l in range(d):
+            sums[j * d + l] = 0
+        weights[j] = 0
+        counts[j] = 0
+
+
+cdef void _move_rows(
+    const floating* X,          # IN (n, d)
+    const floating* w,          # IN (n,)
+    const int* labels,          # IN (n,) the rows' clusters now
+    const int* rows,            # IN (n_items,) rows that moved, or NULL for rows 0..n_items-1
+    const int* moved_from,      # IN (n_items,) their clusters before (-1: none), or NULL
+    Py_ssize_t n_items,
+    int d,
+    int lo, int hi,             # only clusters lo..hi-1 are touched
+    double* sums,               # INOUT (k, d)
+    double* weights,            # INOUT (k,)
+    long long* counts,          # INOUT (k,) rows of positive weight
+) noexcept nogil:
+    """Move rows, in order, from their old clusters' statistics to their new ones'."""
+    cdef Py_ssize_t c, i
+    cdef int j, a, l
+    cdef double wi
+    cdef double* s
+    cdef const floating* x
+    for c in range(n_items):
+        i = rows[c] if rows != NULL else c
+        j = labels[i]
+        a = moved_from[c] if moved_from != NULL else -1
+        wi = w[i]
+        x = X + i * d
+        if j >= lo and j < hi:
+            s = sums + j * d
+            for l in range(d):
+                s[l] += wi * x[l]
+            weights[j] += wi
+            if wi > 0:
+                counts[j] += 1
+        if a >= lo and a < hi:
+            s = sums + a * d
+            for l in range(d):
+                s[l] -= wi * x[l]
+            weights[a] -= wi
+            if wi > 0:
+                counts[a] -= 1
+
+
+def cluster_statistics(
+    const floating[:, ::1] X,              # IN (n_samples, n_features)
+    const floating[::1] sample_weight,     # IN (n_samples,)
+    const int[::1] labels,                 # IN (n_samples,) in [0, n_clusters)
+    double[:, ::1] sums,                   # OUT (n_clusters, n_features)
+    double[::1] weights,                   # OUT (n_clusters,)
+    long long[::1] counts,                 # OUT (n_clusters,) rows of positive weight
+    int n_threads,
+):
+    """Weighted per-cluster sums, weights and counts of the given labels.
+
+    The arithmetic of the running statistics (rows added in row order, each
+    cluster by one thread), so the result is the same for any thread count.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = <int> X.shape[1]
+    cdef int k = <int> sums.shape[0]
+    cdef int p, lo, hi
+    cdef int n_parts = n_threads if n_threads < k else k
+    if n == 0:
+        return
+    with nogil:
+        for p in prange(n_parts, num_threads=n_threads, schedule="static"):
+            lo = <int> ((<Py_ssize_t> k * p) // n_parts)
+            hi = <int> ((<Py_ssize_t> k * (p + 1)) // n_parts)
+            _clear_clusters(lo, hi, d, &sums[0, 0], &weights[0], &counts[0])
+            _move_rows(&X[0, 0], &sample_weight[0], &labels[0], NULL, NULL, n, d, lo, hi,
+                       &sums[0, 0], &weights[0], &counts[0])
 
 
 def hamerly_pass(
@@ -190,18 +334,33 @@ def hamerly_pass(
     c_sqnorm_arr = np.einsum("ij,ij->i", np.asarray(centers), np.asarray(centers))
     cdef double c_norm_max = float(np.sqrt(np.einsum("ij,ij->i", C64, C64).max()))
     cdef const floating[::1] c_sqnorm = c_sqnorm_arr.astype(dtype, copy=False)
+    cdef bint simd = simd_enabled() and not direct
+    cdef int lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
+    cdef const floating[:, :, ::1] centers_t
+    cdef const floating[::1] csq_pad
+    cdef const floating* ct_ptr = NULL
+    cdef int kp = 0
+    if simd:
+        centers_t, csq_pad = simd_layout(centers, c_sqnorm_arr)
+        ct_ptr = &centers_t[0, 0, 0]
+        kp = csq_pad.shape[0]
+    else:
+        csq_pad = c_sqnorm      # unused
     cdef floating[:, ::1] xbuf = np.empty((n_threads, 1 if direct else CHUNK * d), dtype=dtype)
-    cdef floating[:, ::1] keys = np.empty((n_threads, CHUNK * k), dtype=dtype)
+    cdef floating[:, ::1] keys = np.empty(
+        (n_threads, 3 * CHUNK * lanes if simd else CHUNK * k), dtype=dtype)
+    cdef floating[:, ::1] kb_buf = np.empty((n_threads, CHUNK), dtype=dtype)
+    cdef floating[:, ::1] ks_buf = np.empty((n_threads, CHUNK), dtype=dtype)
+    cdef int[:, ::1] lab_buf = np.empty((n_threads, CHUNK), dtype=np.intc)
     cdef int[:, ::1] rows = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK), dtype=np.intc)
+    cdef double[:, ::1] tight = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK))
     cdef double[:, ::1] block_acc = np.zeros((max(n_blocks, 1), 8), dtype=np.float64)
     cdef Py_ssize_t[::1] block_moved = np.zeros(max(n_blocks, 1), dtype=np.intp)
 
-    cdef Py_ssize_t b, m, start, c, i
-    cdef int j, l, p, n_parts, lo, hi, a, tid
-    cdef double inertia = 0, evals = 0, wi
+    cdef Py_ssize_t b, m, start
+    cdef int p, n_parts, lo, hi, tid
+    cdef double inertia = 0, evals = 0
     cdef long long changed = 0
-    cdef double* s
-    cdef const floating* x
 
     with nogil, parallel(num_threads=n_threads):
         for b in prange(n_blocks, schedule="dynamic"):
@@ -214,7 +373,9 @@ def hamerly_pass(
                 &X[start, 0], &sample_weight[start], m, start, d,
                 &centers[0, 0], &c_sqnorm[0], k, c_norm_max,
                 &half_sep[0], &move[0], &lower_drop[0], first, exact, direct,
-                eps, rho, &xbuf[tid, 0], &keys[tid, 0], &rows[tid, 0],
+                ct_ptr, &csq_pad[0], kp,
+                eps, rho, &xbuf[tid, 0], &keys[tid, 0], &kb_buf[tid, 0], &ks_buf[tid, 0],
+                &lab_buf[tid, 0], &rows[tid, 0], &tight[tid, 0],
                 &labels[start], &upper[start], &lower[start],
                 &moved_rows[start], &moved_from[start], &block_moved[b],
                 &block_acc[b, 0],
@@ -228,34 +389,12 @@ def hamerly_pass(
             lo = <int> ((<Py_ssize_t> k * p) // n_parts)
             hi = <int> ((<Py_ssize_t> k * (p + 1)) // n_parts)
             if first:
-                for j in range(lo, hi):
-                    s = &sums[j, 0]
-                    for l in range(d):
-                        s[l] = 0
-                    weights[j] = 0
-                    counts[j] = 0
+                _clear_clusters(lo, hi, d, &sums[0, 0], &weights[0], &counts[0])
             for b in range(n_blocks):
                 start = b * CHUNKS_PER_BLOCK * CHUNK
-                for c in range(start, start + block_moved[b]):
-                    i = moved_rows[c]
-                    j = labels[i]
-                    a = moved_from[c]
-                    wi = sample_weight[i]
-                    x = &X[i, 0]
-                    if j >= lo and j < hi:
-                        s = &sums[j, 0]
-                        for l in range(d):
-                            s[l] += wi * x[l]
-                        weights[j] += wi
-                        if wi > 0:
-                            counts[j] += 1
-                    if a >= lo and a < hi:
-                        s = &sums[a, 0]
-                        for l in range(d):
-                            s[l] -= wi * x[l]
-                        weights[a] -= wi
-                        if wi > 0:
-                            counts[a] -= 1
+                _move_rows(&X[0, 0], &sample_weight[0], &labels[0], &moved_rows[start],
+                           &moved_from[start], block_moved[b], d, lo, hi,
+                           &sums[0, 0], &weights[0], &counts[0])
     for b in range(n_blocks):
         inertia += block_acc[b, 0]
         evals += block_acc[b, 1]

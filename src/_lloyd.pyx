@@ -24,31 +24,11 @@ from _kmgmm_common cimport (
     CHUNK, block_count, gemm_abt, kmgmm_openmp_enabled, kmgmm_omp_max_threads,
 )
 
-cdef extern from "kmgmm_lloyd_simd.h":
-    int kmgmm_simd_available() noexcept nogil
-    int KMGMM_BLOCK_F32, KMGMM_BLOCK_F64, KMGMM_LANES_F32, KMGMM_LANES_F64
-    void kmgmm_argmin_f32(const float* X, Py_ssize_t m, int d, const float* CT,
-                          int kp, const float* csq, float* minv, float* mini,
-                          int* labels, float* best) noexcept nogil
-    void kmgmm_argmin_f64(const double* X, Py_ssize_t m, int d, const double* CT,
-                          int kp, const double* csq, double* minv, double* mini,
-                          int* labels, double* best) noexcept nogil
-    double kmgmm_direct_f32(const float* X, const float* w, Py_ssize_t m, int d,
-                            const float* centers, int k, int* labels,
-                            float* min_sqdist, double* sums,
-                            double* wsum) noexcept nogil
-    double kmgmm_direct_f64(const double* X, const double* w, Py_ssize_t m, int d,
-                            const double* centers, int k, int* labels,
-                            double* min_sqdist, double* sums,
-                            double* wsum) noexcept nogil
-    double kmgmm_finish_f32(const float* X, const float* w, Py_ssize_t m, int d,
-                            const float* centers, const int* labels,
-                            float* min_sqdist, double* sums,
-                            double* wsum, int want_sq) noexcept nogil
-    double kmgmm_finish_f64(const double* X, const double* w, Py_ssize_t m, int d,
-                            const double* centers, const int* labels,
-                            double* min_sqdist, double* sums,
-                            double* wsum, int want_sq) noexcept nogil
+from _lloyd_simd cimport (
+    KMGMM_BLOCK_F32, KMGMM_BLOCK_F64, KMGMM_LANES_F32, KMGMM_LANES_F64,
+    kmgmm_argmin_f32, kmgmm_argmin_f64, kmgmm_direct_f32, kmgmm_direct_f64,
+    kmgmm_finish_f32, kmgmm_finish_f64, kmgmm_simd_available,
+)
 
 # Up to this many features a direct distance loop beats a gemm.
 DIRECT_MAX_FEATURES = 4
@@ -72,6 +52,31 @@ def set_simd(bint enabled):
     previous = bool(_use_simd)
     _use_simd = enabled and kmgmm_simd_available()
     return previous
+
+
+def simd_enabled():
+    """True when the passes use the AVX2/FMA paths now (see set_simd)."""
+    return bool(_use_simd)
+
+
+def simd_layout(centers, c_sqnorm):
+    """The centres as the micro-kernel reads them: (CT, csq).
+
+    Blocks of KMGMM_BLOCK_* centres, each block transposed and contiguous
+    (CT has shape (kp // block, d, block)), padded with zero centres whose
+    squared norm in ``csq`` (kp,) is +inf, so they are never the nearest.
+    ``c_sqnorm``: the centres' squared norms, in their dtype.
+    """
+    centers = np.asarray(centers)
+    k, d = centers.shape
+    block = KMGMM_BLOCK_F32 if centers.dtype == np.float32 else KMGMM_BLOCK_F64
+    kp = ((k + block - 1) // block) * block
+    padded = np.zeros((kp, d), dtype=centers.dtype)
+    padded[:k] = centers
+    centers_t = np.ascontiguousarray(padded.reshape(kp // block, block, d).transpose(0, 2, 1))
+    csq = np.full(kp, np.inf, dtype=centers.dtype)
+    csq[:k] = c_sqnorm
+    return centers_t, csq
 
 
 def openmp_enabled():
@@ -224,23 +229,14 @@ def lloyd_pass(
     cdef int[:, ::1] old_chunk = np.empty((n_threads, CHUNK if count else 1),
                                           dtype=np.intc)
 
-    # The SIMD micro-kernel reads the centres in blocks, each block transposed
-    # and contiguous, padded with zero centres at +inf squared norm (never
-    # the nearest).
-    cdef int block = KMGMM_BLOCK_F32 if floating is float else KMGMM_BLOCK_F64
     cdef int lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
-    cdef int kp = ((k + block - 1) // block) * block
+    cdef int kp = 0
     cdef floating[:, :, ::1] centers_t
     cdef floating[::1] csq_pad
     cdef floating[:, ::1] minv, mini, best
     if simd and not direct:
-        padded = np.zeros((kp, d), dtype=dtype)
-        padded[:k] = centers
-        centers_t = np.ascontiguousarray(
-            padded.reshape(kp // block, block, d).transpose(0, 2, 1))
-        csq_pad_arr = np.full(kp, np.inf, dtype=dtype)
-        csq_pad_arr[:k] = c_sqnorm_arr
-        csq_pad = csq_pad_arr
+        centers_t, csq_pad = simd_layout(centers, c_sqnorm_arr)
+        kp = csq_pad.shape[0]
         minv = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
         mini = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
         best = np.empty((n_threads, CHUNK), dtype=dtype)

@@ -11,11 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define KMGMM_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define KMGMM_DISPATCH
-#endif
+#include "kmgmm_dispatch.h"
 
 /* exp(x) for x <= 0, within a few ulp; 0 below -708 (where exp(x) is
  * subnormal: a responsibility of that size is nothing next to the row

@@ -7,7 +7,8 @@
  * the order of every floating-point operation is fixed by the code, never by
  * the thread that runs it.
  *
- * kmgmm_argmin_*   nearest centre by the gemm form ||c||^2 - 2 x.c, computed
+ * kmgmm_argmin_*   nearest centre (kmgmm_argmin2_*: and the second-nearest key)
+ *                  by the gemm form ||c||^2 - 2 x.c, computed
  *                  as scikit-learn's gemm does (one FMA chain per distance in
  *                  feature order), in a register-blocked micro-kernel that
  *                  keeps the distances in registers: rows x centres tiles,
@@ -26,7 +27,7 @@
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define KMGMM_X86_SIMD 1
 #include <immintrin.h>
-#define KMGMM_AVX2 __attribute__((target("avx2,fma")))
+#define KMGMM_AVX2 __attribute__((target("avx2,fma"), unused))
 #define KMGMM_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 #else
 #define KMGMM_X86_SIMD 0
@@ -40,7 +41,7 @@
 #define KMGMM_LANES_F64 4
 
 /* 1 when the AVX2/FMA paths were compiled and the CPU runs them. */
-static int kmgmm_simd_available(void)
+__attribute__((unused)) static int kmgmm_simd_available(void)
 {
 #if KMGMM_X86_SIMD
     __builtin_cpu_init();
@@ -59,7 +60,7 @@ static int kmgmm_simd_available(void)
 KMGMM_AVX2_INLINE void kmgmm_tile_f32(
     const int R, const float *x, int d, const float *Cb,
     __m256 q0, __m256 q1, __m256 i0, __m256 i1,
-    float *minv, float *mini, int first)
+    float *minv, float *mini, float *minv2, const int want2, int first)
 {
     __m256 a0[6], a1[6];
     const __m256 two = _mm256_set1_ps(2.0f);
@@ -80,18 +81,27 @@ KMGMM_AVX2_INLINE void kmgmm_tile_f32(
         /* ||c||^2 - 2 x.c (2 x.c is exact, so one rounding as in a gemm) */
         const __m256 d0 = _mm256_fnmadd_ps(two, a0[r], q0);
         const __m256 d1 = _mm256_fnmadd_ps(two, a1[r], q1);
-        __m256 mv, mi, lt;
+        /* lane-wise minimum, its centre and (want2) the second smallest */
+        __m256 mv, mi, m2, lt;
         if (first) {
             mv = d0;
             mi = i0;
+            m2 = _mm256_set1_ps(__builtin_inff());
         } else {
             mv = _mm256_loadu_ps(minv + r * 8);
             mi = _mm256_loadu_ps(mini + r * 8);
             lt = _mm256_cmp_ps(d0, mv, _CMP_LT_OQ);
+            if (want2)
+                m2 = _mm256_blendv_ps(_mm256_min_ps(_mm256_loadu_ps(minv2 + r * 8), d0),
+                                      mv, lt);
             mv = _mm256_blendv_ps(mv, d0, lt);
             mi = _mm256_blendv_ps(mi, i0, lt);
         }
         lt = _mm256_cmp_ps(d1, mv, _CMP_LT_OQ);
+        if (want2) {
+            m2 = _mm256_blendv_ps(_mm256_min_ps(m2, d1), mv, lt);
+            _mm256_storeu_ps(minv2 + r * 8, m2);
+        }
         mv = _mm256_blendv_ps(mv, d1, lt);
         mi = _mm256_blendv_ps(mi, i1, lt);
         _mm256_storeu_ps(minv + r * 8, mv);
@@ -102,10 +112,13 @@ KMGMM_AVX2_INLINE void kmgmm_tile_f32(
 /* Nearest centre of m rows.  CT: (kp / 16, d, 16) the centres in blocks of
  * 16, each block transposed (contiguous for the micro-kernel), kp a multiple
  * of 16, zero past k; csq: (kp,) squared norms, +inf past k.  Scratch minv,
- * mini: (m, 8).  Ties go to the lowest centre index. */
-KMGMM_AVX2 static void kmgmm_argmin_f32(
+ * mini (and minv2 when want2): (m, 8).  Ties go to the lowest centre index.
+ * best[i] receives the smallest key and, when want2, second[i] the second
+ * smallest (equal to it on a tie; +inf for one centre). */
+KMGMM_AVX2_INLINE void kmgmm_argmin_body_f32(
     const float *X, ptrdiff_t m, int d, const float *CT, int kp,
-    const float *csq, float *minv, float *mini, int *labels, float *best)
+    const float *csq, float *minv, float *mini, float *minv2, const int want2,
+    int *labels, float *best, float *second)
 {
     const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     for (int cb = 0; cb < kp; cb += KMGMM_BLOCK_F32) {
@@ -118,23 +131,48 @@ KMGMM_AVX2 static void kmgmm_argmin_f32(
         ptrdiff_t r = 0;
         for (; r + 6 <= m; r += 6)
             kmgmm_tile_f32(6, X + r * d, d, Cb, q0, q1, i0, i1,
-                           minv + r * 8, mini + r * 8, first);
+                           minv + r * 8, mini + r * 8, minv2 + r * 8, want2, first);
         for (; r < m; r++)
             kmgmm_tile_f32(1, X + r * d, d, Cb, q0, q1, i0, i1,
-                           minv + r * 8, mini + r * 8, first);
+                           minv + r * 8, mini + r * 8, minv2 + r * 8, want2, first);
     }
     for (ptrdiff_t i = 0; i < m; i++) {
         const float *v = minv + i * 8, *j = mini + i * 8;
         float bv = v[0], bj = j[0];
+        int bp = 0;
         for (int p = 1; p < 8; p++) {
             if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
                 bv = v[p];
                 bj = j[p];
+                bp = p;
             }
         }
         labels[i] = (int)bj;
         best[i] = bv;
+        if (want2) {
+            float s = __builtin_inff();
+            for (int p = 0; p < 8; p++) {
+                const float c = p == bp ? minv2[i * 8 + p] : v[p];
+                s = c < s ? c : s;
+            }
+            second[i] = s;
+        }
     }
+}
+
+KMGMM_AVX2 static void kmgmm_argmin_f32(
+    const float *X, ptrdiff_t m, int d, const float *CT, int kp,
+    const float *csq, float *minv, float *mini, int *labels, float *best)
+{
+    kmgmm_argmin_body_f32(X, m, d, CT, kp, csq, minv, mini, minv, 0, labels, best, best);
+}
+
+KMGMM_AVX2 static void kmgmm_argmin2_f32(
+    const float *X, ptrdiff_t m, int d, const float *CT, int kp,
+    const float *csq, float *minv, float *mini, float *minv2,
+    int *labels, float *best, float *second)
+{
+    kmgmm_argmin_body_f32(X, m, d, CT, kp, csq, minv, mini, minv2, 1, labels, best, second);
 }
 
 /* Exact distances to the chosen centres, weighted sums and weights (when
@@ -417,7 +455,7 @@ KMGMM_AVX2 static double kmgmm_direct_f32(
 KMGMM_AVX2_INLINE void kmgmm_tile_f64(
     const int R, const double *x, int d, const double *Cb,
     __m256d q0, __m256d q1, __m256d i0, __m256d i1,
-    double *minv, double *mini, int first)
+    double *minv, double *mini, double *minv2, const int want2, int first)
 {
     __m256d a0[6], a1[6];
     const __m256d two = _mm256_set1_pd(2.0);
@@ -437,18 +475,26 @@ KMGMM_AVX2_INLINE void kmgmm_tile_f64(
     for (int r = 0; r < R; r++) {
         const __m256d d0 = _mm256_fnmadd_pd(two, a0[r], q0);
         const __m256d d1 = _mm256_fnmadd_pd(two, a1[r], q1);
-        __m256d mv, mi, lt;
+        __m256d mv, mi, m2, lt;
         if (first) {
             mv = d0;
             mi = i0;
+            m2 = _mm256_set1_pd(__builtin_inf());
         } else {
             mv = _mm256_loadu_pd(minv + r * 4);
             mi = _mm256_loadu_pd(mini + r * 4);
             lt = _mm256_cmp_pd(d0, mv, _CMP_LT_OQ);
+            if (want2)
+                m2 = _mm256_blendv_pd(_mm256_min_pd(_mm256_loadu_pd(minv2 + r * 4), d0),
+                                      mv, lt);
             mv = _mm256_blendv_pd(mv, d0, lt);
             mi = _mm256_blendv_pd(mi, i0, lt);
         }
         lt = _mm256_cmp_pd(d1, mv, _CMP_LT_OQ);
+        if (want2) {
+            m2 = _mm256_blendv_pd(_mm256_min_pd(m2, d1), mv, lt);
+            _mm256_storeu_pd(minv2 + r * 4, m2);
+        }
         mv = _mm256_blendv_pd(mv, d1, lt);
         mi = _mm256_blendv_pd(mi, i1, lt);
         _mm256_storeu_pd(minv + r * 4, mv);
@@ -456,10 +502,11 @@ KMGMM_AVX2_INLINE void kmgmm_tile_f64(
     }
 }
 
-/* As kmgmm_argmin_f32 with blocks of 8: CT (kp / 8, d, 8), scratch (m, 4). */
-KMGMM_AVX2 static void kmgmm_argmin_f64(
+/* As kmgmm_argmin_body_f32 with blocks of 8: CT (kp / 8, d, 8), scratch (m, 4). */
+KMGMM_AVX2_INLINE void kmgmm_argmin_body_f64(
     const double *X, ptrdiff_t m, int d, const double *CT, int kp,
-    const double *csq, double *minv, double *mini, int *labels, double *best)
+    const double *csq, double *minv, double *mini, double *minv2, const int want2,
+    int *labels, double *best, double *second)
 {
     const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
     for (int cb = 0; cb < kp; cb += KMGMM_BLOCK_F64) {
@@ -472,23 +519,48 @@ KMGMM_AVX2 static void kmgmm_argmin_f64(
         ptrdiff_t r = 0;
         for (; r + 6 <= m; r += 6)
             kmgmm_tile_f64(6, X + r * d, d, Cb, q0, q1, i0, i1,
-                           minv + r * 4, mini + r * 4, first);
+                           minv + r * 4, mini + r * 4, minv2 + r * 4, want2, first);
         for (; r < m; r++)
             kmgmm_tile_f64(1, X + r * d, d, Cb, q0, q1, i0, i1,
-                           minv + r * 4, mini + r * 4, first);
+                           minv + r * 4, mini + r * 4, minv2 + r * 4, want2, first);
     }
     for (ptrdiff_t i = 0; i < m; i++) {
         const double *v = minv + i * 4, *j = mini + i * 4;
         double bv = v[0], bj = j[0];
+        int bp = 0;
         for (int p = 1; p < 4; p++) {
             if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
                 bv = v[p];
                 bj = j[p];
+                bp = p;
             }
         }
         labels[i] = (int)bj;
         best[i] = bv;
+        if (want2) {
+            double s = __builtin_inf();
+            for (int p = 0; p < 4; p++) {
+                const double c = p == bp ? minv2[i * 4 + p] : v[p];
+                s = c < s ? c : s;
+            }
+            second[i] = s;
+        }
     }
+}
+
+KMGMM_AVX2 static void kmgmm_argmin_f64(
+    const double *X, ptrdiff_t m, int d, const double *CT, int kp,
+    const double *csq, double *minv, double *mini, int *labels, double *best)
+{
+    kmgmm_argmin_body_f64(X, m, d, CT, kp, csq, minv, mini, minv, 0, labels, best, best);
+}
+
+KMGMM_AVX2 static void kmgmm_argmin2_f64(
+    const double *X, ptrdiff_t m, int d, const double *CT, int kp,
+    const double *csq, double *minv, double *mini, double *minv2,
+    int *labels, double *best, double *second)
+{
+    kmgmm_argmin_body_f64(X, m, d, CT, kp, csq, minv, mini, minv2, 1, labels, best, second);
 }
 
 KMGMM_AVX2 static double kmgmm_finish_f64(
@@ -645,6 +717,12 @@ static void kmgmm_argmin_f32(const float *X, ptrdiff_t m, int d, const float *CT
     int kp, const float *csq, float *minv, float *mini, int *labels, float *best) {}
 static void kmgmm_argmin_f64(const double *X, ptrdiff_t m, int d, const double *CT,
     int kp, const double *csq, double *minv, double *mini, int *labels, double *best) {}
+static void kmgmm_argmin2_f32(const float *X, ptrdiff_t m, int d, const float *CT,
+    int kp, const float *csq, float *minv, float *mini, float *minv2, int *labels,
+    float *best, float *second) {}
+static void kmgmm_argmin2_f64(const double *X, ptrdiff_t m, int d, const double *CT,
+    int kp, const double *csq, double *minv, double *mini, double *minv2, int *labels,
+    double *best, double *second) {}
 static double kmgmm_direct_f32(const float *X, const float *w, ptrdiff_t m, int d,
     const float *centers, int k, int *labels, float *min_sqdist, double *sums,
     double *wsum) { return 0; }

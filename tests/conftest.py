@@ -19,3 +19,14 @@ def mixture():
 @pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
 def dtype(request):
     return request.param
+
+
+@pytest.fixture(params=[True, False], ids=["simd", "portable"])
+def simd(request):
+    """Run a test on the AVX2/FMA paths (where the CPU has them) and the portable loop."""
+    from kmgmm import _lloyd
+    if request.param and not _lloyd.simd_available():
+        pytest.skip("this CPU has no AVX2/FMA")
+    previous = _lloyd.set_simd(request.param)
+    yield request.param
+    _lloyd.set_simd(previous)

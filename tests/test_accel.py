@@ -78,9 +78,12 @@ def check_pass(X, w, centers, labels, md, sums, weights, inertia):
 @pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 3_000])
 @pytest.mark.parametrize("n_features", [2, 3, 17])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_threads, dtype):
+@pytest.mark.parametrize("k", [7, 20])
+def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_threads, k,
+                                                   dtype, simd):
+    # k = 20 spans several blocks of the SIMD kernel, so the second-nearest
+    # key is tracked across blocks and lanes.
     rng = np.random.RandomState(n_samples + n_features)
-    k = 7
     X = blobs(n_samples, n_features, k, spread=2.0, offset=50.0, dtype=dtype, seed=n_samples)
     w = rng.uniform(0.1, 3, n_samples).astype(dtype)
     w[::5] = 0   # rows of zero weight are not counted
@@ -115,6 +118,29 @@ def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_thre
         own = np.sqrt(d2[np.arange(n_samples), labels])
         other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
         assert np.all(lower <= other) and np.all(upper >= own)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_cluster_statistics_match_twin_for_any_thread_count(n_threads, dtype):
+    rng = np.random.RandomState(3)
+    X = blobs(5_000, 9, 6, dtype=dtype, seed=2)
+    w = rng.uniform(0.0, 2.0, len(X)).astype(dtype)
+    w[::7] = 0
+    labels = rng.randint(6, size=len(X)).astype(np.int32)
+    labels[labels == 4] = 5            # an empty cluster
+    sums, weights = np.full((6, 9), np.nan), np.full(6, np.nan)
+    counts = np.full(6, -1, dtype=np.int64)
+    _hamerly.cluster_statistics(X, w, labels, sums, weights, counts, n_threads)
+    w64 = w.astype(np.float64)
+    twin = np.zeros((6, 9))
+    np.add.at(twin, labels, w64[:, None] * X.astype(np.float64))
+    np.testing.assert_allclose(sums, twin, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(weights, np.bincount(labels, weights=w64, minlength=6),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=6))
+    one = [np.empty((6, 9)), np.empty(6), np.empty(6, dtype=np.int64)]
+    _hamerly.cluster_statistics(X, w, labels, *one, 1)
+    np.testing.assert_array_equal(sums, one[0])
 
 
 @pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 3_000])
@@ -183,7 +209,7 @@ def assert_same_fit(ref, km, dtype):
 @pytest.mark.parametrize("algorithm", BOUNDED)
 @pytest.mark.parametrize("n_samples", [255, 256, 257, 5_000])
 @pytest.mark.parametrize("n_features", [2, 3, 20])
-def test_fit_matches_lloyd(algorithm, n_samples, n_features, dtype):
+def test_fit_matches_lloyd(algorithm, n_samples, n_features, dtype, simd):
     X = blobs(n_samples, n_features, 9, spread=3.0, dtype=dtype, seed=n_samples)
     ref, km = fit_pair(X, 9, algorithm, 2, tol=0, max_iter=100)
     assert_same_fit(ref, km, dtype)
@@ -199,7 +225,7 @@ def test_fit_matches_lloyd_weighted(algorithm, dtype):
     assert_same_fit(ref, km, dtype)
 
 
-def test_bounds_hold_far_from_origin_float32():
+def test_bounds_hold_far_from_origin_float32(simd):
     # At 1e4 in float32 the Lloyd keys carry rounding errors far larger than
     # the gaps between distances; the bounds derived from them must still
     # be lower bounds.  (Labels are compared with Lloyd only where Lloyd's

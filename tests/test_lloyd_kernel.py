@@ -101,16 +101,6 @@ def test_float32_statistics_accumulate_in_float64():
     assert weights[0] == n
 
 
-@pytest.fixture(params=[True, False], ids=["simd", "portable"])
-def simd(request):
-    """Run a test on the AVX2/FMA paths (where the CPU has them) and the portable loop."""
-    if request.param and not _lloyd.simd_available():
-        pytest.skip("this CPU has no AVX2/FMA")
-    previous = _lloyd.set_simd(request.param)
-    yield request.param
-    _lloyd.set_simd(previous)
-
-
 # Features: 1-4 take the direct kernel (d = 2 de-interleaved with shuffles,
 # 3 and 4 through a small transpose), 5 and 17 the blocked micro-kernel.
 # Clusters: 7 and 8 fit one block, 33 spans several (float32 blocks of 16,
