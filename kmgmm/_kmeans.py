@@ -125,14 +125,17 @@ def assign(X, sample_weight, centers, labels, n_threads):
 
 
 def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
-          callback=None):
+          callback=None, labels=None, first_iter=1):
     """Run Lloyd's algorithm from ``centers``.
 
     Stops when an iteration leaves every label unchanged (strict convergence)
     or the squared centre shift is at most ``tol`` (absolute, already scaled).
     ``callback``, when given, is called once per iteration, after the update,
     as ``callback(n_iter, inertia, shift)``; an exception it raises ends the
-    fit (this is how the command line stops on Ctrl-C).
+    fit (this is how the command line stops on Ctrl-C).  A run that takes
+    over from another algorithm passes the labels of its last pass
+    (``labels``, int32, updated in place) and the number of its next
+    iteration (``first_iter``).
     Returns (labels, inertia, centers, n_iter) with labels and inertia those
     of the returned centres.
     """
@@ -140,15 +143,16 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
     n_clusters, n_features = centers.shape
     centers = np.array(centers, dtype=X.dtype, order="C")
     # One labels buffer: each pass counts the rows whose label it changes.
-    labels = np.full(n_samples, -1, dtype=np.int32)
+    if labels is None:
+        labels = np.full(n_samples, -1, dtype=np.int32)
     n_changed = np.zeros(1, dtype=np.int64)
     min_sqdist = None
     no_dist = np.empty(0, dtype=X.dtype)
     sums = np.empty((n_clusters, n_features), dtype=np.float64)
     weights = np.empty(n_clusters, dtype=np.float64)
     strict = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    n_iter = first_iter - 1
+    for n_iter in range(first_iter, max_iter + 1):
         # The per-row distances are only needed to relocate an empty cluster:
         # the pass skips them, and the rare iteration that leaves a cluster
         # empty computes them from the labels.  The inertia is needed only to

@@ -10,8 +10,14 @@ import os
 
 import numpy as np
 
-from . import _elkan, _hamerly, _lloyd
-from ._kmeans import assign, centers_from_sums, relocate_empty_clusters, stop_reason
+from . import _elkan, _hamerly
+from ._kmeans import (
+    assign,
+    centers_from_sums,
+    lloyd,
+    relocate_empty_clusters,
+    stop_reason,
+)
 
 # Rounding allowance for a distance computed in double over d features.
 _U = 2.0 ** -53
@@ -70,16 +76,22 @@ def elkan_bounds_bytes(n_samples, n_clusters):
     return 4 * n_samples * n_clusters + 4 * n_samples
 
 
+# Up to this many features the Lloyd pass's direct kernel (rows across the
+# vector lanes) is faster than any bound bookkeeping.
+LLOYD_MAX_FEATURES = 4
+
+
 def choose_algorithm(n_samples, n_features, n_clusters, dtype):
     """The algorithm ``KMeans(algorithm="auto")`` runs on dense data.
 
-    Hamerly (with the Lloyd fallback of ``bounded_kmeans``) wherever a bound
-    can skip anything; Lloyd for a single cluster.  Measured (``KMeans``
-    docstring): Hamerly beat Elkan on every n_features (2 to 784),
-    n_clusters (8 to 128) and dtype tried, so the rule never picks Elkan,
-    whose n_samples x n_clusters bounds also cost the most memory.
+    Lloyd for a single cluster and for at most LLOYD_MAX_FEATURES features;
+    elsewhere Hamerly, with the Lloyd fallback of ``bounded_kmeans``.
+    Measured (``KMeans`` docstring): Hamerly beat Elkan on every n_features
+    (2 to 784), n_clusters (8 to 128) and dtype tried, so the rule never
+    picks Elkan, whose n_samples x n_clusters bounds also cost the most
+    memory.
     """
-    if n_clusters == 1:
+    if n_clusters == 1 or n_features <= LLOYD_MAX_FEATURES:
         return "lloyd"
     return "hamerly"
 
@@ -109,6 +121,13 @@ def _report(verbose, n_iter, inertia, shift, n_moved, algorithm, evals, full):
           f"{100.0 * (full - evals) / full:.1f}% of Lloyd's {full} skipped")
 
 
+def _summary(verbose, algorithm, total_evals, n_iter, full):
+    if verbose:
+        print(f"{algorithm}: {total_evals} distance evaluations in {n_iter} iteration(s), "
+              f"{100.0 * (n_iter * full - total_evals) / (n_iter * full):.1f}% of "
+              "Lloyd's skipped.")
+
+
 def bounded_kmeans(X, sample_weight, centers, *, algorithm, max_iter, tol, n_threads,
                    verbose=0, fallback=False, callback=None):
     """Run Hamerly's or Elkan's k-means from ``centers``.
@@ -116,9 +135,9 @@ def bounded_kmeans(X, sample_weight, centers, *, algorithm, max_iter, tol, n_thr
     Same contract and same results as ``_kmeans.lloyd`` (labels identical
     where no row is equidistant from two centres); returns (labels, inertia,
     centers, n_iter).  With ``fallback`` (``algorithm="auto"``), a Hamerly
-    run whose bounds do not pay (a pass from the third on that evaluates more
-    than FALLBACK_FRACTION of Lloyd's distances: heavily overlapping
-    clusters) continues with Lloyd passes.  The switch depends on the data
+    run whose bounds do not pay (see NO_FALLBACK_WORK: heavily overlapping
+    clusters, where few distances are much work) continues with Lloyd
+    passes.  The switch depends on the data
     only, so results stay identical for any number of threads.  ``callback``
     is called as in ``_kmeans.lloyd``.
     """
@@ -130,9 +149,34 @@ def bounded_kmeans(X, sample_weight, centers, *, algorithm, max_iter, tol, n_thr
                        n_threads=n_threads, verbose=verbose, callback=callback)
 
 
-# A bound pass that evaluates more than this fraction of Lloyd's distances
-# costs about as much as a Lloyd pass.
-FALLBACK_FRACTION = 0.8
+# The auto fallback.  Where a row's distances are much work (``row_work``
+# of at least NO_FALLBACK_WORK), a Hamerly pass costs at most about a Lloyd
+# pass even when every bound fails (``benchmarks/calibrate_hamerly.py``:
+# 0.9-1.0 on 200 000 x 128, k=256 and 100 000 x 784, k=10), so Hamerly runs
+# to the end.  Elsewhere the bookkeeping of a failing row costs several distances
+# and Lloyd takes over once FALLBACK_PASSES consecutive passes, from the
+# third on, found the bounds of more than FALLBACK_SHARE of the rows failing
+# (or the third alone more than FALLBACK_SHARE_AT_ONCE)
+# (heavily overlapping clusters: on 1 000 000 x 32, k=64, from the second
+# pass on, 1.00, 0.94, 0.95, 0.89, ...; on well-separated ones it falls
+# fast: 0.68, 0.52, 0.15, 0.13, ...).
+NO_FALLBACK_WORK = 4096
+FALLBACK_SHARE = 0.8
+FALLBACK_PASSES = 2
+FALLBACK_SHARE_AT_ONCE = 0.9   # at the third pass, one such pass is enough
+# What tightening one row's upper bound costs, in distances of a full scan.
+TIGHTEN_COST = 16
+
+
+def row_work(n_clusters, n_features, dtype):
+    """A row's share of a Lloyd pass, in float32 multiply-adds.
+
+    n_clusters rounded up to the micro-kernel's block of centres, times
+    n_features, doubled for float64 (half as many lanes per vector).
+    """
+    block = 16 if dtype == np.float32 else 8
+    padded = -(-n_clusters // block) * block
+    return padded * n_features * (2 if dtype == np.float64 else 1)
 
 
 def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose,
@@ -153,66 +197,68 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
     move = np.zeros(n_clusters)
     lower_drop = np.zeros(n_clusters)
     half_cc, half_sep = center_geometry(centers)
+    x_sqnorm = _hamerly.row_sqnorms(X, n_threads)
+    # The second pass follows the first moves of the centres, the largest:
+    # tightening seldom clears a row then.  From the third pass on, the
+    # previous pass tells (a pass that did not tighten counts the rows a
+    # tightening would have cleared).
+    tighten = False
+    bad_passes = 0
+    fallback = fallback and row_work(n_clusters, n_features, X.dtype) < NO_FALLBACK_WORK
     exact = verbose > 0 or callback is not None   # the pass's inertia is reported
     relocated = []          # (cluster, row, label before) of the last relocation
-    use_lloyd = False
-    labels_old = None
     strict = False
     n_iter = 0
     total_evals = 0
     for n_iter in range(1, max_iter + 1):
-        if use_lloyd:
-            inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, min_sqdist,
-                                        sums, weights, n_threads)
-            changed = int(np.count_nonzero(labels != labels_old))
-            evals = full
+        inertia, evals, changed, n_failed, n_clear = _hamerly.hamerly_pass(
+            X, sample_weight, centers, half_sep, move, lower_drop, labels, upper,
+            lower, sums, weights, counts, moved_rows, moved_from, n_iter == 1,
+            exact, n_threads, x_sqnorm, tighten)
+        if n_iter > 1:
+            # Tightening a failing row costs about TIGHTEN_COST distances
+            # and saves n_clusters when it clears the row.
+            tighten = n_clear * n_clusters >= TIGHTEN_COST * n_failed
+        # Rows relocated last time were counted from their new cluster;
+        # Lloyd counts them from the one they had in that pass.
+        for cluster, row, before in relocated:
+            changed += int(labels[row] != before) - int(labels[row] != cluster)
+        relocated = []
+        n_moved = 0
+        empty = counts == 0
+        if empty.any():
+            # Exactly empty (counts, not float weights): relocate as Lloyd
+            # does, from the exact distances to the pass's centres.
+            weights[empty] = 0.0
+            sums[empty] = 0.0
+            _hamerly.label_sqdist(X, centers, labels, min_sqdist, n_threads)
             moves = []
             n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
-                                              sums, weights)
-        else:
-            inertia, evals, changed = _hamerly.hamerly_pass(
-                X, sample_weight, centers, half_sep, move, lower_drop, labels, upper,
-                lower, sums, weights, counts, moved_rows, moved_from, n_iter == 1,
-                exact, n_threads)
-            # Rows relocated last time were counted from their new cluster;
-            # Lloyd counts them from the one they had in that pass.
-            for cluster, row, before in relocated:
-                changed += int(labels[row] != before) - int(labels[row] != cluster)
-            relocated = []
-            n_moved = 0
-            empty = counts == 0
-            if empty.any():
-                # Exactly empty (counts, not float weights): relocate as Lloyd
-                # does, from the exact distances to the pass's centres.
-                weights[empty] = 0.0
-                sums[empty] = 0.0
-                _hamerly.label_sqdist(X, centers, labels, min_sqdist, n_threads)
-                moves = []
-                n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
-                                                  sums, weights, moves)
+                                              sums, weights, moves)
         total_evals += evals
         new_centers = centers_from_sums(sums, weights, centers, X.dtype)
         diff = new_centers.astype(np.float64) - centers
         shift = float(np.einsum("ij,ij->", diff, diff))
         move = center_moves(new_centers, centers)
         centers = new_centers
-        _report(verbose, n_iter, inertia, shift, n_moved,
-                "lloyd" if use_lloyd else "hamerly", evals, full)
+        _report(verbose, n_iter, inertia, shift, n_moved, "hamerly", evals, full)
         if callback is not None:
             callback(n_iter, float(inertia), shift)
         stop = stop_reason(n_iter, changed == 0, shift, tol, verbose)
         if stop:
             strict = stop == "strict"
             break
-        if use_lloyd:
-            labels_old = labels.copy()
-            continue
-        if fallback and n_iter >= 3 and evals > FALLBACK_FRACTION * full:
-            use_lloyd = True
-            labels_old = labels.copy()
+        if fallback and n_iter >= 3:
+            bad_passes = bad_passes + 1 if n_failed > FALLBACK_SHARE * n_samples else 0
+            if n_iter == 3 and n_failed > FALLBACK_SHARE_AT_ONCE * n_samples:
+                bad_passes = FALLBACK_PASSES
+        if fallback and bad_passes >= FALLBACK_PASSES and n_iter < max_iter:
+            _summary(verbose, "hamerly", total_evals, n_iter, full)
             if verbose:
                 print("The bounds skip too little on this data: Lloyd passes from here.")
-            continue
+            return lloyd(X, sample_weight, centers, max_iter=max_iter, tol=tol,
+                         n_threads=n_threads, verbose=verbose, callback=callback,
+                         labels=labels, first_iter=n_iter + 1)
         if n_moved:
             # A relocated row now belongs to its new cluster: keep the running
             # statistics consistent with the labels, and its bounds valid.
@@ -225,10 +271,7 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
                                                      n_threads)
         half_cc, half_sep = center_geometry(centers)
         lower_drop = largest_other_move(move)
-    if verbose:
-        print(f"hamerly: {total_evals} distance evaluations in {n_iter} iteration(s), "
-              f"{100.0 * (n_iter * full - total_evals) / (n_iter * full):.1f}% of "
-              "Lloyd's skipped.")
+    _summary(verbose, "hamerly", total_evals, n_iter, full)
     if not strict:
         # One more assignment so that labels and inertia match the centres.
         inertia = assign(X, sample_weight, centers, labels, n_threads)
@@ -276,10 +319,7 @@ def _elkan_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose,
             break
         half_cc, half_sep = center_geometry(centers)
         drops[n_iter] = drops[n_iter - 1] + move
-    if verbose:
-        print(f"elkan: {total_evals} distance evaluations in {n_iter} iteration(s), "
-              f"{100.0 * (n_iter * full - total_evals) / (n_iter * full):.1f}% of "
-              "Lloyd's skipped.")
+    _summary(verbose, "elkan", total_evals, n_iter, full)
     if not strict:
         inertia = assign(X, sample_weight, centers, labels, n_threads)
     return labels, inertia, centers, n_iter

@@ -114,31 +114,52 @@ cdef inline void distance_keys(
             keys[r * k + j] = keys[r * k + j] + c_sqnorm[j]
 
 
-cdef inline double lower_from_key(
+cdef inline double key_error(
     double key,            # a key from distance_keys
-    const floating* x,     # IN (d,) its row
+    double xsq,            # the row's squared norm (float64), 0 when direct
     int d,
     bint direct,
     double eps,            # unit roundoff of the data dtype
     double c_norm_max,     # largest centre norm
 ) noexcept nogil:
-    """A lower bound on the distance whose key is ``key``, valid under rounding.
+    """How far ``key + xsq`` can be from the exact squared distance.
 
     The direct key is a sum of d rounded squares: relative error below
     (d + 4) eps.  The gemm key's error is below (d + 4) eps (||x|| + ||c||)^2
     (each product of the dot product by Cauchy-Schwarz, plus the norm and the
-    addition).
+    addition), and a float64 squared norm's below (d + 4) 2**-53 ||x||^2.
     """
-    cdef double lsq, xsq, xn
+    cdef double xn
     if direct:
-        lsq = key * (1.0 - (d + 4) * eps)
-    else:
-        xsq = sqnorm(x, d)
-        xn = sqrt(xsq) + c_norm_max
-        lsq = key + xsq - (d + 4) * eps * xn * xn * (1.0 + ROOT_SLACK)
-    if lsq <= 0:
+        return (d + 4) * eps * key
+    xn = sqrt(xsq) + c_norm_max
+    return (d + 4) * (eps * xn * xn + 2.0 ** -53 * xsq) * (1.0 + ROOT_SLACK)
+
+
+cdef inline double root_down(double sq) noexcept nogil:
+    """A lower bound on sqrt(sq) (0 for sq <= 0), valid under rounding."""
+    if sq <= 0:
         return 0.0
-    return sqrt(lsq) * (1.0 - ROOT_SLACK)
+    return sqrt(sq) * (1.0 - ROOT_SLACK)
+
+
+cdef inline double root_up(double sq) noexcept nogil:
+    """An upper bound on sqrt(sq) (0 for sq <= 0), valid under rounding."""
+    if sq <= 0:
+        return 0.0
+    return sqrt(sq) * (1.0 + ROOT_SLACK)
+
+
+cdef inline double lower_from_key(
+    double key,            # a key from distance_keys
+    double xsq,            # the row's squared norm (float64), 0 when direct
+    int d,
+    bint direct,
+    double eps,            # unit roundoff of the data dtype
+    double c_norm_max,     # largest centre norm
+) noexcept nogil:
+    """A lower bound on the distance whose key is ``key``, valid under rounding."""
+    return root_down(key + xsq - key_error(key, xsq, d, direct, eps, c_norm_max))
 
 
 cdef inline double lower_from_keys(
@@ -154,13 +175,10 @@ cdef inline double lower_from_keys(
 
     Exactly, ||x - c_j||^2 = ||x - c_b||^2 + K_j - K_b for the exact keys
     K = ||c||^2 - 2 x.c; each computed key is within (d + 4) eps
-    (||x|| + ||c||)^2 of its K (see lower_from_key), and ||x|| is at most
+    (||x|| + ||c||)^2 of its K (see key_error), and ||x|| is at most
     ||x - c_b|| + ||c_b||.  So no row norm is needed: the bound comes from
     the distance already known and the two keys.
     """
     cdef double xn = sqrt(sq) * (1.0 + rho) + 2.0 * c_norm_max
-    cdef double lsq = (sq * (1.0 - rho) + (ks - kb) * (1.0 - ROOT_SLACK)
-                       - 2.0 * (d + 4) * eps * xn * xn * (1.0 + ROOT_SLACK))
-    if lsq <= 0:
-        return 0.0
-    return sqrt(lsq) * (1.0 - ROOT_SLACK)
+    return root_down(sq * (1.0 - rho) + (ks - kb) * (1.0 - ROOT_SLACK)
+                     - 2.0 * (d + 4) * eps * xn * xn * (1.0 + ROOT_SLACK))

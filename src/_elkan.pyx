@@ -25,7 +25,7 @@ from libc.string cimport memset
 
 from _kmgmm_common cimport CHUNK, block_count
 from _bounds_common cimport (
-    ROOT_SLACK, add_row, distance_keys, kmgmm_float_below, lower_from_key, sqdist,
+    ROOT_SLACK, add_row, distance_keys, kmgmm_float_below, lower_from_key, sqdist, sqnorm,
 )
 
 DIRECT_MAX_FEATURES = 4
@@ -62,7 +62,7 @@ cdef void _elkan_chunk(
 ) noexcept nogil:
     cdef Py_ssize_t i, r
     cdef int j, l, a, best
-    cdef double u, v, dsq, best_sq, kb, key, wi
+    cdef double u, v, dsq, best_sq, kb, key, wi, xs
     cdef double evals = 0, changed = 0, inertia = 0
     cdef const floating* x
     cdef const double* d_now = drops + now * k
@@ -84,9 +84,10 @@ cdef void _elkan_chunk(
                 if key < kb:
                     kb = key
                     best = j
+            xs = 0 if direct else sqnorm(x, d)
             for j in range(k):
                 lo[j] = kmgmm_float_below(
-                    lower_from_key(keys[i * k + j], x, d, direct, eps, c_norm_max))
+                    lower_from_key(keys[i * k + j], xs, d, direct, eps, c_norm_max))
             labels[i] = best
             stamp[i] = now
             sq[i] = sqdist(x, centers + best * d, d)

@@ -27,11 +27,12 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport sqrt, INFINITY
+from libc.string cimport memset
 
 from _kmgmm_common cimport CHUNK
 from _bounds_common cimport (
-    ROOT_SLACK, distance_keys, gather_rows, lower_from_key, lower_from_keys, prefetch_row,
-    sqdist,
+    ROOT_SLACK, add_row, distance_keys, gather_rows, key_error, lower_from_keys,
+    prefetch_row, root_down, root_up, sqdist, sqnorm,
 )
 from _lloyd_simd cimport (
     KMGMM_LANES_F32, KMGMM_LANES_F64, kmgmm_argmin2_f32, kmgmm_argmin2_f64,
@@ -48,10 +49,17 @@ cdef enum:
     # How many rows ahead a scattered row of X is fetched.
     PREFETCH_AHEAD = 8
 
+# Bounds come from the exact distance rather than the keys when the keys'
+# rounding allowance exceeds this fraction of the squared distance.
+cdef double LOOSE_KEYS = 5e-2
+# Memory a first pass may take for per-block statistics (or half of X's).
+cdef Py_ssize_t FIRST_PASS_STATS_BYTES = 64 << 20
+
 
 cdef void _hamerly_block(
     const floating* X,          # IN (m, d) the block's rows
     const floating* w,          # IN (m,)
+    const double* x_sqnorm,     # IN (m,) squared row norms
     Py_ssize_t m,
     Py_ssize_t row0,            # index of the block's first row in X
     int d,
@@ -63,7 +71,8 @@ cdef void _hamerly_block(
     const double* move,         # IN (k,) upper bound on each centre's move since the last pass
     const double* lower_drop,   # IN (k,) largest move of any other centre, by label
     bint first,
-    bint exact,                 # tighten every upper bound (for the inertia)
+    bint exact,                 # exact distances for every row (for the inertia)
+    bint tighten,               # tighten failing upper bounds before a full scan
     bint direct,
     const floating* centers_t,  # IN (kp / block, d, block) the SIMD layout, or NULL
     const floating* csq_pad,    # IN (kp,) its squared norms
@@ -76,27 +85,39 @@ cdef void _hamerly_block(
     floating* ks_buf,           # SCRATCH (CHUNK,) second-smallest keys
     int* lab_buf,               # SCRATCH (CHUNK,)
     int* rows,                  # SCRATCH (m,)
-    double* tight,              # SCRATCH (m,) bound, then exact squared distance to the old centre
+    double* bnd,                # SCRATCH (m,) the failing rows' bounds
+    double* tight,              # SCRATCH (m,) their exact squared distance to the old centre, or -1
     int* labels,                # INOUT (m,)
     double* upper,              # INOUT (m,)
     double* lower,              # INOUT (m,)
     int* moved_rows,            # OUT this block's changed rows (appended)
     int* moved_from,            # OUT their previous labels
     Py_ssize_t* n_moved,        # INOUT count of this block's changed rows
-    double* acc,                # INOUT [inertia, distance evaluations]
+    double* acc,                # INOUT [inertia, evaluations, failing rows, rows a tightening clears]
+    double* bsums,              # OUT (k, d) first pass: the block's sums, or NULL
+    double* bweights,           # OUT (k,)   and weights
+    long long* bcounts,         # OUT (k,)   and counts of rows of positive weight
 ) noexcept nogil:
     cdef Py_ssize_t i, r, r0, nb, n_cand, n_rows = 0
     cdef int j, a, best, lanes
-    cdef double up, lo, bound, kb, ks, key, sq
-    cdef double evals = 0, inertia = 0
+    cdef double up, lo, bound, kb, ks, key, sq, xs, err
+    cdef double evals = 0, inertia = 0, n_failed = 0, n_clear = 0
     cdef bint in_place
     cdef const floating* x
     cdef const floating* row_keys
     cdef const floating* src
 
+    if bsums != NULL:
+        memset(bsums, 0, k * d * sizeof(double))
+        memset(bweights, 0, k * sizeof(double))
+        memset(bcounts, 0, k * sizeof(long long))
+
+    # The bounds alone, in row order: no row of X is read.
     for i in range(m):
         if first:
             rows[n_rows] = <int> i
+            bnd[n_rows] = -INFINITY
+            tight[n_rows] = -1.0
             n_rows += 1
             continue
         a = labels[i]
@@ -109,32 +130,35 @@ cdef void _hamerly_block(
             upper[i] = up
             continue
         rows[n_rows] = <int> i
-        tight[n_rows] = bound
+        bnd[n_rows] = bound
+        tight[n_rows] = -1.0
         n_rows += 1
+    n_failed = n_rows
 
-    # The rows whose bounds failed: tighten the upper bound to the exact
-    # distance to their own centre and test again.  Only these rows of X are
-    # read, scattered, so each is fetched a few rows ahead of its use.
-    if not first:
+    # Tighten the failing upper bounds to the exact distance to their own
+    # centre and test again.  Only these rows of X are read, scattered, so
+    # each is fetched a few rows ahead of its use.
+    if tighten and not first:
         n_cand = n_rows
         n_rows = 0
         for r in range(n_cand):
             if r + PREFETCH_AHEAD < n_cand:
                 prefetch_row(X + rows[r + PREFETCH_AHEAD] * d, d * sizeof(floating))
             i = rows[r]
-            bound = tight[r]
             sq = sqdist(X + i * d, centers + labels[i] * d, d)
             evals += 1
             up = sqrt(sq) * (1.0 + rho)
             upper[i] = up
-            if up < bound:
+            if up < bnd[r]:
+                n_clear += 1
                 inertia += w[i] * sq
                 continue
             rows[n_rows] = <int> i
+            bnd[n_rows] = bnd[r]
             tight[n_rows] = sq
             n_rows += 1
 
-    # The rows that failed, gathered from the whole block, in batches of
+    # The rows still failing, gathered from the whole block, in batches of
     # CHUNK rows (a batch of consecutive rows is used in place): nearest and
     # second-nearest keys by the Lloyd pass's own kernel.
     evals += n_rows * k
@@ -181,27 +205,50 @@ cdef void _hamerly_block(
             i = rows[r0 + r]
             x = X + i * d
             best = lab_buf[r]
+            kb = kb_buf[r]
+            ks = ks_buf[r]
             a = -1 if first else labels[i]
             if best != a:
                 moved_rows[n_moved[0]] = <int> (row0 + i)
                 moved_from[n_moved[0]] = a
                 n_moved[0] += 1
                 labels[i] = best
+            if bsums != NULL:
+                # First pass: the block's statistics while the row is at hand.
+                add_row(bsums + best * d, w[i], x, d)
+                bweights[best] += w[i]
+                if w[i] > 0:
+                    bcounts[best] += 1
+            sq = tight[r0 + r] if best == a else -1.0
+            # Bounds from the keys and the row's norm: no distance to compute.
+            # Where rounding makes them loose (rows far from the origin
+            # against their distances) or the inertia is wanted, from the
+            # exact distance instead.
+            xs = 0 if direct else x_sqnorm[i]
+            err = key_error(kb, xs, d, direct, eps, c_norm_max)
+            if sq < 0 and (exact or err > LOOSE_KEYS * (kb + xs)):
                 sq = sqdist(x, centers + best * d, d)
+            if sq >= 0:
+                upper[i] = sqrt(sq) * (1.0 + rho)
+                inertia += w[i] * sq
             else:
-                sq = tight[r0 + r]      # the old centre's, computed above
-            upper[i] = sqrt(sq) * (1.0 + rho)
-            inertia += w[i] * sq
+                upper[i] = root_up(kb + xs + err)
+            if not tighten and best == a and upper[i] < bnd[r0 + r]:
+                n_clear += 1      # a tightening would have cleared this row
             if k == 1:
                 lower[i] = INFINITY
             elif direct:
-                lower[i] = lower_from_key(ks_buf[r], x, d, direct, eps, c_norm_max)
+                lower[i] = root_down(ks - key_error(ks, xs, d, direct, eps, c_norm_max))
+            elif sq < 0:
+                # (the gemm keys' allowance does not depend on the key)
+                lower[i] = root_down(ks + xs - err)
             else:
-                lower[i] = lower_from_keys(sq, kb_buf[r], ks_buf[r], d, eps, rho,
-                                           c_norm_max)
+                lower[i] = lower_from_keys(sq, kb, ks, d, eps, rho, c_norm_max)
         r0 += nb
     acc[0] += inertia
     acc[1] += evals
+    acc[2] += n_failed
+    acc[3] += n_clear
 
 
 cdef void _clear_clusters(
@@ -307,8 +354,13 @@ def hamerly_pass(
     bint first,
     bint exact,
     int n_threads,
+    const double[::1] x_sqnorm=None,       # IN (n_samples,) squared row norms
+    bint tighten=True,
 ):
-    """One Hamerly pass; returns (inertia, distance evaluations, labels changed).
+    """One Hamerly pass.
+
+    Returns (inertia, distance evaluations, labels changed, rows whose
+    bounds failed, rows among them that a tightened upper bound clears).
 
     ``first``: no bounds yet; every row is assigned in full and ``sums``,
     ``weights``, ``counts`` are overwritten.  Otherwise ``labels``, the
@@ -316,9 +368,15 @@ def hamerly_pass(
     upper bound on how far centre j moved since, ``lower_drop[a]`` the
     largest move of a centre other than a, ``half_sep[a]`` a lower bound on
     half the distance from centre a to its nearest other centre, and the
-    statistics are updated with the rows that change cluster.  The inertia
-    is exact for ``first`` or ``exact`` passes and NaN otherwise.  Inputs
-    are trusted: C-contiguous, finite, matching shapes.
+    statistics are updated with the rows that change cluster.
+
+    A row whose bounds fail first has its upper bound tightened to the exact
+    distance (when ``tighten``; the caller turns it off when the last pass
+    shows it seldom clears a row) and then, if still failing, the distances
+    to every centre.  New bounds come from the keys and ``x_sqnorm``
+    (computed here when None) unless their rounding allowance is large.
+    The inertia is exact for ``exact`` passes and NaN otherwise.  Inputs are
+    trusted: C-contiguous, finite, matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -353,12 +411,26 @@ def hamerly_pass(
     cdef floating[:, ::1] ks_buf = np.empty((n_threads, CHUNK), dtype=dtype)
     cdef int[:, ::1] lab_buf = np.empty((n_threads, CHUNK), dtype=np.intc)
     cdef int[:, ::1] rows = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK), dtype=np.intc)
+    cdef double[:, ::1] bnd = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK))
     cdef double[:, ::1] tight = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK))
+    if x_sqnorm is None:
+        x_sqnorm = row_sqnorms(X, n_threads)
     cdef double[:, ::1] block_acc = np.zeros((max(n_blocks, 1), 8), dtype=np.float64)
     cdef Py_ssize_t[::1] block_moved = np.zeros(max(n_blocks, 1), dtype=np.intp)
 
     cdef Py_ssize_t b, m, start
-    cdef int p, n_parts, lo, hi, tid
+    cdef int p, n_parts, lo, hi, tid, j, l
+
+    # A first pass adds up each block's statistics while its rows are at
+    # hand, when the blocks' copies take little memory; otherwise, and in
+    # later passes, the rows that change cluster move in the statistics.
+    cdef bint block_stats = first and (
+        n_blocks * (k * d + 2 * k) * 8 <= max(FIRST_PASS_STATS_BYTES, X.nbytes // 2))
+    cdef double[:, :, ::1] block_sums = np.empty(
+        (n_blocks if block_stats else 1, k, d), dtype=np.float64)
+    cdef double[:, ::1] block_weights = np.empty((n_blocks if block_stats else 1, k))
+    cdef long long[:, ::1] block_counts = np.empty(
+        (n_blocks if block_stats else 1, k), dtype=np.int64)
     cdef double inertia = 0, evals = 0
     cdef long long changed = 0
 
@@ -370,19 +442,23 @@ def hamerly_pass(
             if m > CHUNKS_PER_BLOCK * CHUNK:
                 m = CHUNKS_PER_BLOCK * CHUNK
             _hamerly_block(
-                &X[start, 0], &sample_weight[start], m, start, d,
+                &X[start, 0], &sample_weight[start], &x_sqnorm[start], m, start, d,
                 &centers[0, 0], &c_sqnorm[0], k, c_norm_max,
-                &half_sep[0], &move[0], &lower_drop[0], first, exact, direct,
+                &half_sep[0], &move[0], &lower_drop[0], first, exact, tighten, direct,
                 ct_ptr, &csq_pad[0], kp,
                 eps, rho, &xbuf[tid, 0], &keys[tid, 0], &kb_buf[tid, 0], &ks_buf[tid, 0],
-                &lab_buf[tid, 0], &rows[tid, 0], &tight[tid, 0],
+                &lab_buf[tid, 0], &rows[tid, 0], &bnd[tid, 0], &tight[tid, 0],
                 &labels[start], &upper[start], &lower[start],
                 &moved_rows[start], &moved_from[start], &block_moved[b],
                 &block_acc[b, 0],
+                &block_sums[b, 0, 0] if block_stats else NULL,
+                &block_weights[b, 0] if block_stats else NULL,
+                &block_counts[b, 0] if block_stats else NULL,
             )
 
-    # Move the changed rows between the clusters' statistics: each thread
-    # owns a range of clusters and takes the rows in row order.
+    # Move the changed rows between the clusters' statistics (or, after a
+    # first pass with block statistics, add those up): each thread owns a
+    # range of clusters and takes the rows, or blocks, in order.
     n_parts = n_threads if n_threads < k else k
     with nogil:
         for p in prange(n_parts, num_threads=n_threads, schedule="static"):
@@ -390,18 +466,42 @@ def hamerly_pass(
             hi = <int> ((<Py_ssize_t> k * (p + 1)) // n_parts)
             if first:
                 _clear_clusters(lo, hi, d, &sums[0, 0], &weights[0], &counts[0])
+            if block_stats:
+                for j in range(lo, hi):
+                    for b in range(n_blocks):
+                        for l in range(d):
+                            sums[j, l] += block_sums[b, j, l]
+                        weights[j] += block_weights[b, j]
+                        counts[j] += block_counts[b, j]
+                continue
             for b in range(n_blocks):
                 start = b * CHUNKS_PER_BLOCK * CHUNK
                 _move_rows(&X[0, 0], &sample_weight[0], &labels[0], &moved_rows[start],
                            &moved_from[start], block_moved[b], d, lo, hi,
                            &sums[0, 0], &weights[0], &counts[0])
+    cdef double n_failed = 0, n_clear = 0
     for b in range(n_blocks):
         inertia += block_acc[b, 0]
         evals += block_acc[b, 1]
+        n_failed += block_acc[b, 2]
+        n_clear += block_acc[b, 3]
         changed += block_moved[b]
-    if not (first or exact):
+    if not exact:
         inertia = np.nan
-    return inertia, int(evals), int(changed)
+    return inertia, int(evals), int(changed), int(n_failed), int(n_clear)
+
+
+def row_sqnorms(const floating[:, ::1] X, int n_threads):
+    """Squared norm of every row, accumulated in float64."""
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = <int> X.shape[1]
+    cdef Py_ssize_t i
+    out_arr = np.empty(n, dtype=np.float64)
+    cdef double[::1] out = out_arr
+    with nogil:
+        for i in prange(n, num_threads=n_threads, schedule="static"):
+            out[i] = sqnorm(&X[i, 0], d)
+    return out_arr
 
 
 def label_sqdist(

@@ -91,9 +91,32 @@ static inline double kmgmm_sqdist_f(const float* x, const float* c, int d)
     return (a0 + a1) + (a2 + a3);
 }
 
-/* ||x||^2 accumulated in double, four accumulators as above. */
+#define KMGMM_SQNORM_WIDE_BODY(CAST)                                   \
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                            \
+    int l = 0;                                                         \
+    for (; l + 8 <= d; l += 8)                                         \
+        for (int j = 0; j < 8; j++)                                    \
+            a[j] += CAST x[l + j] * CAST x[l + j];                     \
+    for (int j = 0; l < d; l++, j++)                                   \
+        a[j] += CAST x[l] * CAST x[l];                                 \
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+
+KMGMM_DISPATCH static double kmgmm_sqnorm_wide_d(const double* x, int d)
+{
+    KMGMM_SQNORM_WIDE_BODY()
+}
+
+KMGMM_DISPATCH static double kmgmm_sqnorm_wide_f(const float* x, int d)
+{
+    KMGMM_SQNORM_WIDE_BODY((double))
+}
+
+/* ||x||^2 accumulated in double, four accumulators as above (eight for
+ * long rows). */
 static inline double kmgmm_sqnorm_d(const double* x, int d)
 {
+    if (d >= KMGMM_SQDIST_WIDE)
+        return kmgmm_sqnorm_wide_d(x, d);
     double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int l = 0;
     for (; l + 4 <= d; l += 4) {
@@ -109,6 +132,8 @@ static inline double kmgmm_sqnorm_d(const double* x, int d)
 
 static inline double kmgmm_sqnorm_f(const float* x, int d)
 {
+    if (d >= KMGMM_SQDIST_WIDE)
+        return kmgmm_sqnorm_wide_f(x, d);
     double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int l = 0;
     for (; l + 4 <= d; l += 4) {

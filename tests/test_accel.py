@@ -35,14 +35,15 @@ def pass_twin(X, w, centers):
     return labels, d2, sums, weights, inertia
 
 
-def run_hamerly(X, w, centers, state, half_sep, move, first, n_threads, exact=True):
+def run_hamerly(X, w, centers, state, half_sep, move, first, n_threads, exact=True,
+                tighten=True):
     """One Hamerly pass on ``state`` (labels, upper, lower, sums, weights, counts)."""
     n = len(X)
     labels, upper, lower, sums, weights, counts = state
     out = _hamerly.hamerly_pass(
         X, w, centers, half_sep, move, largest_other_move(move), labels, upper, lower,
         sums, weights, counts, np.empty(n, np.intc), np.empty(n, np.intc), first, exact,
-        n_threads)
+        n_threads, None, tighten)
     md = np.empty(n, dtype=X.dtype)
     _hamerly.label_sqdist(X, centers, labels, md, n_threads)
     return out, md
@@ -91,25 +92,28 @@ def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_thre
     state = hamerly_state(n_samples, k, n_features)
     labels, upper, lower, sums, weights, counts = state
     half_cc, half_sep = center_geometry(centers)
-    (inertia, evals, changed), md = run_hamerly(X, w, centers, state, half_sep,
-                                                np.zeros(k), True, n_threads)
+    (inertia, evals, changed, n_failed, _), md = run_hamerly(
+        X, w, centers, state, half_sep, np.zeros(k), True, n_threads)
     d2 = check_pass(X, w, centers, labels, md, sums, weights, inertia)
-    assert evals == n_samples * k and changed == n_samples
+    assert evals == n_samples * k and changed == n_samples and n_failed == n_samples
     np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=k))
     own = np.sqrt(d2[np.arange(n_samples), labels])
     other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
     assert np.all(lower <= other) and np.all(upper >= own)
 
-    # Move the centres a little, twice: passes from these bounds stay exact,
-    # with and without tightening every row, and the running statistics
+    # Move the centres a little, three times: passes from these bounds stay
+    # exact, with and without exact distances for every row, with and
+    # without tightening the failing rows first, and the running statistics
     # follow the rows that change cluster.
-    for exact in (False, True):
+    for exact, tighten in ((False, True), (False, False), (True, False)):
         new = (centers + 0.3 * rng.standard_normal(centers.shape)).astype(dtype)
         move = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(1)) * (1 + 1e-12)
         centers = new
         half_cc, half_sep = center_geometry(centers)
-        (inertia, evals, changed), md = run_hamerly(X, w, centers, state, half_sep, move,
-                                                    False, n_threads, exact=exact)
+        (inertia, evals, changed, n_failed, n_clear), md = run_hamerly(
+            X, w, centers, state, half_sep, move, False, n_threads, exact=exact,
+            tighten=tighten)
+        assert 0 <= n_clear <= n_failed <= n_samples
         if not exact:
             assert np.isnan(inertia)
             inertia = float(w.astype(np.float64) @ md.astype(np.float64))
@@ -315,12 +319,27 @@ def test_auto_falls_back_to_lloyd_when_bounds_do_not_pay(capsys):
     assert_same_fit(ref, km, np.float64)
 
 
+def test_auto_keeps_hamerly_where_rows_are_much_work(capsys):
+    # 300 features and 20 clusters: a failing row's bookkeeping is small
+    # against its distances, so even on one blob Hamerly runs to the end.
+    X = np.random.RandomState(0).standard_normal((3_000, 300))
+    init = X[:20]
+    ref = KMeans(20, init=init, algorithm="lloyd", tol=0, max_iter=15).fit(X)
+    km = KMeans(20, init=init, algorithm="auto", tol=0, max_iter=15, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "Algorithm: hamerly." in out and "Lloyd passes from here" not in out
+    assert_same_fit(ref, km, np.float64)
+
+
 # -------------------------------------------------------------- the rule
 def test_auto_rule():
-    for shape in [(10**6, 2, 8), (10**6, 32, 64), (10**5, 784, 10), (2 * 10**5, 128, 256)]:
+    for shape in [(10**6, 32, 64), (10**5, 784, 10), (2 * 10**5, 128, 256), (10**4, 5, 2)]:
         for dtype in (np.float32, np.float64):
             assert choose_algorithm(*shape, dtype) == "hamerly"
-    assert choose_algorithm(1000, 5, 1, np.float64) == "lloyd"
+    # Few features: the direct Lloyd kernel; one cluster: nothing to bound.
+    for shape in [(10**6, 2, 8), (10**6, 4, 256), (1000, 5, 1)]:
+        for dtype in (np.float32, np.float64):
+            assert choose_algorithm(*shape, dtype) == "lloyd"
     # Elkan's bounds must fit comfortably in memory.
     assert elkan_fits(10**5, 10, memory=elkan_bounds_bytes(10**5, 10) * 4)
     assert not elkan_fits(10**5, 10, memory=elkan_bounds_bytes(10**5, 10) * 2)
