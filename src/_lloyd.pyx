@@ -276,11 +276,11 @@ def lloyd_pass(
                     if floating is float:
                         block_inertia[b] += kmgmm_direct_f32(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
-                            &labels[row], dist_ptr, sums_b, wsum_b)
+                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
                     else:
                         block_inertia[b] += kmgmm_direct_f64(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
-                            &labels[row], dist_ptr, sums_b, wsum_b)
+                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
                 elif simd:
                     if floating is float:
                         kmgmm_argmin_f32(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
@@ -322,7 +322,7 @@ def lloyd_pass(
         n_changed[0] = 0
         for b in range(n_blocks):
             n_changed[0] += block_changed[b]
-    if simd and not direct and not want_sq:
+    if simd and not want_sq:
         return float("nan")
     for b in range(n_blocks):
         inertia += block_inertia[b]

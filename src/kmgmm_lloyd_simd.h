@@ -228,29 +228,35 @@ KMGMM_AVX2 static double kmgmm_finish_f32(
     return inertia;
 }
 
-/* Per-cluster sums and weights of a chunk for d <= 3 features, in row
- * order: each cluster's (sums, weight) sit in one vector of four float64, so
- * a row costs one vector update instead of d + 1 scalar ones.  The
- * arithmetic per value is the portable loop's (s + w x, w exact times 1). */
+/* Per-cluster sums and weights of a chunk for d <= 3 features: each
+ * cluster's (sums, weight) sit in one vector of four float64, so a row costs
+ * one vector update instead of d + 1 scalar ones.  Rows take turns among
+ * KMGMM_SUM_COPIES copies of the accumulators (row r updates copy r % 4), so
+ * consecutive rows of one cluster do not wait on each other's update; the
+ * copies are added in a fixed order at the end. */
 #define KMGMM_SMALL_K 64
+#define KMGMM_SUM_COPIES 4
 
 KMGMM_AVX2_INLINE void kmgmm_small_sums_load(
-    const int d, int k, const double *sums, const double *wsum, __m256d *acc)
+    const int d, int k, const double *sums, const double *wsum,
+    __m256d acc[][KMGMM_SMALL_K])
 {
     for (int j = 0; j < k; j++) {
         double t[4] = {0, 0, 0, 0};
         for (int l = 0; l < d; l++) t[l] = sums[(ptrdiff_t)j * d + l];
         t[d] = wsum[j];
-        acc[j] = _mm256_loadu_pd(t);
+        acc[0][j] = _mm256_loadu_pd(t);
+        for (int c = 1; c < KMGMM_SUM_COPIES; c++) acc[c][j] = _mm256_setzero_pd();
     }
 }
 
 KMGMM_AVX2_INLINE void kmgmm_small_sums_store(
-    const int d, int k, const __m256d *acc, double *sums, double *wsum)
+    const int d, int k, __m256d acc[][KMGMM_SMALL_K], double *sums, double *wsum)
 {
     for (int j = 0; j < k; j++) {
         double t[4];
-        _mm256_storeu_pd(t, acc[j]);
+        _mm256_storeu_pd(t, _mm256_add_pd(_mm256_add_pd(acc[0][j], acc[1][j]),
+                                          _mm256_add_pd(acc[2][j], acc[3][j])));
         for (int l = 0; l < d; l++) sums[(ptrdiff_t)j * d + l] = t[l];
         wsum[j] = t[d];
     }
@@ -260,7 +266,7 @@ KMGMM_AVX2_INLINE void kmgmm_small_sums_f32(
     const int d, const float *X, const float *w, ptrdiff_t m, const int *labels,
     int k, double *sums, double *wsum)
 {
-    __m256d acc[KMGMM_SMALL_K];
+    __m256d acc[KMGMM_SUM_COPIES][KMGMM_SMALL_K];
     const __m128 one = _mm_set1_ps(1.0f);
     kmgmm_small_sums_load(d, k, sums, wsum, acc);
     for (ptrdiff_t r = 0; r < m; r++) {
@@ -273,7 +279,8 @@ KMGMM_AVX2_INLINE void kmgmm_small_sums_f32(
         else
             v = _mm_setr_ps(x[0], x[1], x[2], 1.0f);
         const int j = labels[r];
-        acc[j] = _mm256_fmadd_pd(_mm256_set1_pd((double)w[r]), _mm256_cvtps_pd(v), acc[j]);
+        __m256d *a = &acc[r % KMGMM_SUM_COPIES][j];
+        *a = _mm256_fmadd_pd(_mm256_set1_pd((double)w[r]), _mm256_cvtps_pd(v), *a);
     }
     kmgmm_small_sums_store(d, k, acc, sums, wsum);
 }
@@ -282,7 +289,7 @@ KMGMM_AVX2_INLINE void kmgmm_small_sums_f64(
     const int d, const double *X, const double *w, ptrdiff_t m, const int *labels,
     int k, double *sums, double *wsum)
 {
-    __m256d acc[KMGMM_SMALL_K];
+    __m256d acc[KMGMM_SUM_COPIES][KMGMM_SMALL_K];
     kmgmm_small_sums_load(d, k, sums, wsum, acc);
     for (ptrdiff_t r = 0; r < m; r++) {
         const double *x = X + r * d;
@@ -294,7 +301,8 @@ KMGMM_AVX2_INLINE void kmgmm_small_sums_f64(
         else
             v = _mm256_setr_pd(x[0], x[1], x[2], 1.0);
         const int j = labels[r];
-        acc[j] = _mm256_fmadd_pd(_mm256_set1_pd(w[r]), v, acc[j]);
+        __m256d *a = &acc[r % KMGMM_SUM_COPIES][j];
+        *a = _mm256_fmadd_pd(_mm256_set1_pd(w[r]), v, *a);
     }
     kmgmm_small_sums_store(d, k, acc, sums, wsum);
 }
@@ -320,7 +328,7 @@ KMGMM_AVX2_INLINE __m256 kmgmm_dist_f32(const int d, const __m256 *x, const floa
  * weights.  Returns the inertia. */
 KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
     const int d, const float *X, const float *w, ptrdiff_t m, const float *centers, int k,
-    int *labels, float *min_sqdist, double *sums, double *wsum)
+    int *labels, float *min_sqdist, double *sums, double *wsum, const int want_sq)
 {
     const __m256 one = _mm256_set1_ps(1.0f);
     __m256d in_lo = _mm256_setzero_pd(), in_hi = _mm256_setzero_pd();
@@ -375,6 +383,8 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
         _mm256_storeu_si256((__m256i *)(labels + i), lab);
         if (lookup)
             for (int l = 0; l < d; l++) bc[l] = _mm256_permutevar8x32_ps(ct[l], lab);
+        if (!want_sq)
+            continue;
         /* exact distance to the chosen centre (bc), in float64 */
         __m256d sq_lo = _mm256_setzero_pd(), sq_hi = _mm256_setzero_pd();
         for (int l = 0; l < d; l++) {
@@ -440,14 +450,19 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
 /* Dispatch to a copy of the pass compiled for each feature count. */
 KMGMM_AVX2 static double kmgmm_direct_f32(
     const float *X, const float *w, ptrdiff_t m, int d, const float *centers, int k,
-    int *labels, float *min_sqdist, double *sums, double *wsum)
+    int *labels, float *min_sqdist, double *sums, double *wsum, int want_sq)
 {
+    want_sq = want_sq || min_sqdist != NULL;
+#define KMGMM_DIRECT_CASE(D) \
+    (want_sq ? kmgmm_direct_f32_d(D, X, w, m, centers, k, labels, min_sqdist, sums, wsum, 1) \
+             : kmgmm_direct_f32_d(D, X, w, m, centers, k, labels, NULL, sums, wsum, 0))
     switch (d) {
-    case 1: return kmgmm_direct_f32_d(1, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
-    case 2: return kmgmm_direct_f32_d(2, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
-    case 3: return kmgmm_direct_f32_d(3, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
-    default: return kmgmm_direct_f32_d(4, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 1: return KMGMM_DIRECT_CASE(1);
+    case 2: return KMGMM_DIRECT_CASE(2);
+    case 3: return KMGMM_DIRECT_CASE(3);
+    default: return KMGMM_DIRECT_CASE(4);
     }
+#undef KMGMM_DIRECT_CASE
 }
 
 /* ---------------------------------------------------------------- float64 */
@@ -613,7 +628,7 @@ KMGMM_AVX2 static double kmgmm_finish_f64(
 /* As kmgmm_direct_f32, four rows per vector. */
 KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
     const int d, const double *X, const double *w, ptrdiff_t m, const double *centers, int k,
-    int *labels, double *min_sqdist, double *sums, double *wsum)
+    int *labels, double *min_sqdist, double *sums, double *wsum, const int want_sq)
 {
     const __m256d one = _mm256_set1_pd(1.0);
     __m256d in_v = _mm256_setzero_pd();
@@ -656,7 +671,7 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
         _mm_storeu_si128((__m128i *)(labels + i), lab);
         /* the chosen distance is already exact in float64 */
         if (min_sqdist) _mm256_storeu_pd(min_sqdist + i, bv);
-        in_v = _mm256_fmadd_pd(_mm256_loadu_pd(w + i), bv, in_v);
+        if (want_sq) in_v = _mm256_fmadd_pd(_mm256_loadu_pd(w + i), bv, in_v);
     }
     for (; i < m; i++) {
         const double *x = X + i * d;
@@ -701,14 +716,19 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
 /* Dispatch to a copy of the pass compiled for each feature count. */
 KMGMM_AVX2 static double kmgmm_direct_f64(
     const double *X, const double *w, ptrdiff_t m, int d, const double *centers, int k,
-    int *labels, double *min_sqdist, double *sums, double *wsum)
+    int *labels, double *min_sqdist, double *sums, double *wsum, int want_sq)
 {
+    want_sq = want_sq || min_sqdist != NULL;
+#define KMGMM_DIRECT_CASE(D) \
+    (want_sq ? kmgmm_direct_f64_d(D, X, w, m, centers, k, labels, min_sqdist, sums, wsum, 1) \
+             : kmgmm_direct_f64_d(D, X, w, m, centers, k, labels, NULL, sums, wsum, 0))
     switch (d) {
-    case 1: return kmgmm_direct_f64_d(1, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
-    case 2: return kmgmm_direct_f64_d(2, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
-    case 3: return kmgmm_direct_f64_d(3, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
-    default: return kmgmm_direct_f64_d(4, X, w, m, centers, k, labels, min_sqdist, sums, wsum);
+    case 1: return KMGMM_DIRECT_CASE(1);
+    case 2: return KMGMM_DIRECT_CASE(2);
+    case 3: return KMGMM_DIRECT_CASE(3);
+    default: return KMGMM_DIRECT_CASE(4);
     }
+#undef KMGMM_DIRECT_CASE
 }
 
 #else  /* no x86 SIMD: never called, kmgmm_simd_available() is 0 */
@@ -725,10 +745,10 @@ static void kmgmm_argmin2_f64(const double *X, ptrdiff_t m, int d, const double 
     double *best, double *second) {}
 static double kmgmm_direct_f32(const float *X, const float *w, ptrdiff_t m, int d,
     const float *centers, int k, int *labels, float *min_sqdist, double *sums,
-    double *wsum) { return 0; }
+    double *wsum, int want_sq) { return 0; }
 static double kmgmm_direct_f64(const double *X, const double *w, ptrdiff_t m, int d,
     const double *centers, int k, int *labels, double *min_sqdist, double *sums,
-    double *wsum) { return 0; }
+    double *wsum, int want_sq) { return 0; }
 static double kmgmm_finish_f32(const float *X, const float *w, ptrdiff_t m, int d,
     const float *centers, const int *labels, float *min_sqdist, double *sums,
     double *wsum, int want_sq) { return 0; }
