@@ -625,53 +625,77 @@ KMGMM_AVX2 static double kmgmm_finish_f64(
     return inertia;
 }
 
-/* As kmgmm_direct_f32, four rows per vector. */
+/* Nearest centre of G groups of four rows from row i (rows across the
+ * lanes): the running minimum bv and its centre bi per group.  The groups
+ * are independent chains, so G > 1 hides the compare-and-blend latency. */
+KMGMM_AVX2_INLINE void kmgmm_direct_rows_f64(
+    const int G, const int d, const double *X, ptrdiff_t i, const double *centers, int k,
+    __m256d *bv, __m256d *bi)
+{
+    __m256d x[4][4];
+    for (int g = 0; g < G; g++) {
+        const double *Xg = X + (i + 4 * g) * d;
+        if (d == 1) {
+            x[g][0] = _mm256_loadu_pd(Xg);
+        } else if (d == 2) {
+            const __m256d a = _mm256_loadu_pd(Xg), b = _mm256_loadu_pd(Xg + 4);
+            x[g][0] = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8);
+            x[g][1] = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8);
+        } else {
+            double xt[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int l = 0; l < d; l++) xt[l][r] = Xg[r * d + l];
+            for (int l = 0; l < d; l++) x[g][l] = _mm256_loadu_pd(xt[l]);
+        }
+        bi[g] = _mm256_setzero_pd();
+    }
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d jv = _mm256_setzero_pd();
+    for (int j = 0; j < k; j++) {
+        const double *c = centers + (ptrdiff_t)j * d;
+        __m256d cb[4];
+        for (int l = 0; l < d; l++) cb[l] = _mm256_broadcast_sd(c + l);
+        for (int g = 0; g < G; g++) {
+            __m256d e = _mm256_sub_pd(x[g][0], cb[0]);
+            __m256d dist = _mm256_mul_pd(e, e);
+            for (int l = 1; l < d; l++) {
+                e = _mm256_sub_pd(x[g][l], cb[l]);
+                dist = _mm256_fmadd_pd(e, e, dist);
+            }
+            if (j == 0) {
+                bv[g] = dist;
+            } else {
+                const __m256d lt = _mm256_cmp_pd(dist, bv[g], _CMP_LT_OQ);
+                bv[g] = _mm256_blendv_pd(bv[g], dist, lt);
+                bi[g] = _mm256_blendv_pd(bi[g], jv, lt);
+            }
+        }
+        jv = _mm256_add_pd(jv, one);
+    }
+}
+
+/* As kmgmm_direct_f32, four rows per vector, sixteen rows at a time. */
 KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
     const int d, const double *X, const double *w, ptrdiff_t m, const double *centers, int k,
     int *labels, double *min_sqdist, double *sums, double *wsum, const int want_sq)
 {
-    const __m256d one = _mm256_set1_pd(1.0);
     __m256d in_v = _mm256_setzero_pd();
     double inertia = 0;
     ptrdiff_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-        __m256d x[4];
-        if (d == 1) {
-            x[0] = _mm256_loadu_pd(X + i);
-        } else if (d == 2) {
-            const __m256d a = _mm256_loadu_pd(X + 2 * i), b = _mm256_loadu_pd(X + 2 * i + 4);
-            x[0] = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8);
-            x[1] = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8);
-        } else {
-            double xt[4][4];
-            for (int r = 0; r < 4; r++)
-                for (int l = 0; l < d; l++) xt[l][r] = X[(i + r) * d + l];
-            for (int l = 0; l < d; l++) x[l] = _mm256_loadu_pd(xt[l]);
+    while (i + 4 <= m) {
+        __m256d bv[4], bi[4];
+        const int G = i + 16 <= m ? 4 : 1;
+        if (G == 4)
+            kmgmm_direct_rows_f64(4, d, X, i, centers, k, bv, bi);
+        else
+            kmgmm_direct_rows_f64(1, d, X, i, centers, k, bv, bi);
+        for (int g = 0; g < G; g++, i += 4) {
+            const __m128i lab = _mm256_cvtpd_epi32(bi[g]);
+            _mm_storeu_si128((__m128i *)(labels + i), lab);
+            /* the chosen distance is already exact in float64 */
+            if (min_sqdist) _mm256_storeu_pd(min_sqdist + i, bv[g]);
+            if (want_sq) in_v = _mm256_fmadd_pd(_mm256_loadu_pd(w + i), bv[g], in_v);
         }
-        __m256d bv = _mm256_setzero_pd(), bi = _mm256_setzero_pd();
-        __m256d jv = _mm256_setzero_pd();
-        for (int j = 0; j < k; j++) {
-            const double *c = centers + (ptrdiff_t)j * d;
-            __m256d e = _mm256_sub_pd(x[0], _mm256_broadcast_sd(c));
-            __m256d dist = _mm256_mul_pd(e, e);
-            for (int l = 1; l < d; l++) {
-                e = _mm256_sub_pd(x[l], _mm256_broadcast_sd(c + l));
-                dist = _mm256_fmadd_pd(e, e, dist);
-            }
-            if (j == 0) {
-                bv = dist;
-            } else {
-                const __m256d lt = _mm256_cmp_pd(dist, bv, _CMP_LT_OQ);
-                bv = _mm256_blendv_pd(bv, dist, lt);
-                bi = _mm256_blendv_pd(bi, jv, lt);
-            }
-            jv = _mm256_add_pd(jv, one);
-        }
-        const __m128i lab = _mm256_cvtpd_epi32(bi);
-        _mm_storeu_si128((__m128i *)(labels + i), lab);
-        /* the chosen distance is already exact in float64 */
-        if (min_sqdist) _mm256_storeu_pd(min_sqdist + i, bv);
-        if (want_sq) in_v = _mm256_fmadd_pd(_mm256_loadu_pd(w + i), bv, in_v);
     }
     for (; i < m; i++) {
         const double *x = X + i * d;
