@@ -53,6 +53,32 @@ __attribute__((unused)) static int kmgmm_simd_available(void)
 
 #if KMGMM_X86_SIMD
 
+/* After the blocks: per row, the smallest of the lanes' minima (ties to the
+ * lowest centre) and, when want2, the second smallest. */
+#define KMGMM_LANE_REDUCE(T, LANES, INF)                                       \
+    for (ptrdiff_t i = 0; i < m; i++) {                                        \
+        const T *v = minv + i * LANES, *j = mini + i * LANES;                  \
+        T bv = v[0], bj = j[0];                                                \
+        int bp = 0;                                                            \
+        for (int p = 1; p < LANES; p++) {                                      \
+            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {                      \
+                bv = v[p];                                                     \
+                bj = j[p];                                                     \
+                bp = p;                                                        \
+            }                                                                  \
+        }                                                                      \
+        labels[i] = (int)bj;                                                   \
+        best[i] = bv;                                                          \
+        if (want2) {                                                           \
+            T s = INF;                                                         \
+            for (int p = 0; p < LANES; p++) {                                  \
+                const T c = p == bp ? minv2[i * LANES + p] : v[p];             \
+                s = c < s ? c : s;                                             \
+            }                                                                  \
+            second[i] = s;                                                     \
+        }                                                                      \
+    }
+
 /* ---------------------------------------------------------------- float32 */
 
 /* Distances of R rows (x, row stride d) to one block of 16 centres, then the
@@ -136,28 +162,7 @@ KMGMM_AVX2_INLINE void kmgmm_argmin_body_f32(
             kmgmm_tile_f32(1, X + r * d, d, Cb, q0, q1, i0, i1,
                            minv + r * 8, mini + r * 8, minv2 + r * 8, want2, first);
     }
-    for (ptrdiff_t i = 0; i < m; i++) {
-        const float *v = minv + i * 8, *j = mini + i * 8;
-        float bv = v[0], bj = j[0];
-        int bp = 0;
-        for (int p = 1; p < 8; p++) {
-            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
-                bv = v[p];
-                bj = j[p];
-                bp = p;
-            }
-        }
-        labels[i] = (int)bj;
-        best[i] = bv;
-        if (want2) {
-            float s = __builtin_inff();
-            for (int p = 0; p < 8; p++) {
-                const float c = p == bp ? minv2[i * 8 + p] : v[p];
-                s = c < s ? c : s;
-            }
-            second[i] = s;
-        }
-    }
+    KMGMM_LANE_REDUCE(float, 8, __builtin_inff())
 }
 
 KMGMM_AVX2 static void kmgmm_argmin_f32(
@@ -539,28 +544,7 @@ KMGMM_AVX2_INLINE void kmgmm_argmin_body_f64(
             kmgmm_tile_f64(1, X + r * d, d, Cb, q0, q1, i0, i1,
                            minv + r * 4, mini + r * 4, minv2 + r * 4, want2, first);
     }
-    for (ptrdiff_t i = 0; i < m; i++) {
-        const double *v = minv + i * 4, *j = mini + i * 4;
-        double bv = v[0], bj = j[0];
-        int bp = 0;
-        for (int p = 1; p < 4; p++) {
-            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
-                bv = v[p];
-                bj = j[p];
-                bp = p;
-            }
-        }
-        labels[i] = (int)bj;
-        best[i] = bv;
-        if (want2) {
-            double s = __builtin_inf();
-            for (int p = 0; p < 4; p++) {
-                const double c = p == bp ? minv2[i * 4 + p] : v[p];
-                s = c < s ? c : s;
-            }
-            second[i] = s;
-        }
-    }
+    KMGMM_LANE_REDUCE(double, 4, __builtin_inf())
 }
 
 KMGMM_AVX2 static void kmgmm_argmin_f64(
