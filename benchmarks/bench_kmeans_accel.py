@@ -16,13 +16,14 @@ Run (takes a while; the shapes are those of the foundation issue)::
 
 Shared machines are noisy: compare the ratios printed in one run.
 
-Measured on the project's 2-core machine while it was shared (load 3-6, so
-single runs vary by up to 2x): kmgmm auto / scikit-learn lloyd on the
-well-separated mixtures, float64 / float32: 1M x 32, k=64: 0.31 / 1.07;
-200k x 128, k=256: 0.62 / 0.39; 2M x 2, k=8: 1.08 / 0.87; 100k x 784,
-k=10: 0.27 / 0.59.  kmgmm auto / kmgmm lloyd on the overlapping mixtures:
-0.58 / 1.04, 0.71 / 1.01, 0.91 / 0.78, 1.98 / 1.00.  Sparse 100 000 x
-50 000, 0.1% non-zeros, k=100: kmgmm / scikit-learn = 0.17.
+Measured on the project's quiet 2-core machine (AVX2/FMA), one run each,
+float32 / float64: kmgmm auto / scikit-learn lloyd on the well-separated
+mixtures: 1M x 32, k=64: 0.23 / 0.17; 200k x 128, k=256: 0.21 / 0.18;
+2M x 2, k=8 (auto runs Lloyd there): 0.22 / 0.29; 100k x 784, k=10: 0.16 /
+0.11.  kmgmm auto / kmgmm lloyd on the overlapping mixtures: 1.02 / 0.94,
+0.97 / 1.00, 1.01 / 1.02 (the same algorithm), 0.29 / 0.27.  faiss (float32)
+took 1.3-21x kmgmm auto's time on every shape.  Sparse 100 000 x 50 000,
+0.1% non-zeros, k=100: kmgmm / scikit-learn = 0.25.
 Also collected by pytest-benchmark (``pytest benchmarks/bench_kmeans_accel.py``)
 on a small shape.
 """

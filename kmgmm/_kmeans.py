@@ -226,31 +226,44 @@ class KMeans(BaseEstimator):
         triangle inequality to skip distance computations (the ``verbose``
         output counts them): Hamerly keeps an upper bound on each row's
         distance to its centre and one lower bound for all other centres,
-        skips rows whose bounds hold without reading them, and updates the
-        cluster sums with the rows that change cluster only; Elkan keeps one
-        float32 lower bound per row and centre (n_samples x n_clusters x 4
-        bytes; when that exceeds a quarter of the available memory Hamerly
-        runs instead, with a warning).
+        skips rows whose bounds hold without reading them, scans the rest
+        with the Lloyd pass's own nearest-centre kernel (which also yields
+        the second-nearest distance for the new lower bound), and updates
+        the cluster sums with the rows that change cluster only; Elkan keeps
+        one float32 lower bound per row and centre (n_samples x n_clusters
+        x 4 bytes; when that exceeds a quarter of the available memory
+        Hamerly runs instead, with a warning).
 
-        "auto" runs Hamerly on dense data (Lloyd for ``n_clusters=1``), and
-        switches to Lloyd passes when, from the third pass on, a pass still
-        evaluates more than 80% of Lloyd's distances (heavily overlapping
-        clusters, where bounds cannot pay). Sparse X always runs the sparse
-        Lloyd pass. The rule comes from fits of 30 iterations from the same
-        random rows on 50 000 rows of Gaussian mixtures, 2 threads, both
-        dtypes, n_features 2-784, n_clusters 8-128, well separated
-        (component means spread 10x the noise) and overlapping (0.3x):
-        Hamerly took 0.13-0.7x Lloyd's time on separated data (e.g.
-        n_features=256, n_clusters=128: 0.13x; 784, 8: 0.27x; 2, 32: 0.31x)
-        and 0.5-1.6x on overlapping data (hence the fallback); Elkan took
-        0.86-5.2x Hamerly's time on every shape and dtype (median about
-        2x: its O(n_clusters) bound work per row that moves outweighs the
-        distances it saves over Hamerly), so "auto" never picks it.
-        Those ratios were measured against the portable Lloyd pass; against
-        the AVX2/FMA Lloyd pass (50 iterations, 2 threads, float64), "auto"
-        took 0.46x Lloyd's time on 1 000 000 x 32, k=64, well separated,
-        0.65x overlapping, 0.56x on 100 000 x 784, k=10, well separated, but
-        1.13x overlapping: the rule is due to be measured again.
+        "auto" runs Lloyd for sparse X, for ``n_clusters=1`` and for at most
+        4 features, and Hamerly elsewhere, falling back to Lloyd passes
+        where its bounds do not pay: where a row is little work (n_clusters
+        rounded up to 16 (float32) or 8 (float64), times n_features, doubled
+        for float64, below 4096) and the third and fourth passes leave more
+        than 80% of the rows failing their bounds (or the third more than
+        90%), as on heavily overlapping clusters. Where a row is more work
+        the bound bookkeeping is small against it and Hamerly runs to the
+        end. It never picks Elkan. The measurements behind the rule (2
+        threads, AVX2/FMA, fits from the same random rows, Gaussian mixtures
+        with well-separated or heavily overlapping components):
+
+        - 2-4 features, 300 000 rows, k 8-128, 30 iterations: Lloyd's
+          direct kernel (rows across the vector lanes) beat Hamerly on every
+          shape but two (float64, k=128, 2 and 3 features, separated:
+          Hamerly 0.86x and 0.82x); elsewhere Hamerly took 1.05-5.8x its
+          time;
+        - 5-16 features, same runs: "auto" took 0.33-0.90x Lloyd's time on
+          separated data and 0.81-1.25x on overlapping data (Hamerly alone
+          0.78-1.75x there; the loss left is the passes before the fallback,
+          or shapes where the bounds pay only a little);
+        - Elkan took 2.1-9.1x Hamerly's time (8-784 features, k 10-128,
+          both dtypes, both kinds of data);
+        - 50 iterations on the benchmark shapes
+          (``benchmarks/bench_kmeans_accel.py``), "auto" against
+          scikit-learn's Lloyd on separated data, float32 / float64:
+          1 000 000 x 32, k=64: 0.23 / 0.17; 200 000 x 128, k=256: 0.21 /
+          0.18; 2 000 000 x 2, k=8 (Lloyd): 0.22 / 0.29; 100 000 x 784, k=10:
+          0.16 / 0.11. Against kmgmm's Lloyd on overlapping data: 1.02 /
+          0.94, 0.97 / 1.00, 1.0 (Lloyd), 0.29 / 0.27.
     n_threads : int or None, default=None
         OpenMP threads for the kernels. None uses every core allowed by
         ``OMP_NUM_THREADS`` and threadpoolctl limits. Results do not depend

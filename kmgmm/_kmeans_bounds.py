@@ -150,9 +150,11 @@ def bounded_kmeans(X, sample_weight, centers, *, algorithm, max_iter, tol, n_thr
 
 
 # The auto fallback.  Where a row's distances are much work (``row_work``
-# of at least NO_FALLBACK_WORK), a Hamerly pass costs at most about a Lloyd
-# pass even when every bound fails (``benchmarks/calibrate_hamerly.py``:
-# 0.9-1.0 on 200 000 x 128, k=256 and 100 000 x 784, k=10), so Hamerly runs
+# of at least NO_FALLBACK_WORK), a Hamerly pass whose bounds all fail costs
+# about a Lloyd pass (``benchmarks/calibrate_hamerly.py``: 0.89-0.96 at
+# 128 x 256 and, float64, 784 x 10) and whole fits on overlapping mixtures
+# took 0.97-1.0x (200 000 x 128, k=256) and 0.27-0.29x (100 000 x 784,
+# k=10) Lloyd's time (``benchmarks/bench_kmeans_accel.py``), so Hamerly runs
 # to the end.  Elsewhere the bookkeeping of a failing row costs several distances
 # and Lloyd takes over once FALLBACK_PASSES consecutive passes, from the
 # third on, found the bounds of more than FALLBACK_SHARE of the rows failing
