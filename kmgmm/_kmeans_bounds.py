@@ -199,7 +199,7 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
     move = np.zeros(n_clusters)
     lower_drop = np.zeros(n_clusters)
     half_cc, half_sep = center_geometry(centers)
-    x_sqnorm = _hamerly.row_sqnorms(X, n_threads)
+    x_sqnorm = np.empty(n_samples)   # filled in by the first pass
     # The second pass follows the first moves of the centres, the largest:
     # tightening seldom clears a row then.  From the third pass on, the
     # previous pass tells (a pass that did not tighten counts the rows a

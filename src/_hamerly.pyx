@@ -59,7 +59,7 @@ cdef Py_ssize_t FIRST_PASS_STATS_BYTES = 64 << 20
 cdef void _hamerly_block(
     const floating* X,          # IN (m, d) the block's rows
     const floating* w,          # IN (m,)
-    const double* x_sqnorm,     # IN (m,) squared row norms
+    double* x_sqnorm,           # IN (m,) squared row norms (OUT on a first pass)
     Py_ssize_t m,
     Py_ssize_t row0,            # index of the block's first row in X
     int d,
@@ -224,7 +224,13 @@ cdef void _hamerly_block(
             # Where rounding makes them loose (rows far from the origin
             # against their distances) or the inertia is wanted, from the
             # exact distance instead.
-            xs = 0 if direct else x_sqnorm[i]
+            if direct:
+                xs = 0
+            elif first:
+                xs = sqnorm(x, d)     # while the row is at hand
+                x_sqnorm[i] = xs
+            else:
+                xs = x_sqnorm[i]
             err = key_error(kb, xs, d, direct, eps, c_norm_max)
             if sq < 0 and (exact or err > LOOSE_KEYS * (kb + xs)):
                 sq = sqdist(x, centers + best * d, d)
@@ -354,7 +360,7 @@ def hamerly_pass(
     bint first,
     bint exact,
     int n_threads,
-    const double[::1] x_sqnorm=None,       # IN (n_samples,) squared row norms
+    double[::1] x_sqnorm=None,             # IN (n_samples,) squared row norms; OUT if first
     bint tighten=True,
 ):
     """One Hamerly pass.
@@ -373,10 +379,10 @@ def hamerly_pass(
     A row whose bounds fail first has its upper bound tightened to the exact
     distance (when ``tighten``; the caller turns it off when the last pass
     shows it seldom clears a row) and then, if still failing, the distances
-    to every centre.  New bounds come from the keys and ``x_sqnorm``
-    (computed here when None) unless their rounding allowance is large.
-    The inertia is exact for ``exact`` passes and NaN otherwise.  Inputs are
-    trusted: C-contiguous, finite, matching shapes.
+    to every centre.  New bounds come from the keys and ``x_sqnorm`` (which
+    a first pass fills in; computed here when None) unless their rounding
+    allowance is large.  The inertia is exact for ``exact`` passes and NaN
+    otherwise.  Inputs are trusted: C-contiguous, finite, matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -414,7 +420,7 @@ def hamerly_pass(
     cdef double[:, ::1] bnd = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK))
     cdef double[:, ::1] tight = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK))
     if x_sqnorm is None:
-        x_sqnorm = row_sqnorms(X, n_threads)
+        x_sqnorm = np.empty(n) if first else row_sqnorms(X, n_threads)
     cdef double[:, ::1] block_acc = np.zeros((max(n_blocks, 1), 8), dtype=np.float64)
     cdef Py_ssize_t[::1] block_moved = np.zeros(max(n_blocks, 1), dtype=np.intp)
 

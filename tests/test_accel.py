@@ -36,14 +36,14 @@ def pass_twin(X, w, centers):
 
 
 def run_hamerly(X, w, centers, state, half_sep, move, first, n_threads, exact=True,
-                tighten=True):
+                tighten=True, x_sqnorm=None):
     """One Hamerly pass on ``state`` (labels, upper, lower, sums, weights, counts)."""
     n = len(X)
     labels, upper, lower, sums, weights, counts = state
     out = _hamerly.hamerly_pass(
         X, w, centers, half_sep, move, largest_other_move(move), labels, upper, lower,
         sums, weights, counts, np.empty(n, np.intc), np.empty(n, np.intc), first, exact,
-        n_threads, None, tighten)
+        n_threads, x_sqnorm, tighten)
     md = np.empty(n, dtype=X.dtype)
     _hamerly.label_sqdist(X, centers, labels, md, n_threads)
     return out, md
@@ -92,10 +92,14 @@ def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_thre
     state = hamerly_state(n_samples, k, n_features)
     labels, upper, lower, sums, weights, counts = state
     half_cc, half_sep = center_geometry(centers)
+    x_sqnorm = np.full(n_samples, np.nan)
     (inertia, evals, changed, n_failed, _), md = run_hamerly(
-        X, w, centers, state, half_sep, np.zeros(k), True, n_threads)
+        X, w, centers, state, half_sep, np.zeros(k), True, n_threads, x_sqnorm=x_sqnorm)
     d2 = check_pass(X, w, centers, labels, md, sums, weights, inertia)
     assert evals == n_samples * k and changed == n_samples and n_failed == n_samples
+    if n_features > 4:   # the first pass fills in the row norms the gemm keys need
+        X64 = X.astype(np.float64)
+        np.testing.assert_allclose(x_sqnorm, np.einsum("ij,ij->i", X64, X64), rtol=1e-13)
     np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=k))
     own = np.sqrt(d2[np.arange(n_samples), labels])
     other = np.sqrt(np.where(np.arange(k) == labels[:, None], np.inf, d2).min(1))
