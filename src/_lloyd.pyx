@@ -270,17 +270,20 @@ def lloyd_pass(
                 if want_dist:
                     dist_ptr = &min_sqdist[row]
                 t = threadid()
-                if count:
+                # (the direct SIMD kernels count changed labels themselves)
+                if count and not (simd and direct):
                     memcpy(&old_chunk[t, 0], &labels[row], m * sizeof(int))
                 if simd and direct:
                     if floating is float:
                         block_inertia[b] += kmgmm_direct_f32(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
-                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
+                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq,
+                            &block_changed[b] if count else NULL)
                     else:
                         block_inertia[b] += kmgmm_direct_f64(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0], k,
-                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
+                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq,
+                            &block_changed[b] if count else NULL)
                 elif simd:
                     if floating is float:
                         kmgmm_argmin_f32(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
@@ -303,7 +306,7 @@ def lloyd_pass(
                         &dots[t, 0], direct,
                         &labels[row], dist_ptr, sums_b, wsum_b,
                     )
-                if count:
+                if count and not (simd and direct):
                     block_changed[b] += _count_changed(&labels[row], &old_chunk[t, 0], m)
 
         # Reduce the blocks in block order: each cluster is owned by one

@@ -21,11 +21,13 @@ cdef extern from "kmgmm_lloyd_simd.h":
     double kmgmm_direct_f32(const float* X, const float* w, Py_ssize_t m, int d,
                             const float* centers, int k, int* labels,
                             float* min_sqdist, double* sums,
-                            double* wsum, int want_sq) noexcept nogil
+                            double* wsum, int want_sq,
+                            long long* changed) noexcept nogil
     double kmgmm_direct_f64(const double* X, const double* w, Py_ssize_t m, int d,
                             const double* centers, int k, int* labels,
                             double* min_sqdist, double* sums,
-                            double* wsum, int want_sq) noexcept nogil
+                            double* wsum, int want_sq,
+                            long long* changed) noexcept nogil
     double kmgmm_finish_f32(const float* X, const float* w, Py_ssize_t m, int d,
                             const float* centers, const int* labels,
                             float* min_sqdist, double* sums,

@@ -333,8 +333,10 @@ KMGMM_AVX2_INLINE __m256 kmgmm_dist_f32(const int d, const __m256 *x, const floa
  * weights.  Returns the inertia. */
 KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
     const int d, const float *X, const float *w, ptrdiff_t m, const float *centers, int k,
-    int *labels, float *min_sqdist, double *sums, double *wsum, const int want_sq)
+    int *labels, float *min_sqdist, double *sums, double *wsum, const int want_sq,
+    long long *changed)
 {
+    long long n_changed = 0;
     const __m256 one = _mm256_set1_ps(1.0f);
     __m256d in_lo = _mm256_setzero_pd(), in_hi = _mm256_setzero_pd();
     double inertia = 0;
@@ -385,6 +387,9 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
             jv = _mm256_add_ps(jv, one);
         }
         const __m256i lab = _mm256_cvtps_epi32(bi);
+        if (changed)
+            n_changed += 8 - __builtin_popcount(_mm256_movemask_ps(_mm256_castsi256_ps(
+                _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(labels + i)), lab))));
         _mm256_storeu_si256((__m256i *)(labels + i), lab);
         if (lookup)
             for (int l = 0; l < d; l++) bc[l] = _mm256_permutevar8x32_ps(ct[l], lab);
@@ -423,6 +428,7 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
                 bj = j;
             }
         }
+        n_changed += labels[i] != bj;
         labels[i] = bj;
         double sq = 0;
         for (int l = 0; l < d; l++) {
@@ -449,18 +455,21 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f32_d(
             wsum[j] += wr;
         }
     }
+    if (changed) *changed += n_changed;
     return inertia;
 }
 
 /* Dispatch to a copy of the pass compiled for each feature count. */
 KMGMM_AVX2 static double kmgmm_direct_f32(
     const float *X, const float *w, ptrdiff_t m, int d, const float *centers, int k,
-    int *labels, float *min_sqdist, double *sums, double *wsum, int want_sq)
+    int *labels, float *min_sqdist, double *sums, double *wsum, int want_sq,
+    long long *changed)
 {
     want_sq = want_sq || min_sqdist != NULL;
 #define KMGMM_DIRECT_CASE(D) \
-    (want_sq ? kmgmm_direct_f32_d(D, X, w, m, centers, k, labels, min_sqdist, sums, wsum, 1) \
-             : kmgmm_direct_f32_d(D, X, w, m, centers, k, labels, NULL, sums, wsum, 0))
+    (want_sq ? kmgmm_direct_f32_d(D, X, w, m, centers, k, labels, min_sqdist, sums, wsum, 1, \
+                                  changed) \
+             : kmgmm_direct_f32_d(D, X, w, m, centers, k, labels, NULL, sums, wsum, 0, changed))
     switch (d) {
     case 1: return KMGMM_DIRECT_CASE(1);
     case 2: return KMGMM_DIRECT_CASE(2);
@@ -661,8 +670,10 @@ KMGMM_AVX2_INLINE void kmgmm_direct_rows_f64(
 /* As kmgmm_direct_f32, four rows per vector, sixteen rows at a time. */
 KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
     const int d, const double *X, const double *w, ptrdiff_t m, const double *centers, int k,
-    int *labels, double *min_sqdist, double *sums, double *wsum, const int want_sq)
+    int *labels, double *min_sqdist, double *sums, double *wsum, const int want_sq,
+    long long *changed)
 {
+    long long n_changed = 0;
     __m256d in_v = _mm256_setzero_pd();
     double inertia = 0;
     ptrdiff_t i = 0;
@@ -675,6 +686,9 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
             kmgmm_direct_rows_f64(1, d, X, i, centers, k, bv, bi);
         for (int g = 0; g < G; g++, i += 4) {
             const __m128i lab = _mm256_cvtpd_epi32(bi[g]);
+            if (changed)
+                n_changed += 4 - __builtin_popcount(_mm_movemask_ps(_mm_castsi128_ps(
+                    _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(labels + i)), lab))));
             _mm_storeu_si128((__m128i *)(labels + i), lab);
             /* the chosen distance is already exact in float64 */
             if (min_sqdist) _mm256_storeu_pd(min_sqdist + i, bv[g]);
@@ -698,6 +712,7 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
                 bj = j;
             }
         }
+        n_changed += labels[i] != bj;
         labels[i] = bj;
         if (min_sqdist) min_sqdist[i] = best;
         inertia = __builtin_fma(w[i], best, inertia);
@@ -718,18 +733,21 @@ KMGMM_AVX2_INLINE double kmgmm_direct_f64_d(
             wsum[j] += wr;
         }
     }
+    if (changed) *changed += n_changed;
     return inertia;
 }
 
 /* Dispatch to a copy of the pass compiled for each feature count. */
 KMGMM_AVX2 static double kmgmm_direct_f64(
     const double *X, const double *w, ptrdiff_t m, int d, const double *centers, int k,
-    int *labels, double *min_sqdist, double *sums, double *wsum, int want_sq)
+    int *labels, double *min_sqdist, double *sums, double *wsum, int want_sq,
+    long long *changed)
 {
     want_sq = want_sq || min_sqdist != NULL;
 #define KMGMM_DIRECT_CASE(D) \
-    (want_sq ? kmgmm_direct_f64_d(D, X, w, m, centers, k, labels, min_sqdist, sums, wsum, 1) \
-             : kmgmm_direct_f64_d(D, X, w, m, centers, k, labels, NULL, sums, wsum, 0))
+    (want_sq ? kmgmm_direct_f64_d(D, X, w, m, centers, k, labels, min_sqdist, sums, wsum, 1, \
+                                  changed) \
+             : kmgmm_direct_f64_d(D, X, w, m, centers, k, labels, NULL, sums, wsum, 0, changed))
     switch (d) {
     case 1: return KMGMM_DIRECT_CASE(1);
     case 2: return KMGMM_DIRECT_CASE(2);
@@ -753,10 +771,10 @@ static void kmgmm_argmin2_f64(const double *X, ptrdiff_t m, int d, const double 
     double *best, double *second) {}
 static double kmgmm_direct_f32(const float *X, const float *w, ptrdiff_t m, int d,
     const float *centers, int k, int *labels, float *min_sqdist, double *sums,
-    double *wsum, int want_sq) { return 0; }
+    double *wsum, int want_sq, long long *changed) { return 0; }
 static double kmgmm_direct_f64(const double *X, const double *w, ptrdiff_t m, int d,
     const double *centers, int k, int *labels, double *min_sqdist, double *sums,
-    double *wsum, int want_sq) { return 0; }
+    double *wsum, int want_sq, long long *changed) { return 0; }
 static double kmgmm_finish_f32(const float *X, const float *w, ptrdiff_t m, int d,
     const float *centers, const int *labels, float *min_sqdist, double *sums,
     double *wsum, int want_sq) { return 0; }
