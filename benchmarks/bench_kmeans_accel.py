@@ -19,7 +19,7 @@ Shared machines are noisy: compare the ratios printed in one run.
 Measured on the project's quiet 2-core machine (AVX2/FMA), one run each,
 float32 / float64: kmgmm auto / scikit-learn lloyd on the well-separated
 mixtures: 1M x 32, k=64: 0.23 / 0.17; 200k x 128, k=256: 0.21 / 0.18;
-2M x 2, k=8 (auto runs Lloyd there): 0.22 / 0.29; 100k x 784, k=10: 0.16 /
+2M x 2, k=8 (auto runs Lloyd there): 0.21 / 0.27; 100k x 784, k=10: 0.16 /
 0.11.  kmgmm auto / kmgmm lloyd on the overlapping mixtures: 1.02 / 0.94,
 0.97 / 1.00, 1.01 / 1.02 (the same algorithm), 0.29 / 0.27.  faiss (float32)
 took 1.3-21x kmgmm auto's time on every shape.  Sparse 100 000 x 50 000,

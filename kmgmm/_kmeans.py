@@ -261,7 +261,7 @@ class KMeans(BaseEstimator):
           (``benchmarks/bench_kmeans_accel.py``), "auto" against
           scikit-learn's Lloyd on separated data, float32 / float64:
           1 000 000 x 32, k=64: 0.23 / 0.17; 200 000 x 128, k=256: 0.21 /
-          0.18; 2 000 000 x 2, k=8 (Lloyd): 0.22 / 0.29; 100 000 x 784, k=10:
+          0.18; 2 000 000 x 2, k=8 (Lloyd): 0.21 / 0.27; 100 000 x 784, k=10:
           0.16 / 0.11. Against kmgmm's Lloyd on overlapping data: 1.02 /
           0.94, 0.97 / 1.00, 1.0 (Lloyd), 0.29 / 0.27.
     n_threads : int or None, default=None
