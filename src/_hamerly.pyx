@@ -362,6 +362,7 @@ def hamerly_pass(
     int n_threads,
     double[::1] x_sqnorm=None,             # IN (n_samples,) squared row norms; OUT if first
     bint tighten=True,
+    stats_budget=None,
 ):
     """One Hamerly pass.
 
@@ -381,8 +382,10 @@ def hamerly_pass(
     shows it seldom clears a row) and then, if still failing, the distances
     to every centre.  New bounds come from the keys and ``x_sqnorm`` (which
     a first pass fills in; computed here when None) unless their rounding
-    allowance is large.  The inertia is exact for ``exact`` passes and NaN
-    otherwise.  Inputs are trusted: C-contiguous, finite, matching shapes.
+    allowance is large.  A first pass adds up per-block statistics when
+    they take at most ``stats_budget`` bytes (default: the larger of 64 MiB
+    and half of X), else moves every row into them.  The inertia is exact
+    for ``exact`` passes and NaN otherwise.  Inputs are trusted: C-contiguous, finite, matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -430,8 +433,9 @@ def hamerly_pass(
     # A first pass adds up each block's statistics while its rows are at
     # hand, when the blocks' copies take little memory; otherwise, and in
     # later passes, the rows that change cluster move in the statistics.
-    cdef bint block_stats = first and (
-        n_blocks * (k * d + 2 * k) * 8 <= max(FIRST_PASS_STATS_BYTES, X.nbytes // 2))
+    if stats_budget is None:
+        stats_budget = max(FIRST_PASS_STATS_BYTES, X.nbytes // 2)
+    cdef bint block_stats = first and n_blocks * (k * d + 2 * k) * 8 <= stats_budget
     cdef double[:, :, ::1] block_sums = np.empty(
         (n_blocks if block_stats else 1, k, d), dtype=np.float64)
     cdef double[:, ::1] block_weights = np.empty((n_blocks if block_stats else 1, k))

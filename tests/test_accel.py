@@ -36,14 +36,14 @@ def pass_twin(X, w, centers):
 
 
 def run_hamerly(X, w, centers, state, half_sep, move, first, n_threads, exact=True,
-                tighten=True, x_sqnorm=None):
+                tighten=True, x_sqnorm=None, stats_budget=None):
     """One Hamerly pass on ``state`` (labels, upper, lower, sums, weights, counts)."""
     n = len(X)
     labels, upper, lower, sums, weights, counts = state
     out = _hamerly.hamerly_pass(
         X, w, centers, half_sep, move, largest_other_move(move), labels, upper, lower,
         sums, weights, counts, np.empty(n, np.intc), np.empty(n, np.intc), first, exact,
-        n_threads, x_sqnorm, tighten)
+        n_threads, x_sqnorm, tighten, stats_budget)
     md = np.empty(n, dtype=X.dtype)
     _hamerly.label_sqdist(X, centers, labels, md, n_threads)
     return out, md
@@ -79,11 +79,12 @@ def check_pass(X, w, centers, labels, md, sums, weights, inertia):
 @pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 3_000])
 @pytest.mark.parametrize("n_features", [2, 3, 17])
 @pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("k", [7, 20])
+@pytest.mark.parametrize("k, stats_budget", [(7, None), (20, None), (7, 0)])
 def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_threads, k,
-                                                   dtype, simd):
+                                                   stats_budget, dtype, simd):
     # k = 20 spans several blocks of the SIMD kernel, so the second-nearest
-    # key is tracked across blocks and lanes.
+    # key is tracked across blocks and lanes; a zero budget makes the first
+    # pass move every row into the statistics instead of adding up blocks.
     rng = np.random.RandomState(n_samples + n_features)
     X = blobs(n_samples, n_features, k, spread=2.0, offset=50.0, dtype=dtype, seed=n_samples)
     w = rng.uniform(0.1, 3, n_samples).astype(dtype)
@@ -94,7 +95,8 @@ def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_thre
     half_cc, half_sep = center_geometry(centers)
     x_sqnorm = np.full(n_samples, np.nan)
     (inertia, evals, changed, n_failed, _), md = run_hamerly(
-        X, w, centers, state, half_sep, np.zeros(k), True, n_threads, x_sqnorm=x_sqnorm)
+        X, w, centers, state, half_sep, np.zeros(k), True, n_threads, x_sqnorm=x_sqnorm,
+        stats_budget=stats_budget)
     d2 = check_pass(X, w, centers, labels, md, sums, weights, inertia)
     assert evals == n_samples * k and changed == n_samples and n_failed == n_samples
     if n_features > 4:   # the first pass fills in the row norms the gemm keys need

@@ -191,19 +191,24 @@ def test_pass_without_inertia_gives_the_same_labels_and_sums(n_features, dtype, 
     assert np.isnan(out) or out == inertia
 
 
-@pytest.mark.parametrize("n_features", [2, 17])
-def test_pass_counts_changed_labels(n_features, dtype, simd):
+@pytest.mark.parametrize("n_features", [1, 2, 3, 4, 17])
+@pytest.mark.parametrize("want_inertia", [True, False])
+def test_pass_counts_changed_labels(n_features, want_inertia, dtype, simd):
+    # 1 003 rows: the last chunk ends in rows the vector loops leave to the
+    # scalar tail.
     rng = np.random.RandomState(9)
-    X = rng.standard_normal((1_000, n_features)).astype(dtype)
-    w = np.ones(1_000, dtype=dtype)
+    X = rng.standard_normal((1_003, n_features)).astype(dtype)
+    w = np.ones(1_003, dtype=dtype)
     centers = X[:6].copy()
     labels = run_pass(X, w, centers, 1)[0]
     before = labels.copy()
     before[::7] = (before[::7] + 1) % 6
+    before[-1] = (before[-1] + 1) % 6
     for n_threads in (1, 3):
         buf = before.copy()
         changed = np.full(1, -1, dtype=np.int64)
-        _lloyd.lloyd_pass(X, w, centers, buf, np.empty(0, dtype=dtype), np.empty((0, 0)),
-                          np.empty(0), n_threads, True, changed)
+        _lloyd.lloyd_pass(X, w, centers, buf, np.empty(0, dtype=dtype),
+                          np.empty((6, n_features)), np.empty(6), n_threads, want_inertia,
+                          changed)
         np.testing.assert_array_equal(buf, labels)
         assert changed[0] == np.count_nonzero(before != labels)
