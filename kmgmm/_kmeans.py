@@ -238,9 +238,9 @@ class KMeans(BaseEstimator):
         4 features, and Hamerly elsewhere, falling back to Lloyd passes
         where its bounds do not pay: where a row is little work (n_clusters
         rounded up to 16 (float32) or 8 (float64), times n_features, doubled
-        for float64, below 4096) and the third and fourth passes leave more
-        than 80% of the rows failing their bounds (or the third more than
-        90%), as on heavily overlapping clusters. Where a row is more work
+        for float64, below 4096) and two consecutive passes from the third
+        on leave more than 80% of the rows failing their bounds (or the
+        third more than 90%), as on heavily overlapping clusters. Where a row is more work
         the bound bookkeeping is small against it and Hamerly runs to the
         end. It never picks Elkan. The measurements behind the rule (2
         threads, AVX2/FMA, fits from the same random rows, Gaussian mixtures

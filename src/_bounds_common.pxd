@@ -64,7 +64,7 @@ cdef inline void gather_rows(
     """Copy the listed rows of X, in order, into a contiguous buffer."""
     cdef Py_ssize_t r
     for r in range(n_rows):
-        memcpy(out + r * d, X + rows[r] * d, d * sizeof(floating))
+        memcpy(out + r * d, X + <Py_ssize_t> rows[r] * d, d * sizeof(floating))
 
 
 cdef inline void distance_keys(
@@ -94,7 +94,7 @@ cdef inline void distance_keys(
     cdef const floating* src = X
     if direct:
         for r in range(n_rows):
-            x = X + rows[r] * d
+            x = X + <Py_ssize_t> rows[r] * d
             for j in range(k):
                 c = centers + j * d
                 dist = 0
@@ -104,7 +104,7 @@ cdef inline void distance_keys(
                 keys[r * k + j] = dist
         return
     if all_rows:
-        src = X + rows[0] * d
+        src = X + <Py_ssize_t> rows[0] * d
     else:
         gather_rows(X, d, rows, n_rows, xbuf)
         src = xbuf

@@ -6,10 +6,14 @@ start of a pass both are moved by how far the centres moved (the caller's
 inflated ``move``/``lower_drop``).  A row whose upper bound is below both its
 lower bound and half the distance from its centre to the nearest other
 centre cannot change cluster, and the pass does not even read it.  Otherwise
-the upper bound is tightened to the exact distance and the test repeated;
-the rows that still fail are assigned exactly as the Lloyd pass does (same
-keys: one gemm over the gathered rows, or the direct loop for very few
-features) and get a new lower bound from the second-smallest key.
+the upper bound may first be tightened to the exact distance and the test
+repeated (when the caller's ``tighten`` says it pays); the rows that still
+fail are scanned against every centre with the keys of the Lloyd pass
+(``||c||^2 - 2 x.c``, from its AVX2/FMA micro-kernel where the CPU has it,
+so the labels agree with that pass's bit for bit; from a gemm otherwise, or
+from a direct loop for very few features, which matches the portable Lloyd
+loop but not the Lloyd pass's AVX2 direct kernel, whose sums are fused) and
+get new bounds from the nearest and second-nearest keys.
 
 The per-cluster sums are kept up to date rather than recomputed: only the
 rows that change cluster move their weighted values from one cluster's sums
@@ -126,7 +130,13 @@ cdef void _hamerly_block(
         lo = lo * (1.0 - ROOT_SLACK) if lo > 0 else lo
         lower[i] = lo
         bound = lo if lo > half_sep[a] else half_sep[a]
-        if up < bound and not exact:
+        if up < bound:
+            if exact:
+                # The row stays; only its distance is wanted (the inertia).
+                sq = sqdist(X + i * d, centers + a * d, d)
+                evals += 1
+                up = sqrt(sq) * (1.0 + rho)
+                inertia += w[i] * sq
             upper[i] = up
             continue
         rows[n_rows] = <int> i
@@ -143,7 +153,8 @@ cdef void _hamerly_block(
         n_rows = 0
         for r in range(n_cand):
             if r + PREFETCH_AHEAD < n_cand:
-                prefetch_row(X + rows[r + PREFETCH_AHEAD] * d, d * sizeof(floating))
+                prefetch_row(X + <Py_ssize_t> rows[r + PREFETCH_AHEAD] * d,
+                             d * sizeof(floating))
             i = rows[r]
             sq = sqdist(X + i * d, centers + labels[i] * d, d)
             evals += 1
@@ -169,7 +180,7 @@ cdef void _hamerly_block(
             nb = CHUNK
         in_place = rows[r0 + nb - 1] - rows[r0] == nb - 1
         if centers_t != NULL:
-            src = X + rows[r0] * d
+            src = X + <Py_ssize_t> rows[r0] * d
             if not in_place:
                 gather_rows(X, d, rows + r0, nb, xbuf)
                 src = xbuf

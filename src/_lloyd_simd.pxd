@@ -1,6 +1,7 @@
 # Declarations of the AVX2/FMA kernels in kmgmm_lloyd_simd.h, shared by the
-# Lloyd pass and the bound passes (which find nearest centres the same way,
-# so that their labels agree bit for bit).
+# Lloyd pass and the Hamerly pass (which scans rows with the same
+# micro-kernel, so that their labels agree bit for bit; for at most four
+# features the two use different direct loops).
 cdef extern from "kmgmm_lloyd_simd.h":
     int kmgmm_simd_available() noexcept nogil
     int KMGMM_BLOCK_F32, KMGMM_BLOCK_F64, KMGMM_LANES_F32, KMGMM_LANES_F64

@@ -325,6 +325,38 @@ def test_auto_falls_back_to_lloyd_when_bounds_do_not_pay(capsys):
     assert_same_fit(ref, km, np.float64)
 
 
+@pytest.mark.parametrize("report", ["verbose", "callback"])
+def test_auto_keeps_hamerly_on_separated_data_while_reporting(report, capsys,
+                                                              monkeypatch):
+    # A verbose fit or one with an iteration callback (the command line's
+    # progress) computes every row's distance for the inertia; rows whose
+    # bounds hold must still count as holding, or "auto" would fall back.
+    import kmgmm._kmeans_bounds as bounds
+    handed_over = []
+
+    def lloyd(*args, **kwargs):
+        handed_over.append(kwargs["first_iter"])
+        return bounds_lloyd(*args, **kwargs)
+
+    bounds_lloyd = bounds.lloyd
+    monkeypatch.setattr(bounds, "lloyd", lloyd)
+    X = blobs(20_000, 8, 8, spread=0.3, seed=3)
+    init = X[:8]
+    seen = []
+    km = KMeans(8, init=init, algorithm="auto", tol=0, max_iter=30,
+                verbose=int(report == "verbose"))
+    if report == "callback":
+        km._iteration_callback = lambda n_iter, inertia, shift: seen.append(n_iter)
+    km.fit(X)
+    out = capsys.readouterr().out
+    assert km._algorithm == "hamerly" and km.n_iter_ >= 5
+    assert handed_over == [] and "Lloyd passes from here" not in out
+    ref = KMeans(8, init=init, algorithm="lloyd", tol=0, max_iter=30).fit(X)
+    assert_same_fit(ref, km, np.float64)
+    if report == "callback":
+        assert seen == list(range(1, km.n_iter_ + 1))
+
+
 def test_auto_keeps_hamerly_where_rows_are_much_work(capsys):
     # 300 features and 20 clusters: a failing row's bookkeeping is small
     # against its distances, so even on one blob Hamerly runs to the end.
