@@ -53,7 +53,7 @@ from ._gmm_init import (
     _one_hot_blocks, _random_blocks, first_moments, means_from_moments,
     nearest_labels, second_moments,
 )
-from ._kmeans import ConvergenceWarning, centers_from_sums, lloyd, stop_reason
+from ._kmeans import ConvergenceWarning, end_iteration, lloyd
 from ._kmeans_init import canonical_order, kmeans_plusplus, random_rows
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -481,18 +481,11 @@ def dask_lloyd(data, centers, *, max_iter, tol, n_threads, n_positive, verbose=0
         n_moved = 0
         if np.any(weights == 0):
             n_moved = _relocate(data, centers, sums, weights, n_positive, n_threads)
-        new_centers = centers_from_sums(sums, weights, centers, data.dtype)
-        diff = new_centers.astype(np.float64) - centers
-        shift = float(np.einsum("ij,ij->", diff, diff))
         label_centers = centers
-        centers = new_centers
-        if verbose:
-            extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
-            print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
-                  f"centre shift {shift:.3g}{extra}")
-        if callback is not None:
-            callback(n_iter, float(inertia), shift)
-        stop = stop_reason(n_iter, digests == digests_old, shift, tol, verbose)
+        centers, shift, stop = end_iteration(
+            n_iter, centers, sums, weights, data.dtype, inertia=inertia,
+            labels_unchanged=digests == digests_old, n_moved=n_moved, tol=tol,
+            verbose=verbose, callback=callback)
         if stop:
             strict = stop == "strict"
             break

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from . import _lloyd
+from . import _hamerly, _lloyd
 from ._base import BaseEstimator
 from ._kmeans_init import (
     ROWS_PER_BLOCK, canonical_order, kmeans_plusplus, random_rows, row_sqnorms,
@@ -80,14 +80,11 @@ def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights,
     return n_take
 
 
-def assigned_sqdist(X, centers, labels):
-    """Squared distance of each row to its assigned centre (float64, in blocks)."""
-    C = np.asarray(centers, dtype=np.float64)
-    out = np.empty(X.shape[0])
-    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
-        sl = slice(start, start + ROWS_PER_BLOCK)
-        diff = X[sl].astype(np.float64) - C[labels[sl]]
-        out[sl] = np.einsum("ij,ij->i", diff, diff)
+def assigned_sqdist(X, centers, labels, n_threads):
+    """Squared distance of each row to its assigned centre (summed in float64)."""
+    out = np.empty(X.shape[0], dtype=X.dtype)
+    _hamerly.label_sqdist(X, np.ascontiguousarray(centers, dtype=X.dtype), labels, out,
+                          n_threads)
     return out
 
 
@@ -97,6 +94,38 @@ def centers_from_sums(sums, weights, previous, dtype):
     filled = weights > 0
     centers[filled] = sums[filled] / weights[filled, None]
     return centers.astype(dtype, copy=False)
+
+
+def squared_shift(new, old, rows=64):
+    """Total squared move of the centres, a few rows at a time.
+
+    No temporary as large as the centres (with text-like data they are as
+    large as X itself).
+    """
+    total = 0.0
+    for start in range(0, new.shape[0], rows):
+        diff = new[start:start + rows].astype(np.float64) - old[start:start + rows]
+        total += float(np.einsum("ij,ij->", diff, diff))
+    return total
+
+
+def end_iteration(n_iter, centers, sums, weights, dtype, *, inertia, labels_unchanged,
+                  n_moved, tol, verbose, callback, detail=""):
+    """What every k-means loop does after a pass: the new centres from the
+    pass's statistics, the report (``detail`` is appended to the verbose
+    line), the callback, and the stop rule.
+
+    Returns (new_centers, shift, stop) with ``stop`` as from ``stop_reason``.
+    """
+    new_centers = centers_from_sums(sums, weights, centers, dtype)
+    shift = squared_shift(new_centers, centers)
+    if verbose:
+        extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
+        print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
+              f"centre shift {shift:.3g}{extra}{detail}")
+    if callback is not None:
+        callback(n_iter, float(inertia), shift)
+    return new_centers, shift, stop_reason(n_iter, labels_unchanged, shift, tol, verbose)
 
 
 def stop_reason(n_iter, labels_unchanged, shift, tol, verbose):
@@ -161,20 +190,13 @@ def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
                                     sums, weights, n_threads,
                                     bool(verbose) or callback is not None, n_changed)
         if not weights.all():
-            min_sqdist = assigned_sqdist(X, centers, labels)
+            min_sqdist = assigned_sqdist(X, centers, labels, n_threads)
         n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
                                           sums, weights)
-        new_centers = centers_from_sums(sums, weights, centers, X.dtype)
-        diff = new_centers.astype(np.float64) - centers
-        shift = float(np.einsum("ij,ij->", diff, diff))
-        centers = new_centers
-        if verbose:
-            extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
-            print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
-                  f"centre shift {shift:.3g}{extra}")
-        if callback is not None:
-            callback(n_iter, float(inertia), shift)
-        stop = stop_reason(n_iter, n_changed[0] == 0, shift, tol, verbose)
+        centers, shift, stop = end_iteration(
+            n_iter, centers, sums, weights, X.dtype, inertia=inertia,
+            labels_unchanged=n_changed[0] == 0, n_moved=n_moved, tol=tol,
+            verbose=verbose, callback=callback)
         if stop:
             strict = stop == "strict"
             break

@@ -12,11 +12,7 @@ import numpy as np
 
 from . import _elkan, _hamerly
 from ._kmeans import (
-    assign,
-    centers_from_sums,
-    lloyd,
-    relocate_empty_clusters,
-    stop_reason,
+    assign, assigned_sqdist, end_iteration, lloyd, relocate_empty_clusters,
 )
 
 # Rounding allowance for a distance computed in double over d features.
@@ -112,13 +108,10 @@ def fresh_statistics(X, sample_weight, labels, n_clusters, n_threads):
     return sums, weights, counts
 
 
-def _report(verbose, n_iter, inertia, shift, n_moved, algorithm, evals, full):
-    if not verbose:
-        return
-    extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
-    print(f"Iteration {n_iter}: inertia {inertia:.6g}, centre shift {shift:.3g}{extra}; "
-          f"{algorithm}: {evals} distance evaluations, "
-          f"{100.0 * (full - evals) / full:.1f}% of Lloyd's {full} skipped")
+def _skipped(algorithm, evals, full):
+    """The verbose line's account of a bound pass."""
+    return (f"; {algorithm}: {evals} distance evaluations, "
+            f"{100.0 * (full - evals) / full:.1f}% of Lloyd's {full} skipped")
 
 
 def _summary(verbose, algorithm, total_evals, n_iter, full):
@@ -195,7 +188,6 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
     counts = np.empty(n_clusters, dtype=np.int64)
     moved_rows = np.empty(n_samples, dtype=np.intc)
     moved_from = np.empty(n_samples, dtype=np.intc)
-    min_sqdist = np.empty(n_samples, dtype=X.dtype)
     move = np.zeros(n_clusters)
     lower_drop = np.zeros(n_clusters)
     half_cc, half_sep = center_geometry(centers)
@@ -233,20 +225,17 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
             # does, from the exact distances to the pass's centres.
             weights[empty] = 0.0
             sums[empty] = 0.0
-            _hamerly.label_sqdist(X, centers, labels, min_sqdist, n_threads)
+            min_sqdist = assigned_sqdist(X, centers, labels, n_threads)
             moves = []
             n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
                                               sums, weights, moves)
         total_evals += evals
-        new_centers = centers_from_sums(sums, weights, centers, X.dtype)
-        diff = new_centers.astype(np.float64) - centers
-        shift = float(np.einsum("ij,ij->", diff, diff))
+        new_centers, shift, stop = end_iteration(
+            n_iter, centers, sums, weights, X.dtype, inertia=inertia,
+            labels_unchanged=changed == 0, n_moved=n_moved, tol=tol, verbose=verbose,
+            callback=callback, detail=_skipped("hamerly", evals, full))
         move = center_moves(new_centers, centers)
         centers = new_centers
-        _report(verbose, n_iter, inertia, shift, n_moved, "hamerly", evals, full)
-        if callback is not None:
-            callback(n_iter, float(inertia), shift)
-        stop = stop_reason(n_iter, changed == 0, shift, tol, verbose)
         if stop:
             strict = stop == "strict"
             break
@@ -278,7 +267,7 @@ def _hamerly_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbos
         # One more assignment so that labels and inertia match the centres.
         inertia = assign(X, sample_weight, centers, labels, n_threads)
     elif not (inertia == inertia):   # NaN: the last pass did not tighten every row
-        _hamerly.label_sqdist(X, centers, labels, min_sqdist, n_threads)
+        min_sqdist = assigned_sqdist(X, centers, labels, n_threads)
         inertia = float(sample_weight.astype(np.float64) @ min_sqdist.astype(np.float64))
     return labels, inertia, centers, n_iter
 
@@ -307,15 +296,12 @@ def _elkan_loop(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose,
         total_evals += evals
         n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
                                           sums, weights)
-        new_centers = centers_from_sums(sums, weights, centers, X.dtype)
-        diff = new_centers.astype(np.float64) - centers
-        shift = float(np.einsum("ij,ij->", diff, diff))
+        new_centers, shift, stop = end_iteration(
+            n_iter, centers, sums, weights, X.dtype, inertia=inertia,
+            labels_unchanged=changed == 0, n_moved=n_moved, tol=tol, verbose=verbose,
+            callback=callback, detail=_skipped("elkan", evals, full))
         move = center_moves(new_centers, centers)
         centers = new_centers
-        _report(verbose, n_iter, inertia, shift, n_moved, "elkan", evals, full)
-        if callback is not None:
-            callback(n_iter, float(inertia), shift)
-        stop = stop_reason(n_iter, changed == 0, shift, tol, verbose)
         if stop:
             strict = stop == "strict"
             break

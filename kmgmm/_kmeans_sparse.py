@@ -9,7 +9,7 @@ result up to rounding.
 import numpy as np
 
 from . import _sparse_lloyd
-from ._kmeans import centers_from_sums, relocate_empty_clusters, stop_reason
+from ._kmeans import end_iteration, relocate_empty_clusters
 
 
 def csr_arrays(X):
@@ -69,19 +69,6 @@ def sparse_distances(X, centers, dtype):
     return out
 
 
-def squared_shift(new, old, rows=64):
-    """Total squared move of the centres, a few rows at a time.
-
-    No temporary as large as the centres (with text-like data they are as
-    large as X itself).
-    """
-    total = 0.0
-    for start in range(0, new.shape[0], rows):
-        diff = new[start:start + rows].astype(np.float64) - old[start:start + rows]
-        total += float(np.einsum("ij,ij->", diff, diff))
-    return total
-
-
 def sparse_lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
                  callback=None):
     """Lloyd's algorithm on a CSR X from dense ``centers``; see ``_kmeans.lloyd``."""
@@ -105,16 +92,10 @@ def sparse_lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose
                                           sums, weights, n_threads)
         n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
                                           sums, weights)
-        new_centers = centers_from_sums(sums, weights, centers, X.dtype)
-        shift = squared_shift(new_centers, centers)
-        centers = new_centers
-        if verbose:
-            extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
-            print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
-                  f"centre shift {shift:.3g}{extra}")
-        if callback is not None:
-            callback(n_iter, float(inertia), shift)
-        stop = stop_reason(n_iter, np.array_equal(labels, labels_old), shift, tol, verbose)
+        centers, shift, stop = end_iteration(
+            n_iter, centers, sums, weights, X.dtype, inertia=inertia,
+            labels_unchanged=np.array_equal(labels, labels_old), n_moved=n_moved,
+            tol=tol, verbose=verbose, callback=callback)
         if stop:
             strict = stop == "strict"
             break

@@ -182,3 +182,4 @@ cdef inline double lower_from_keys(
     cdef double xn = sqrt(sq) * (1.0 + rho) + 2.0 * c_norm_max
     return root_down(sq * (1.0 - rho) + (ks - kb) * (1.0 - ROOT_SLACK)
                      - 2.0 * (d + 4) * eps * xn * xn * (1.0 + ROOT_SLACK))
+

@@ -25,8 +25,11 @@ from libc.string cimport memset
 
 from _kmgmm_common cimport CHUNK, block_count
 from _bounds_common cimport (
-    ROOT_SLACK, add_row, distance_keys, kmgmm_float_below, lower_from_key, sqdist, sqnorm,
+    ROOT_SLACK, add_row, distance_keys, kmgmm_float_below, lower_from_key,
+    sqdist, sqnorm,
 )
+
+from kmgmm._lloyd import centre_norms
 
 DIRECT_MAX_FEATURES = 4
 
@@ -183,10 +186,9 @@ def elkan_pass(
     dtype = np.float32 if floating is float else np.float64
     cdef double eps = 2.0 ** -24 if floating is float else 2.0 ** -53
     cdef double rho = (d + 4) * 2.0 ** -53 + 4 * ROOT_SLACK
-    C64 = np.asarray(centers, dtype=np.float64)
-    c_sqnorm_arr = np.einsum("ij,ij->i", np.asarray(centers), np.asarray(centers))
-    cdef double c_norm_max = float(np.sqrt(np.einsum("ij,ij->i", C64, C64).max()))
-    cdef const floating[::1] c_sqnorm = c_sqnorm_arr.astype(dtype, copy=False)
+    c_sqnorm_arr, c_norm_max_obj = centre_norms(centers)
+    cdef double c_norm_max = c_norm_max_obj
+    cdef const floating[::1] c_sqnorm = c_sqnorm_arr
     cdef floating[:, ::1] xbuf = np.empty((n_threads, 1), dtype=dtype)
     cdef floating[:, ::1] keys = np.empty((n_threads, CHUNK * k if first else 1), dtype=dtype)
     cdef int[:, ::1] rows = np.empty((n_threads, CHUNK), dtype=np.intc)

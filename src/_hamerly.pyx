@@ -42,7 +42,7 @@ from _lloyd_simd cimport (
     KMGMM_LANES_F32, KMGMM_LANES_F64, kmgmm_argmin2_f32, kmgmm_argmin2_f64,
 )
 
-from kmgmm._lloyd import simd_enabled, simd_layout
+from kmgmm._lloyd import centre_norms, simd_enabled, simd_layout
 
 # Up to this many features the keys come from a direct loop (as in _lloyd).
 DIRECT_MAX_FEATURES = 4
@@ -408,10 +408,9 @@ def hamerly_pass(
     dtype = np.float32 if floating is float else np.float64
     cdef double eps = 2.0 ** -24 if floating is float else 2.0 ** -53
     cdef double rho = (d + 4) * 2.0 ** -53 + 4 * ROOT_SLACK
-    C64 = np.asarray(centers, dtype=np.float64)
-    c_sqnorm_arr = np.einsum("ij,ij->i", np.asarray(centers), np.asarray(centers))
-    cdef double c_norm_max = float(np.sqrt(np.einsum("ij,ij->i", C64, C64).max()))
-    cdef const floating[::1] c_sqnorm = c_sqnorm_arr.astype(dtype, copy=False)
+    c_sqnorm_arr, c_norm_max_obj = centre_norms(centers)
+    cdef double c_norm_max = c_norm_max_obj
+    cdef const floating[::1] c_sqnorm = c_sqnorm_arr
     cdef bint simd = simd_enabled() and not direct
     cdef int lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
     cdef const floating[:, :, ::1] centers_t

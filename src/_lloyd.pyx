@@ -79,6 +79,18 @@ def simd_layout(centers, c_sqnorm):
     return centers_t, csq
 
 
+def centre_norms(centers):
+    """(squared norms of the centres in their dtype, largest norm in float64).
+
+    The squared norms are the ones the passes' keys use; the largest norm
+    enters the bound passes' rounding allowance for those keys.
+    """
+    C = np.asarray(centers)
+    C64 = C.astype(np.float64, copy=False)
+    return (np.einsum("ij,ij->i", C, C).astype(C.dtype, copy=False),
+            float(np.sqrt(np.einsum("ij,ij->i", C64, C64).max())))
+
+
 def openmp_enabled():
     """True when the kernels were compiled with OpenMP."""
     return bool(kmgmm_openmp_enabled())
