@@ -36,34 +36,23 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{prefix}{message} (see '{self.prog} --help')")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _checked(convert, noun, valid, requirement):
+    """An argparse ``type``: ``convert`` the text, then check it is ``valid``."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"{value} {requirement}")
+        return value
+    return parse
 
 
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"{value} is not in [0, 2**32)")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text} must be a finite number > 0")
-    return value
+_positive_int = _checked(int, "an integer", lambda v: v >= 1, "must be at least 1")
+_seed = _checked(int, "an integer", lambda v: 0 <= v < 2**32, "is not in [0, 2**32)")
+_positive_float = _checked(float, "a number", lambda v: np.isfinite(v) and v > 0,
+                           "must be a finite number > 0")
 
 
 def _non_negative_float(text):

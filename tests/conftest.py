@@ -11,7 +11,7 @@ def make_mixture(n_samples, n_features, n_clusters, *, spread=1.0, dtype=np.floa
     return X.astype(dtype), y, means
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mixture():
     return make_mixture
 

@@ -19,14 +19,6 @@ import kmgmm  # noqa: E402
 from kmgmm import _dask  # noqa: E402
 
 
-def make_mixture(n_samples, n_features, n_clusters, *, spread=1.0, dtype=np.float64, seed=0):
-    """The ``mixture`` fixture's data (module-scoped fixtures cannot take it)."""
-    rng = np.random.RandomState(seed)
-    means = rng.uniform(-10, 10, size=(n_clusters, n_features))
-    y = rng.randint(n_clusters, size=n_samples)
-    X = means[y] + spread * rng.standard_normal((n_samples, n_features))
-    return X.astype(dtype), y, means
-
 RTOL = 1e-10
 
 # Short fits on purpose: equality with the in-memory fit, not convergence.
@@ -43,8 +35,8 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def data():
-    X, _, means = make_mixture(2_000, 4, 5, spread=3.0, seed=3)
+def data(mixture):
+    X, _, means = mixture(2_000, 4, 5, spread=3.0, seed=3)
     w = np.random.RandomState(4).uniform(0.2, 3.0, X.shape[0])
     return X, w, means
 
@@ -95,8 +87,8 @@ def test_kmeans_relocates_empty_clusters_as_in_memory(client, data):
     assert km.n_iter_ == ref.n_iter_
 
 
-def test_kmeans_block_smaller_than_k_and_float32(client):
-    X, _, _ = make_mixture(1_500, 3, 8, spread=0.5, dtype=np.float32, seed=5)
+def test_kmeans_block_smaller_than_k_and_float32(client, mixture):
+    X, _, _ = mixture(1_500, 3, 8, spread=0.5, dtype=np.float32, seed=5)
     init = X[:8]
     ref = kmgmm.KMeans(8, init=init, tol=0).fit(X)
     Xd = da.from_array(X, chunks=((5, 2, 600, 893), (3,)))
@@ -120,8 +112,8 @@ def test_kmeans_predictions_are_lazy_and_match(client, data):
     _close(ref.score(Xd, sample_weight=wd), ref.score(X, sample_weight=w))
 
 
-def test_kmeans_parallel_seeding_is_as_good_as_kmeans_plusplus(client):
-    X, _, _ = make_mixture(20_000, 6, 20, spread=0.3, seed=7)
+def test_kmeans_parallel_seeding_is_as_good_as_kmeans_plusplus(client, mixture):
+    X, _, _ = mixture(20_000, 6, 20, spread=0.3, seed=7)
     Xd = da.from_array(X, chunks=5_000)
     local = [kmgmm.KMeans(20, random_state=s, max_iter=1).fit(X) for s in range(4)]
     dist = [kmgmm.KMeans(20, random_state=s, max_iter=1).fit(Xd) for s in range(4)]
@@ -277,8 +269,8 @@ def _kill_one_worker_at(client, iteration):
 
 
 @pytest.mark.parametrize("estimator", ["kmeans", "gmm"])
-def test_fit_survives_a_killed_worker(client, estimator):
-    X, _, means = make_mixture(40_000, 6, 6, spread=4.0, seed=11)
+def test_fit_survives_a_killed_worker(client, estimator, mixture):
+    X, _, means = mixture(40_000, 6, 6, spread=4.0, seed=11)
     if estimator == "kmeans":
         make = lambda: kmgmm.KMeans(6, init=X[:6], tol=0, max_iter=8)  # noqa: E731
     else:
