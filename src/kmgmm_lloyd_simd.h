@@ -81,104 +81,27 @@ __attribute__((unused)) static int kmgmm_simd_available(void)
 
 /* ---------------------------------------------------------------- float32 */
 
-/* Distances of R rows (x, row stride d) to one block of 16 centres, then the
- * running minimum per row and lane (minv, mini: 8 floats per row). */
-KMGMM_AVX2_INLINE void kmgmm_tile_f32(
-    const int R, const float *x, int d, const float *Cb,
-    __m256 q0, __m256 q1, __m256 i0, __m256 i1,
-    float *minv, float *mini, float *minv2, const int want2, int first)
-{
-    __m256 a0[6], a1[6];
-    const __m256 two = _mm256_set1_ps(2.0f);
-    for (int r = 0; r < R; r++) {
-        a0[r] = _mm256_setzero_ps();
-        a1[r] = _mm256_setzero_ps();
-    }
-    for (int l = 0; l < d; l++) {
-        const __m256 b0 = _mm256_loadu_ps(Cb + l * 16);
-        const __m256 b1 = _mm256_loadu_ps(Cb + l * 16 + 8);
-        for (int r = 0; r < R; r++) {
-            const __m256 xr = _mm256_broadcast_ss(x + (ptrdiff_t)r * d + l);
-            a0[r] = _mm256_fmadd_ps(xr, b0, a0[r]);
-            a1[r] = _mm256_fmadd_ps(xr, b1, a1[r]);
-        }
-    }
-    for (int r = 0; r < R; r++) {
-        /* ||c||^2 - 2 x.c (2 x.c is exact, so one rounding as in a gemm) */
-        const __m256 d0 = _mm256_fnmadd_ps(two, a0[r], q0);
-        const __m256 d1 = _mm256_fnmadd_ps(two, a1[r], q1);
-        /* lane-wise minimum, its centre and (want2) the second smallest */
-        __m256 mv, mi, m2, lt;
-        if (first) {
-            mv = d0;
-            mi = i0;
-            m2 = _mm256_set1_ps(__builtin_inff());
-        } else {
-            mv = _mm256_loadu_ps(minv + r * 8);
-            mi = _mm256_loadu_ps(mini + r * 8);
-            lt = _mm256_cmp_ps(d0, mv, _CMP_LT_OQ);
-            if (want2)
-                m2 = _mm256_blendv_ps(_mm256_min_ps(_mm256_loadu_ps(minv2 + r * 8), d0),
-                                      mv, lt);
-            mv = _mm256_blendv_ps(mv, d0, lt);
-            mi = _mm256_blendv_ps(mi, i0, lt);
-        }
-        lt = _mm256_cmp_ps(d1, mv, _CMP_LT_OQ);
-        if (want2) {
-            m2 = _mm256_blendv_ps(_mm256_min_ps(m2, d1), mv, lt);
-            _mm256_storeu_ps(minv2 + r * 8, m2);
-        }
-        mv = _mm256_blendv_ps(mv, d1, lt);
-        mi = _mm256_blendv_ps(mi, i1, lt);
-        _mm256_storeu_ps(minv + r * 8, mv);
-        _mm256_storeu_ps(mini + r * 8, mi);
-    }
-}
+#define KMGMM_PASTE2(a, b) a##b
+#define KMGMM_PASTE(a, b) KMGMM_PASTE2(a, b)
+#define KMGMM_NAME(base) KMGMM_PASTE(base, KSUF)
 
-/* Nearest centre of m rows.  CT: (kp / 16, d, 16) the centres in blocks of
- * 16, each block transposed (contiguous for the micro-kernel), kp a multiple
- * of 16, zero past k; csq: (kp,) squared norms, +inf past k.  Scratch minv,
- * mini (and minv2 when want2): (m, 8).  Ties go to the lowest centre index.
- * best[i] receives the smallest key and, when want2, second[i] the second
- * smallest (equal to it on a tie; +inf for one centre). */
-KMGMM_AVX2_INLINE void kmgmm_argmin_body_f32(
-    const float *X, ptrdiff_t m, int d, const float *CT, int kp,
-    const float *csq, float *minv, float *mini, float *minv2, const int want2,
-    int *labels, float *best, float *second)
-{
-    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int cb = 0; cb < kp; cb += KMGMM_BLOCK_F32) {
-        const float *Cb = CT + (ptrdiff_t)cb * d;
-        const __m256 q0 = _mm256_loadu_ps(csq + cb);
-        const __m256 q1 = _mm256_loadu_ps(csq + cb + 8);
-        const __m256 i0 = _mm256_add_ps(lane, _mm256_set1_ps((float)cb));
-        const __m256 i1 = _mm256_add_ps(i0, _mm256_set1_ps(8.0f));
-        const int first = cb == 0;
-        ptrdiff_t r = 0;
-        for (; r + 6 <= m; r += 6)
-            kmgmm_tile_f32(6, X + r * d, d, Cb, q0, q1, i0, i1,
-                           minv + r * 8, mini + r * 8, minv2 + r * 8, want2, first);
-        for (; r < m; r++)
-            kmgmm_tile_f32(1, X + r * d, d, Cb, q0, q1, i0, i1,
-                           minv + r * 8, mini + r * 8, minv2 + r * 8, want2, first);
-    }
-    KMGMM_LANE_REDUCE(float, 8, __builtin_inff())
-}
-
-KMGMM_AVX2 static void kmgmm_argmin_f32(
-    const float *X, ptrdiff_t m, int d, const float *CT, int kp,
-    const float *csq, float *minv, float *mini, int *labels, float *best)
-{
-    kmgmm_argmin_body_f32(X, m, d, CT, kp, csq, minv, mini, minv, 0, labels, best, best);
-}
-
-KMGMM_AVX2 static void kmgmm_argmin2_f32(
-    const float *X, ptrdiff_t m, int d, const float *CT, int kp,
-    const float *csq, float *minv, float *mini, float *minv2,
-    int *labels, float *best, float *second)
-{
-    kmgmm_argmin_body_f32(X, m, d, CT, kp, csq, minv, mini, minv2, 1, labels, best, second);
-}
+#define KSUF f32
+#define KT float
+#define KV __m256
+#define KH 8
+#define KOP(o) _mm256_##o##_ps
+#define KBCAST _mm256_broadcast_ss
+#define KLANE _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7)
+#define KINF __builtin_inff()
+#include "kmgmm_argmin_tmpl.h"
+#undef KSUF
+#undef KT
+#undef KV
+#undef KH
+#undef KOP
+#undef KBCAST
+#undef KLANE
+#undef KINF
 
 /* Exact distances to the chosen centres, weighted sums and weights (when
  * sums is not NULL), min_sqdist (when not NULL); returns the inertia.  The
@@ -481,95 +404,23 @@ KMGMM_AVX2 static double kmgmm_direct_f32(
 
 /* ---------------------------------------------------------------- float64 */
 
-KMGMM_AVX2_INLINE void kmgmm_tile_f64(
-    const int R, const double *x, int d, const double *Cb,
-    __m256d q0, __m256d q1, __m256d i0, __m256d i1,
-    double *minv, double *mini, double *minv2, const int want2, int first)
-{
-    __m256d a0[6], a1[6];
-    const __m256d two = _mm256_set1_pd(2.0);
-    for (int r = 0; r < R; r++) {
-        a0[r] = _mm256_setzero_pd();
-        a1[r] = _mm256_setzero_pd();
-    }
-    for (int l = 0; l < d; l++) {
-        const __m256d b0 = _mm256_loadu_pd(Cb + l * 8);
-        const __m256d b1 = _mm256_loadu_pd(Cb + l * 8 + 4);
-        for (int r = 0; r < R; r++) {
-            const __m256d xr = _mm256_broadcast_sd(x + (ptrdiff_t)r * d + l);
-            a0[r] = _mm256_fmadd_pd(xr, b0, a0[r]);
-            a1[r] = _mm256_fmadd_pd(xr, b1, a1[r]);
-        }
-    }
-    for (int r = 0; r < R; r++) {
-        const __m256d d0 = _mm256_fnmadd_pd(two, a0[r], q0);
-        const __m256d d1 = _mm256_fnmadd_pd(two, a1[r], q1);
-        __m256d mv, mi, m2, lt;
-        if (first) {
-            mv = d0;
-            mi = i0;
-            m2 = _mm256_set1_pd(__builtin_inf());
-        } else {
-            mv = _mm256_loadu_pd(minv + r * 4);
-            mi = _mm256_loadu_pd(mini + r * 4);
-            lt = _mm256_cmp_pd(d0, mv, _CMP_LT_OQ);
-            if (want2)
-                m2 = _mm256_blendv_pd(_mm256_min_pd(_mm256_loadu_pd(minv2 + r * 4), d0),
-                                      mv, lt);
-            mv = _mm256_blendv_pd(mv, d0, lt);
-            mi = _mm256_blendv_pd(mi, i0, lt);
-        }
-        lt = _mm256_cmp_pd(d1, mv, _CMP_LT_OQ);
-        if (want2) {
-            m2 = _mm256_blendv_pd(_mm256_min_pd(m2, d1), mv, lt);
-            _mm256_storeu_pd(minv2 + r * 4, m2);
-        }
-        mv = _mm256_blendv_pd(mv, d1, lt);
-        mi = _mm256_blendv_pd(mi, i1, lt);
-        _mm256_storeu_pd(minv + r * 4, mv);
-        _mm256_storeu_pd(mini + r * 4, mi);
-    }
-}
-
-/* As kmgmm_argmin_body_f32 with blocks of 8: CT (kp / 8, d, 8), scratch (m, 4). */
-KMGMM_AVX2_INLINE void kmgmm_argmin_body_f64(
-    const double *X, ptrdiff_t m, int d, const double *CT, int kp,
-    const double *csq, double *minv, double *mini, double *minv2, const int want2,
-    int *labels, double *best, double *second)
-{
-    const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
-    for (int cb = 0; cb < kp; cb += KMGMM_BLOCK_F64) {
-        const double *Cb = CT + (ptrdiff_t)cb * d;
-        const __m256d q0 = _mm256_loadu_pd(csq + cb);
-        const __m256d q1 = _mm256_loadu_pd(csq + cb + 4);
-        const __m256d i0 = _mm256_add_pd(lane, _mm256_set1_pd((double)cb));
-        const __m256d i1 = _mm256_add_pd(i0, _mm256_set1_pd(4.0));
-        const int first = cb == 0;
-        ptrdiff_t r = 0;
-        for (; r + 6 <= m; r += 6)
-            kmgmm_tile_f64(6, X + r * d, d, Cb, q0, q1, i0, i1,
-                           minv + r * 4, mini + r * 4, minv2 + r * 4, want2, first);
-        for (; r < m; r++)
-            kmgmm_tile_f64(1, X + r * d, d, Cb, q0, q1, i0, i1,
-                           minv + r * 4, mini + r * 4, minv2 + r * 4, want2, first);
-    }
-    KMGMM_LANE_REDUCE(double, 4, __builtin_inf())
-}
-
-KMGMM_AVX2 static void kmgmm_argmin_f64(
-    const double *X, ptrdiff_t m, int d, const double *CT, int kp,
-    const double *csq, double *minv, double *mini, int *labels, double *best)
-{
-    kmgmm_argmin_body_f64(X, m, d, CT, kp, csq, minv, mini, minv, 0, labels, best, best);
-}
-
-KMGMM_AVX2 static void kmgmm_argmin2_f64(
-    const double *X, ptrdiff_t m, int d, const double *CT, int kp,
-    const double *csq, double *minv, double *mini, double *minv2,
-    int *labels, double *best, double *second)
-{
-    kmgmm_argmin_body_f64(X, m, d, CT, kp, csq, minv, mini, minv2, 1, labels, best, second);
-}
+#define KSUF f64
+#define KT double
+#define KV __m256d
+#define KH 4
+#define KOP(o) _mm256_##o##_pd
+#define KBCAST _mm256_broadcast_sd
+#define KLANE _mm256_setr_pd(0, 1, 2, 3)
+#define KINF __builtin_inf()
+#include "kmgmm_argmin_tmpl.h"
+#undef KSUF
+#undef KT
+#undef KV
+#undef KH
+#undef KOP
+#undef KBCAST
+#undef KLANE
+#undef KINF
 
 KMGMM_AVX2 static double kmgmm_finish_f64(
     const double *X, const double *w, ptrdiff_t m, int d, const double *centers,
