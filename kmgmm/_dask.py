@@ -39,21 +39,18 @@ import hashlib
 import operator
 import sys
 import types
-import warnings
 
 import dask
 import dask.array as da
 import numpy as np
 
 from . import _lloyd
-from ._gaussian import (
-    KernelModel, m_step, precisions_from_cholesky,
-)
+from ._gaussian import KernelModel, m_step
 from ._gmm_init import (
     _one_hot_blocks, _random_blocks, first_moments, means_from_moments,
     nearest_labels, second_moments,
 )
-from ._kmeans import ConvergenceWarning, end_iteration, lloyd
+from ._kmeans import end_iteration, lloyd
 from ._kmeans_init import canonical_order, kmeans_plusplus, random_rows
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -818,12 +815,6 @@ def fit_gaussian_mixture(est, X, sample_weight):
         if best is None or result["lower_bound"] > best["lower_bound"]:
             best = result
 
-    if not best["converged"] and est.max_iter > 0:
-        warnings.warn(
-            f"Best performing initialization did not converge in "
-            f"max_iter={est.max_iter} iterations; try a larger max_iter, "
-            "a larger tol, or check the data.", ConvergenceWarning, stacklevel=4)
-
     model = KernelModel(best["weights"], best["means"], best["prec_chol"], cov_type,
                         shift, X.dtype)
     engine = data.engine
@@ -831,17 +822,7 @@ def fit_gaussian_mixture(est, X, sample_weight):
         engine.map(_gmm_labels_block, data.xs, data.ws, engine.put(model), hard,
                    est.n_threads), data.chunks, np.int32)
 
-    dtype = X.dtype
-    check_features(est, X, names, reset=True)
-    est.weights_ = best["weights"].astype(dtype)
-    est.means_ = best["means"].astype(dtype)
-    est.covariances_ = best["cov"].astype(dtype)
-    est.precisions_cholesky_ = best["prec_chol"].astype(dtype)
-    est.precisions_ = precisions_from_cholesky(best["prec_chol"], cov_type).astype(dtype)
-    est.converged_ = bool(best["converged"])
-    est.n_iter_ = int(best["n_iter"])
-    est.lower_bound_ = float(best["lower_bound"])
-    est.lower_bounds_ = list(best["lower_bounds"])
+    est._set_fitted(X, names, best, stacklevel=5)
     return labels
 
 

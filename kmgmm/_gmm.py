@@ -284,31 +284,36 @@ class GaussianMixture(BaseEstimator):
                 if best is None or result["lower_bound"] > best["lower_bound"]:
                     best = result
 
-            if not best["converged"] and self.max_iter > 0:
-                warnings.warn(
-                    f"Best performing initialization did not converge in "
-                    f"max_iter={self.max_iter} iterations; try a larger max_iter, "
-                    "a larger tol, or check the data.", ConvergenceWarning,
-                    stacklevel=3)
-
             model = KernelModel(best["weights"], best["means"], best["prec_chol"],
                                 cov_type, shift, X.dtype)
             labels = np.empty(n_samples, dtype=np.int32)
             model.run(X, sample_weight, hard=hard, n_threads=n_threads, labels=labels)
 
+        self._set_fitted(X, names, best, stacklevel=4)
+        self._n_threads = n_threads
+        return labels
+
+    def _set_fitted(self, X, names, best, stacklevel):
+        """Store the best run's parameters (in X's dtype); warn when it did
+        not converge."""
+        if not best["converged"] and self.max_iter > 0:
+            warnings.warn(
+                f"Best performing initialization did not converge in "
+                f"max_iter={self.max_iter} iterations; try a larger max_iter, "
+                "a larger tol, or check the data.", ConvergenceWarning,
+                stacklevel=stacklevel)
         dtype = X.dtype
         check_features(self, X, names, reset=True)
         self.weights_ = best["weights"].astype(dtype)
         self.means_ = best["means"].astype(dtype)
         self.covariances_ = best["cov"].astype(dtype)
         self.precisions_cholesky_ = best["prec_chol"].astype(dtype)
-        self.precisions_ = precisions_from_cholesky(best["prec_chol"], cov_type).astype(dtype)
+        self.precisions_ = precisions_from_cholesky(
+            best["prec_chol"], self.covariance_type).astype(dtype)
         self.converged_ = bool(best["converged"])
         self.n_iter_ = int(best["n_iter"])
         self.lower_bound_ = float(best["lower_bound"])
         self.lower_bounds_ = list(best["lower_bounds"])
-        self._n_threads = n_threads
-        return labels
 
     def _initialize(self, X, sample_weight, weights_init, means_init, prec_init,
                     random_state, n_threads, shift):
