@@ -7,9 +7,9 @@ __version__ = "0.1.0"
 
 from ._config import show_config
 from ._gmm import GaussianMixture
-from ._kmeans import ConvergenceWarning, KMeans
+from ._exceptions import ConvergenceWarning, NotFittedError
+from ._kmeans import KMeans
 from ._model_files import load
-from ._validation import NotFittedError
 
 __all__ = ["KMeans", "GaussianMixture", "ConvergenceWarning", "NotFittedError", "load",
            "show_config", "__version__"]

@@ -1,7 +1,7 @@
 """What every kmgmm estimator shares: parameters, repr, scikit-learn tags."""
 import inspect
 
-from ._validation import not_fitted_error
+from ._exceptions import not_fitted_error
 
 
 class BaseEstimator:

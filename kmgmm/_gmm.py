@@ -11,7 +11,7 @@ from ._gaussian import (
     m_step, n_parameters, precision_cholesky, precisions_from_cholesky,
 )
 from ._gmm_init import INIT_PARAMS, initial_parameters
-from ._kmeans import ConvergenceWarning
+from ._exceptions import warn_convergence
 from ._kmeans_init import ROWS_PER_BLOCK
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -297,11 +297,10 @@ class GaussianMixture(BaseEstimator):
         """Store the best run's parameters (in X's dtype); warn when it did
         not converge."""
         if not best["converged"] and self.max_iter > 0:
-            warnings.warn(
+            warn_convergence(
                 f"Best performing initialization did not converge in "
                 f"max_iter={self.max_iter} iterations; try a larger max_iter, "
-                "a larger tol, or check the data.", ConvergenceWarning,
-                stacklevel=stacklevel)
+                "a larger tol, or check the data.", stacklevel=stacklevel)
         dtype = X.dtype
         check_features(self, X, names, reset=True)
         self.weights_ = best["weights"].astype(dtype)

@@ -6,6 +6,8 @@ import numpy as np
 
 from . import _hamerly, _lloyd
 from ._base import BaseEstimator
+from ._conditioning import Conditioning, for_centers, for_data, weighted_moments
+from ._exceptions import warn_convergence
 from ._kmeans_init import (
     ROWS_PER_BLOCK, canonical_order, kmeans_plusplus, random_rows, row_sqnorms,
 )
@@ -13,31 +15,10 @@ from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array, check_choice, check_features, check_int, check_random_state,
     check_real, check_sample_weight, feature_names_of, is_sparse, as_float_csr,
-    is_dask_collection,
+    is_dask_collection, check_bool, check_verbose,
 )
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
-
-
-class ConvergenceWarning(UserWarning):
-    """The fit ended in a state the user should know about."""
-
-
-def weighted_mean_variance(X, sample_weight):
-    """Mean over features of the weighted variance of X (two passes, float64)."""
-    w = sample_weight.astype(np.float64, copy=False)
-    total = w.sum()
-    mean = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
-        sl = slice(start, start + ROWS_PER_BLOCK)
-        mean += w[sl] @ X[sl].astype(np.float64, copy=False)
-    mean /= total
-    var = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
-        sl = slice(start, start + ROWS_PER_BLOCK)
-        diff = X[sl].astype(np.float64, copy=False) - mean
-        var += w[sl] @ (diff * diff)
-    return float(np.mean(var / total))
 
 
 def dense_row(X, row):
@@ -153,6 +134,27 @@ def assign(X, sample_weight, centers, labels, n_threads):
                              np.empty(0), n_threads)
 
 
+# Rows per block when assigning transformed data: the float64 temporary of a
+# block stays near 32 MB whatever the number of features.
+ASSIGN_BLOCK_VALUES = 1 << 22
+
+
+def assign_conditioned(X, sample_weight, centers, cond, labels, n_threads):
+    """``assign`` of the rows of X under the conditioning ``cond``, a block of
+    rows at a time; the inertia is returned in X's units."""
+    if cond.identity:
+        return assign(X, sample_weight, np.ascontiguousarray(centers, dtype=X.dtype),
+                      labels, n_threads)
+    C = np.ascontiguousarray(cond.to_model(centers), dtype=X.dtype)
+    rows = max(1024, ASSIGN_BLOCK_VALUES // X.shape[1])
+    inertia = 0.0
+    for start in range(0, X.shape[0], rows):
+        sl = slice(start, start + rows)
+        inertia += assign(cond.transform_block(X[sl], X.dtype), sample_weight[sl], C,
+                          labels[sl], n_threads)
+    return inertia * cond.squared_factor()
+
+
 def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
           callback=None, labels=None, first_iter=1):
     """Run Lloyd's algorithm from ``centers``.
@@ -240,6 +242,18 @@ class KMeans(BaseEstimator):
         the mean (weighted) variance of the features.
     random_state : None, int or numpy.random.RandomState
         Seed for the initialisation.
+    copy_x : bool, default=True
+        Dense data far from the origin compared with its spread (or whose
+        squares would overflow or vanish in its dtype) is fitted centred on
+        its weighted mean and divided by a power of two, so that the result
+        does not depend on where the data sits or on its units. With
+        ``copy_x=True`` that transformed data is a new array (as large as X);
+        with False it is X itself, transformed in place and restored before
+        ``fit`` returns (X may then differ from the original by rounding, as
+        in scikit-learn). Data that needs neither is used as it is, with no
+        copy. Sparse input is never centred (that would densify it); with
+        sparse data far from the origin, distances lose precision as
+        ``eps * ||mean||**2 / variance`` (float32 eps 6e-8, float64 1e-16).
     algorithm : {"auto", "lloyd", "hamerly", "elkan"}, default="auto"
         The k-means algorithm. All four give the same result from the same
         initial centres: identical labels wherever no row is equidistant
@@ -310,14 +324,15 @@ class KMeans(BaseEstimator):
     _fitted_attribute = "cluster_centers_"
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, random_state=None, algorithm="auto", n_threads=None,
-                 verbose=0):
+                 tol=1e-4, random_state=None, copy_x=True, algorithm="auto",
+                 n_threads=None, verbose=0):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.copy_x = copy_x
         self.algorithm = algorithm
         self.n_threads = n_threads
         self.verbose = verbose
@@ -328,7 +343,8 @@ class KMeans(BaseEstimator):
         check_int(self.n_clusters, "n_clusters", low=1)
         check_int(self.max_iter, "max_iter", low=1)
         check_real(self.tol, "tol", low=0)
-        check_int(self.verbose, "verbose", low=0)
+        check_verbose(self.verbose)
+        check_bool(self.copy_x, "copy_x")
         check_choice(self.algorithm, "algorithm", ALGORITHMS)
         init = self.init
         if isinstance(init, str):
@@ -354,10 +370,10 @@ class KMeans(BaseEstimator):
         """Store a fit's result; warn when fewer clusters than asked hold rows."""
         n_distinct = int(np.count_nonzero(counts))
         if n_distinct < self.n_clusters:
-            warnings.warn(
+            warn_convergence(
                 f"Number of distinct clusters ({n_distinct}) found smaller than "
                 f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
-                "in X.", ConvergenceWarning, stacklevel=3)
+                "in X.", stacklevel=3)
         check_features(self, X, names, reset=True)
         self.cluster_centers_ = centers
         self.labels_ = labels
@@ -390,6 +406,57 @@ class KMeans(BaseEstimator):
             return self._check_init_array(centers, X)
         return init
 
+    def _runs(self, X, Xt, cond, sample_weight, init, n_init, algorithm, tol,
+              random_state, n_threads, w_unit):
+        """The best of ``n_init`` runs on the transformed data ``Xt``:
+        (labels, inertia, centers, n_iter) in its units."""
+        order = x_sqnorms = None
+        if isinstance(init, str):
+            order = canonical_order(Xt)
+            if init == "k-means++":
+                x_sqnorms = row_sqnorms(Xt)
+        elif not callable(init):
+            init = cond.to_model(init).astype(X.dtype)
+        callback = getattr(self, "_iteration_callback", None)
+        if callback is not None and (cond.scale != 1.0 or w_unit != 1.0):
+            factor = cond.squared_factor()
+
+            def callback(n_iter, inertia, shift, _report=callback):
+                return _report(n_iter, inertia * factor * w_unit, shift * factor)
+        sparse = is_sparse(X)
+        best = None
+        with single_threaded_blas():
+            for run in range(n_init):
+                if callable(init):
+                    centers = cond.to_model(
+                        self._initial_centers(X, sample_weight, init, random_state,
+                                              order, x_sqnorms, n_threads)
+                    ).astype(X.dtype)
+                else:
+                    centers = self._initial_centers(Xt, sample_weight, init,
+                                                    random_state, order, x_sqnorms,
+                                                    n_threads)
+                if self.verbose:
+                    print(f"Initialisation {run + 1} of {n_init} done.")
+                if sparse:
+                    result = sparse_lloyd(Xt, sample_weight, centers,
+                                          max_iter=self.max_iter, tol=tol,
+                                          n_threads=n_threads, verbose=self.verbose,
+                                          callback=callback)
+                elif algorithm == "lloyd":
+                    result = lloyd(Xt, sample_weight, centers, max_iter=self.max_iter,
+                                   tol=tol, n_threads=n_threads, verbose=self.verbose,
+                                   callback=callback)
+                else:
+                    result = bounded_kmeans(
+                        Xt, sample_weight, centers, algorithm=algorithm,
+                        max_iter=self.max_iter, tol=tol, n_threads=n_threads,
+                        verbose=self.verbose, fallback=self.algorithm == "auto",
+                        callback=callback)
+                if best is None or result[1] < best[1]:
+                    best = result
+        return best
+
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
 
@@ -417,21 +484,18 @@ class KMeans(BaseEstimator):
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}: "
                 "lower n_clusters or pass more rows."
             )
-        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        sample_weight, w_unit = check_sample_weight(sample_weight, n_samples, X.dtype,
+                                                    with_unit=True)
         n_threads = effective_n_threads(self.n_threads)
         random_state = check_random_state(self.random_state)
-        if self.tol:
-            variance = (sparse_weighted_mean_variance if sparse
-                        else weighted_mean_variance)(X, sample_weight)
-            tol = variance * self.tol
+        if sparse:
+            variance = sparse_weighted_mean_variance(X, sample_weight)
+            cond = Conditioning()
         else:
-            tol = 0.0
-
-        order = x_sqnorms = None
-        if isinstance(init, str):
-            order = canonical_order(X)
-            if init == "k-means++":
-                x_sqnorms = row_sqnorms(X)
+            moments = weighted_moments(X, sample_weight)
+            cond = for_data(moments, X.dtype)
+            variance = moments.variance * (moments.unit / cond.scale) ** 2
+        tol = variance * self.tol
 
         algorithm = self.algorithm
         if sparse:
@@ -448,33 +512,22 @@ class KMeans(BaseEstimator):
             algorithm = "hamerly"
         if self.verbose:
             print(f"Algorithm: {algorithm}.")
+            if not cond.identity:
+                print("Fitting X centred on its mean" + (
+                    f" and divided by {cond.scale:.6g}" if cond.scale != 1 else "")
+                    + "; the inertia and shifts printed are in those units.")
 
-        best = None
-        with single_threaded_blas():
-            for run in range(n_init):
-                centers = self._initial_centers(X, sample_weight, init, random_state,
-                                                order, x_sqnorms, n_threads)
-                if self.verbose:
-                    print(f"Initialisation {run + 1} of {n_init} done.")
-                callback = getattr(self, "_iteration_callback", None)
-                if sparse:
-                    result = sparse_lloyd(X, sample_weight, centers,
-                                          max_iter=self.max_iter, tol=tol,
-                                          n_threads=n_threads, verbose=self.verbose,
-                                          callback=callback)
-                elif algorithm == "lloyd":
-                    result = lloyd(X, sample_weight, centers, max_iter=self.max_iter,
-                                   tol=tol, n_threads=n_threads, verbose=self.verbose,
-                                   callback=callback)
-                else:
-                    result = bounded_kmeans(
-                        X, sample_weight, centers, algorithm=algorithm,
-                        max_iter=self.max_iter, tol=tol, n_threads=n_threads,
-                        verbose=self.verbose, fallback=self.algorithm == "auto",
-                        callback=callback)
-                if best is None or result[1] < best[1]:
-                    best = result
+        in_place = not self.copy_x and X.flags.writeable and not cond.identity
+        Xt = cond.apply(X, in_place=in_place)
+        try:
+            best = self._runs(X, Xt, cond, sample_weight, init, n_init, algorithm, tol,
+                              random_state, n_threads, w_unit)
+        finally:
+            if in_place:
+                cond.restore(Xt)
         labels, inertia, centers, n_iter = best
+        centers = cond.from_model(centers, X.dtype)
+        inertia = inertia * cond.squared_factor() * w_unit
 
         self._set_fitted(X, names, labels, inertia, centers, n_iter,
                          np.bincount(labels, minlength=self.n_clusters))
@@ -490,18 +543,32 @@ class KMeans(BaseEstimator):
         check_features(self, X, names, reset=False)
         return X
 
-    def _assign(self, X, sample_weight=None, want_labels=True):
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    def _assign(self, X, sample_weight=None):
+        """Labels of the rows of X and their weighted inertia.
+
+        Dense X is assigned centred and scaled as the centres need it
+        (``_conditioning.for_centers``); should squared distances still
+        overflow (rows far beyond the centres' extent), the rows are assigned
+        again, conditioned by their own extent.
+        """
+        sample_weight, w_unit = check_sample_weight(sample_weight, X.shape[0], X.dtype,
+                                                    with_unit=True)
         labels = np.empty(X.shape[0], dtype=np.int32)
         n_threads = effective_n_threads(self.n_threads)
         if is_sparse(X):
+            centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
             inertia = sparse_assign(X, sample_weight, centers, labels,
                                     np.empty(0, dtype=X.dtype), n_threads)
-            return labels, inertia
+            return labels, inertia * w_unit
+        cond = for_centers(self.cluster_centers_, X.dtype)
         with single_threaded_blas():
-            inertia = assign(X, sample_weight, centers, labels, n_threads)
-        return labels, inertia
+            inertia = assign_conditioned(X, sample_weight, self.cluster_centers_, cond,
+                                         labels, n_threads)
+            if not np.isfinite(inertia):
+                cond = for_data(weighted_moments(X, sample_weight), X.dtype)
+                inertia = assign_conditioned(X, sample_weight, self.cluster_centers_,
+                                             cond, labels, n_threads)
+        return labels, inertia * w_unit
 
     def predict(self, X):
         """Index of the nearest centre for each row of X (lazy for a Dask X)."""
@@ -541,17 +608,35 @@ class KMeans(BaseEstimator):
     def _distances(self, X):
         if is_sparse(X):
             return sparse_distances(X, self.cluster_centers_, X.dtype)
+        # In float64, about the centres' mean and in the centres' units, so
+        # that neither the offset of the data nor its scale costs precision.
+        cond = for_centers(self.cluster_centers_, np.float64)
         C = self.cluster_centers_.astype(np.float64)
+        shift = cond.shift if cond.shift is not None else C.mean(axis=0)
+        cond = Conditioning(shift=shift, scale=cond.scale)
+        C = cond.to_model(C)
         c_sqnorms = np.einsum("ij,ij->i", C, C)
         out = np.empty((X.shape[0], C.shape[0]), dtype=X.dtype)
+        # The expansion's rounding error is at most about (d + 2) eps
+        # (||x||^2 + ||c||^2); entries within a few times that of zero are
+        # computed again from the differences, so that a row at (or next to)
+        # a centre gets its distance, not the expansion's rounding.
+        slack = 8 * (C.shape[1] + 2) * np.finfo(np.float64).eps
         for start in range(0, X.shape[0], ROWS_PER_BLOCK):
-            block = X[start:start + ROWS_PER_BLOCK].astype(np.float64, copy=False)
+            block = cond.transform_block(X[start:start + ROWS_PER_BLOCK], np.float64)
+            x_sqnorms = np.einsum("ij,ij->i", block, block)
             d = block @ C.T
             d *= -2.0
-            d += np.einsum("ij,ij->i", block, block)[:, None]
+            d += x_sqnorms[:, None]
             d += c_sqnorms
+            rows, cols = np.nonzero(d <= slack * (x_sqnorms[:, None] + c_sqnorms))
+            if rows.size:
+                diff = block[rows] - C[cols]
+                d[rows, cols] = np.einsum("ij,ij->i", diff, diff)
             np.maximum(d, 0.0, out=d)
-            out[start:start + ROWS_PER_BLOCK] = np.sqrt(d)
+            np.sqrt(d, out=d)
+            d *= cond.scale
+            out[start:start + ROWS_PER_BLOCK] = d
         return out
 
     def get_feature_names_out(self, input_features=None):

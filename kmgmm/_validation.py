@@ -4,42 +4,11 @@ Each failure is a ``ValueError`` or ``TypeError`` whose message names the
 argument and says what to do about it.
 """
 import numbers
-import sys
 import warnings
 
 import numpy as np
 
 FLOAT_DTYPES = (np.float64, np.float32)
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method that needs a fitted estimator is called before fit."""
-
-
-_compatible_not_fitted = {}
-
-
-def not_fitted_error(estimator, method):
-    """A NotFittedError that is also scikit-learn's when scikit-learn is loaded.
-
-    scikit-learn is never imported here; when a caller has imported it, the
-    error raised also subclasses ``sklearn.exceptions.NotFittedError`` so
-    code that catches that class keeps working.
-    """
-    message = (
-        f"This {type(estimator).__name__} instance is not fitted yet; call "
-        f"'fit' with appropriate arguments before using '{method}'."
-    )
-    sk = sys.modules.get("sklearn.exceptions")
-    base = getattr(sk, "NotFittedError", None)
-    if base is None:
-        return NotFittedError(message)
-    cls = _compatible_not_fitted.get(base)
-    if cls is None:
-        cls = type("NotFittedError", (NotFittedError, base), {})
-        cls.__module__ = __name__
-        _compatible_not_fitted[base] = cls
-    return cls(message)
 
 
 def _is_dataframe(X):
@@ -189,36 +158,55 @@ def check_finite(arr, name):
     )
 
 
-def check_sample_weight(sample_weight, n_samples, dtype):
+def check_sample_weight(sample_weight, n_samples, dtype, *, with_unit=False):
     """Return sample weights as a new C-contiguous array of ``dtype``.
 
     None gives ones.  Weights must be finite, non-negative, of shape
-    (n_samples,) and not all zero.
+    (n_samples,), not all zero, and their sum must be finite in float64.
+    They are checked in float64, before any rounding to ``dtype``.
+
+    With ``with_unit`` the result is ``(weights / unit, unit)`` for a power
+    of two ``unit`` that brings the largest weight into [1, 2): exact, and
+    it keeps float32 weights and the kernels' float64 sums away from
+    overflow and underflow whatever the weights' scale.  Multiply what the
+    weights sum up (an inertia) by ``unit`` to get it in the caller's scale.
     """
     if sample_weight is None:
-        return np.ones(n_samples, dtype=dtype)
-    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
-        sw = np.full(n_samples, sample_weight, dtype=dtype)
+        sw = np.ones(n_samples, dtype=np.float64)
+    elif isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+        sw = np.full(n_samples, sample_weight, dtype=np.float64)
     else:
-        sw = as_float_array(sample_weight, name="sample_weight", dtype=dtype,
+        sw = as_float_array(sample_weight, name="sample_weight", dtype=np.float64,
                             ensure_2d=False)
         if sw.ndim != 1 or sw.shape[0] != n_samples:
             raise ValueError(
                 f"sample_weight.shape == {sw.shape}, expected ({n_samples},): "
                 "give one weight per row of X."
             )
-        sw = sw.copy()
     check_finite(sw, "sample_weight")
     if (sw < 0).any():
         raise ValueError(
             "sample_weight contains negative values; weights must be >= 0 "
             "(use 0 to leave a row out)."
         )
-    if not (sw > 0).any():
+    top = float(sw.max()) if sw.size else 0.0
+    if not top > 0:
         raise ValueError(
             "sample_weight sums to zero; at least one row needs a positive weight."
         )
-    return sw
+    with np.errstate(over="ignore"):
+        total = float(np.sum(sw))
+    if not np.isfinite(total):
+        raise ValueError(
+            "sample_weight sums to more than the largest float64; only the "
+            "ratios of the weights matter, so divide them by a constant "
+            "(e.g. sample_weight / sample_weight.max())."
+        )
+    if not with_unit:
+        return sw.astype(dtype)
+    exponent = int(np.frexp(top)[1]) - 1          # top / 2**exponent in [1, 2)
+    unit = float(np.ldexp(1.0, exponent))
+    return np.ldexp(sw, -exponent).astype(dtype), unit
 
 
 def check_random_state(seed):
@@ -251,6 +239,21 @@ def check_int(value, name, *, low=None, high=None, allow_none=False):
     if high is not None and value > high:
         raise ValueError(f"{name}={value} is too large; it must be <= {high}.")
     return int(value)
+
+
+def check_bool(value, name):
+    """``value`` as a bool; True, False and NumPy booleans are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_verbose(value):
+    """``verbose`` as an int >= 0; True and False count as 1 and 0, as in
+    scikit-learn."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return check_int(value, "verbose", low=0)
 
 
 def check_real(value, name, *, low=None, low_inclusive=True, high=None):

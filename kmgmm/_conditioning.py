@@ -1,0 +1,223 @@
+"""Where the data sits and its units: a shift and a power-of-two scale under
+which the k-means kernels keep their precision and never overflow.
+
+The nearest-centre kernels compare ``||c||^2 - 2 x.c`` (the gemm expansion of
+``||x - c||^2``).  On data far from the origin the terms cancel: float32 data
+offset by 1e6 loses every digit of a unit distance, float64 data offset by
+1e13 most of them.  Squares overflow where the values do not (float32 data
+around 1e20), and vanish into subnormals on tiny data.  k-means does not care
+where the data sits or what its units are, so a fit runs on
+
+    Xt = (X - shift) / scale
+
+with ``shift`` the weighted mean of the data (rounded to X's dtype) and
+``scale`` a power of two (so dividing by it is exact), and maps the centres
+back.  The transform is applied only when it matters (``needs_*`` below):
+on data centred and scaled well enough it costs nothing.  When it is applied,
+the transformed data is a new array (one pass over X), or X itself, changed
+in place and restored afterwards, with ``copy_x=False``.
+
+Sparse input is never centred (centring would densify it): its limits are in
+the ``KMeans`` docstring.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+# Centre when the squared distance of the data's mean from the origin exceeds
+# this multiple of the data's total variance: the expansion then loses more
+# than a bit or two of a typical distance.
+CENTRE_RATIO = 1.0
+
+# Rows per block of the float64 temporaries.
+BLOCK_ROWS = 4096
+
+# Squared norms above 2**MAX_SQ_EXP[dtype] are too close to overflowing (an
+# inner product over the features, then a difference, must stay finite);
+# per-feature variances below 2**MIN_VAR_EXP[dtype] leave squared distances
+# among the subnormals, or too near them to keep the dtype's precision.
+MAX_SQ_EXP = {np.dtype(np.float32): 120, np.dtype(np.float64): 1000}
+MIN_VAR_EXP = {np.dtype(np.float32): -80, np.dtype(np.float64): -900}
+
+
+def power_of_two_at_least(value):
+    """The smallest power of two >= ``value`` (> 0), as a float."""
+    mantissa, exponent = np.frexp(value)
+    return float(np.ldexp(1.0, int(exponent) - (1 if mantissa == 0.5 else 0)))
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """``Xt = (X - shift) / scale``; ``shift`` None means no shift."""
+
+    shift: np.ndarray = None
+    scale: float = 1.0
+
+    @property
+    def identity(self):
+        return self.shift is None and self.scale == 1.0
+
+    def to_model(self, points):
+        """Points (centres, an init) in the transformed coordinates, float64."""
+        out = np.array(points, dtype=np.float64)
+        if self.shift is not None:
+            out -= self.shift
+        out /= self.scale
+        return out
+
+    def from_model(self, points, dtype):
+        """Transformed points back in the data's coordinates, in ``dtype``."""
+        out = np.array(points, dtype=np.float64)
+        out *= self.scale
+        if self.shift is not None:
+            out += self.shift
+        return out.astype(dtype, copy=False)
+
+    def squared_factor(self):
+        """What a squared distance in transformed units is worth in data units."""
+        return self.scale * self.scale
+
+    def transform_block(self, block, dtype):
+        """One block of rows, transformed, in ``dtype``."""
+        out = block.astype(np.float64)
+        if self.shift is not None:
+            out -= self.shift
+        if self.scale != 1.0:
+            out *= 1.0 / self.scale
+        return out.astype(dtype, copy=False)
+
+    def apply(self, X, *, in_place=False):
+        """The transformed data: a new array, or X itself when ``in_place``."""
+        if self.identity:
+            return X
+        out = X if in_place else np.empty(X.shape, dtype=X.dtype)
+        for start in range(0, X.shape[0], BLOCK_ROWS):
+            sl = slice(start, start + BLOCK_ROWS)
+            out[sl] = self.transform_block(X[sl], X.dtype)
+        return out
+
+    def restore(self, Xt):
+        """Undo ``apply(X, in_place=True)`` (exact where the shift was)."""
+        for start in range(0, Xt.shape[0], BLOCK_ROWS):
+            sl = slice(start, start + BLOCK_ROWS)
+            Xt[sl] = self.from_model(Xt[sl], Xt.dtype)
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Weighted statistics of X about its mean, safe from overflow.
+
+    ``variance`` is the mean over features of the weighted variance, in
+    units of ``unit**2`` (a power of two chosen so that no square overflows
+    on the way); ``spread`` is the largest distance of a coordinate from the
+    mean's, ``reach`` the largest absolute coordinate.
+    """
+
+    mean: np.ndarray
+    variance: float
+    unit: float
+    spread: float
+    reach: float
+
+    def total_variance(self):
+        """Sum over features of the variances, in data units (may be inf)."""
+        with np.errstate(over="ignore"):
+            return self.variance * self.mean.shape[0] * self.unit * self.unit
+
+
+def weighted_moments(X, sample_weight):
+    """Weighted mean, variance and extent of the rows of X (two passes)."""
+    n_samples, n_features = X.shape
+    w = sample_weight.astype(np.float64, copy=False)
+    total = float(w.sum())
+    lo = np.full(n_features, np.inf)
+    hi = np.full(n_features, -np.inf)
+    acc = np.zeros(n_features)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, n_samples, BLOCK_ROWS):
+            sl = slice(start, start + BLOCK_ROWS)
+            block = X[sl]
+            np.minimum(lo, block.min(axis=0), out=lo)
+            np.maximum(hi, block.max(axis=0), out=hi)
+            acc += w[sl] @ block.astype(np.float64, copy=False)
+        mean = acc / total
+    reach = float(max(np.abs(lo).max(), np.abs(hi).max()))
+    unit = power_of_two_at_least(reach) if reach > 0 else 1.0
+    if not np.all(np.isfinite(mean)):
+        # Values near the float64 limit: add them up in units of ``unit``.
+        acc[:] = 0.0
+        for start in range(0, n_samples, BLOCK_ROWS):
+            sl = slice(start, start + BLOCK_ROWS)
+            acc += w[sl] @ (X[sl].astype(np.float64) / unit)
+        mean = acc / total * unit
+    # A weighted mean lies within the data's range; rounding may not.
+    mean = np.clip(mean, lo, hi)
+    spread = float(np.max(np.maximum(hi - mean, mean - lo)))
+    unit = power_of_two_at_least(spread) if spread > 0 else 1.0
+    var = np.zeros(n_features)
+    for start in range(0, n_samples, BLOCK_ROWS):
+        sl = slice(start, start + BLOCK_ROWS)
+        diff = X[sl].astype(np.float64) - mean
+        diff /= unit
+        var += w[sl] @ (diff * diff)
+    return Moments(mean=mean, variance=float(np.mean(var / total)), unit=unit,
+                   spread=spread, reach=reach)
+
+
+def _too_small(variance, unit, dtype):
+    """Whether a per-feature variance (in units of unit**2) is too close to
+    the dtype's subnormals."""
+    if variance <= 0:
+        return False
+    return np.log2(variance) + 2 * np.log2(unit) < MIN_VAR_EXP[np.dtype(dtype)]
+
+
+def _too_large(sq_reach, n_features, dtype):
+    """Whether squared norms of coordinates up to ``sq_reach`` (given as a
+    log2) come too close to overflowing."""
+    return sq_reach + np.log2(n_features) > MAX_SQ_EXP[np.dtype(dtype)]
+
+
+def _log2_sq(value):
+    return 2 * np.log2(value) if value > 0 else -np.inf
+
+
+def for_data(moments, dtype):
+    """The conditioning a fit on data with these moments needs."""
+    dtype = np.dtype(dtype)
+    d = moments.mean.shape[0]
+    mean = moments.mean
+    unit = moments.unit
+    with np.errstate(over="ignore", under="ignore"):
+        offset = float(np.sum((mean / unit) ** 2))
+    centre = offset > CENTRE_RATIO * moments.variance * d
+    reach = moments.spread if centre else moments.reach
+    scale_needed = (_too_large(_log2_sq(reach), d, dtype)
+                    or _too_small(moments.variance, unit, dtype))
+    if not (centre or scale_needed):
+        return Conditioning()
+    shift = mean.astype(dtype).astype(np.float64)
+    scale = 1.0
+    if scale_needed:
+        spread = float(np.max(np.abs(np.array([moments.spread]))))
+        scale = power_of_two_at_least(spread) if spread > 0 else 1.0
+        if _too_small(moments.variance * (unit / scale) ** 2, 1.0, dtype):
+            raise ValueError(
+                f"X ({dtype}) spans too wide a range of magnitudes: its largest "
+                f"distance from the mean ({moments.spread:.3g}) and its typical "
+                "spread cannot both be represented, squared, in this dtype; pass "
+                "X.astype(numpy.float64), or remove the outlying rows.")
+    return Conditioning(shift=shift, scale=scale)
+
+
+def for_centers(centers, dtype):
+    """The conditioning for assigning data to fitted ``centers``.
+
+    The centres stand for the data they were fitted on: shifted to their mean
+    when it lies far from the origin compared with their spread, scaled when
+    their coordinates would overflow or vanish when squared.
+    """
+    dtype = np.dtype(dtype)
+    C = np.asarray(centers, dtype=np.float64)
+    w = np.ones(C.shape[0])
+    return for_data(weighted_moments(C, w), dtype)
