@@ -35,6 +35,7 @@ gathered to the client.
 
 This module imports Dask; ``import kmgmm`` does not import this module.
 """
+import copy
 import hashlib
 import operator
 import sys
@@ -45,12 +46,13 @@ import dask.array as da
 import numpy as np
 
 from . import _lloyd
-from ._gaussian import KernelModel, m_step
+from ._conditioning import Moments, for_centers, for_data, power_of_two_at_least
+from ._gaussian import KernelModel, m_step, repair_far_rows
 from ._gmm_init import (
     _one_hot_blocks, _random_blocks, first_moments, means_from_moments,
     nearest_labels, second_moments,
 )
-from ._kmeans import end_iteration, lloyd
+from ._kmeans import assign_conditioned, end_iteration, lloyd
 from ._kmeans_init import canonical_order, kmeans_plusplus, random_rows
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -310,6 +312,15 @@ class Data:
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
 
+    def conditioned(self, cond):
+        """The same data with its blocks transformed by ``cond`` on the workers
+        (``self`` when there is nothing to do)."""
+        if cond.identity:
+            return self
+        new = copy.copy(self)
+        new.xs = self.engine.map(_conditioned_block, self.xs, self.engine.put(cond))
+        return new
+
     def run(self, fn, *args):
         """fn(x, w, *args) on every block; its statistics added in the tree."""
         return self.engine.reduce(self.engine.map(fn, self.xs, self.ws, *args))
@@ -321,18 +332,27 @@ def _weights_of(x, w):
 
 # ------------------------------------------------------------- block tasks
 def _summary_block(x, w):
-    """Total weight, weighted sum of rows, rows of positive weight, and the
-    total weight as a 1-tuple (so the reduction keeps it per block)."""
+    """Total weight, weighted sum of rows, rows of positive weight, and, as
+    1-tuples (so that the reduction keeps them per block), the total weight
+    and the smallest and largest value of each feature."""
     w = _weights_of(x, w)
     w64 = w.astype(np.float64)
     wsum = float(w64.sum())
-    return (wsum, w64 @ x.astype(np.float64), int(np.count_nonzero(w > 0)), (wsum,))
+    with np.errstate(over="ignore", invalid="ignore"):
+        wx = w64 @ x.astype(np.float64)
+    return (wsum, wx, int(np.count_nonzero(w > 0)), (wsum,), (x.min(axis=0),),
+            (x.max(axis=0),))
 
 
-def _variance_block(x, w, mean):
+def _variance_block(x, w, mean, unit):
     w = _weights_of(x, w).astype(np.float64)
     diff = x.astype(np.float64) - mean
+    diff /= unit
     return (w @ (diff * diff),)
+
+
+def _conditioned_block(x, cond):
+    return cond.transform_block(x, x.dtype)
 
 
 def _lloyd_block(x, w, centers, n_threads):
@@ -427,11 +447,38 @@ def _candidate_weight_block(x, w, candidates, n_threads):
 
 # ---------------------------------------------------------------- k-means
 def _summary(data):
-    wsum, wx, n_positive, block_wsum = data.run(_summary_block)
+    """(total weight, weighted mean, rows of positive weight, total weight per
+    block, smallest and largest value of each feature)."""
+    wsum, wx, n_positive, block_wsum, lows, highs = data.run(_summary_block)
     if not wsum > 0:
         raise ValueError(
             "sample_weight sums to zero; at least one row needs a positive weight.")
-    return wsum, wx / wsum, n_positive, np.asarray(block_wsum)
+    if not np.isfinite(wsum):
+        raise ValueError(
+            "sample_weight sums to more than the largest float64; only the "
+            "ratios of the weights matter, so divide them by a constant.")
+    lo = np.min(np.asarray(lows, dtype=np.float64), axis=0)
+    hi = np.max(np.asarray(highs, dtype=np.float64), axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.clip(wx / wsum, lo, hi)
+    if not np.all(np.isfinite(mean)):
+        raise ValueError(
+            "X's values are too close to the largest float64 to be averaged; "
+            "rescale X (divide it by a constant).")
+    return wsum, mean, n_positive, np.asarray(block_wsum), lo, hi
+
+
+def _moments(data):
+    """``_conditioning.weighted_moments`` of the blocks of ``data``, and the
+    summary's total weight, rows of positive weight and per-block weights."""
+    wsum, mean, n_positive, block_wsum, lo, hi = _summary(data)
+    spread = float(np.max(np.maximum(hi - mean, mean - lo)))
+    reach = float(max(np.abs(lo).max(), np.abs(hi).max()))
+    unit = power_of_two_at_least(spread) if spread > 0 else 1.0
+    (var,) = data.run(_variance_block, data.engine.put(mean), unit)
+    moments = Moments(mean=mean, variance=float(np.mean(var / wsum)), unit=unit,
+                      spread=spread, reach=reach)
+    return moments, wsum, n_positive, block_wsum
 
 
 def _relocate(data, centers, sums, weights, n_positive, n_threads):
@@ -583,33 +630,46 @@ def _check_kmeans_params(est, X):
 
 
 def _kmeans_fit(est, data, init, n_init, random_state, *, quiet=False):
-    """The best of ``n_init`` distributed Lloyd runs: (result tuple, tol)."""
+    """The best of ``n_init`` distributed Lloyd runs, as ``dask_lloyd``
+    returns it, in the data's units.
+
+    As in memory, the blocks are centred and scaled on the workers where the
+    kernels need it (``_conditioning``); ``data`` itself is left as it is.
+    """
     n_threads = est.n_threads
-    wsum, mean, n_positive, block_wsum = _summary(data)
-    tol = 0.0
-    if est.tol:
-        (var,) = data.run(_variance_block, data.engine.put(mean))
-        tol = float(np.mean(var / wsum)) * est.tol
+    moments, _, n_positive, block_wsum = _moments(data)
+    cond = for_data(moments, data.dtype)
+    tol = moments.variance * (moments.unit / cond.scale) ** 2 * est.tol
+    tdata = data.conditioned(cond)
+    if not isinstance(init, str) and not callable(init):
+        init = cond.to_model(init).astype(data.dtype)
+    callback = getattr(est, "_iteration_callback", None)
+    if callback is not None and cond.scale != 1.0:
+        factor = cond.squared_factor()
+
+        def callback(n_iter, inertia, shift, _report=callback):
+            return _report(n_iter, inertia * factor, shift * factor)
     best = None
     for run in range(n_init):
         if isinstance(init, str):
-            centers = seed_centers(data, est.n_clusters, init, block_wsum,
+            centers = seed_centers(tdata, est.n_clusters, init, block_wsum,
                                    random_state, n_threads)
         elif callable(init):
-            centers = est._check_init_array(
+            centers = cond.to_model(est._check_init_array(
                 init(data.array, est.n_clusters, random_state=random_state),
-                data.array)
+                data.array)).astype(data.dtype)
         else:
             centers = init
         if est.verbose and not quiet:
             print(f"Initialisation {run + 1} of {n_init} done.")
-        result = dask_lloyd(data, centers, max_iter=est.max_iter, tol=tol,
+        result = dask_lloyd(tdata, centers, max_iter=est.max_iter, tol=tol,
                             n_threads=n_threads, n_positive=n_positive,
-                            verbose=0 if quiet else est.verbose,
-                            callback=getattr(est, "_iteration_callback", None))
+                            verbose=0 if quiet else est.verbose, callback=callback)
         if best is None or result[1] < best[1]:
             best = result
-    return best
+    labels, inertia, centers, n_iter, counts, label_centers = best
+    return (labels, inertia * cond.squared_factor(), cond.from_model(centers, data.dtype),
+            n_iter, counts, cond.from_model(label_centers, data.dtype))
 
 
 def fit_kmeans(est, X, sample_weight):
@@ -638,23 +698,22 @@ def _test_array(est, X, method):
     return X
 
 
-def _kmeans_predict_block(x, centers, n_threads):
+def _kmeans_assign_block(x, w, centers, n_threads):
+    """Labels and weighted inertia of a block, conditioned as in memory."""
     labels = np.empty(x.shape[0], dtype=np.int32)
+    w = _weights_of(x, w)
     with single_threaded_blas():
-        _lloyd.lloyd_pass(x, np.ones(x.shape[0], dtype=x.dtype),
-                          np.ascontiguousarray(centers, dtype=x.dtype), labels,
-                          np.empty(0, dtype=x.dtype), np.empty((0, 0)), np.empty(0),
-                          _task_threads(n_threads))
-    return labels
+        inertia = assign_conditioned(x, w, centers, for_centers(centers, x.dtype),
+                                     labels, _task_threads(n_threads))
+    return labels, inertia
+
+
+def _kmeans_predict_block(x, centers, n_threads):
+    return _kmeans_assign_block(x, None, centers, n_threads)[0]
 
 
 def _kmeans_inertia_block(x, w, centers, n_threads):
-    labels = np.empty(x.shape[0], dtype=np.int32)
-    with single_threaded_blas():
-        return _lloyd.lloyd_pass(x, _weights_of(x, w),
-                                 np.ascontiguousarray(centers, dtype=x.dtype), labels,
-                                 np.empty(0, dtype=x.dtype), np.empty((0, 0)),
-                                 np.empty(0), _task_threads(n_threads))
+    return _kmeans_assign_block(x, w, centers, n_threads)[1]
 
 
 def _kmeans_distances_block(x, centers):
@@ -765,13 +824,14 @@ def _gmm_initialize(est, data, weights_init, means_init, prec_init, random_state
         weights_init, means_init, prec_init)
 
 
-def _gmm_em(est, data, w_total, shift, weights, means, cov, prec_chol, hard, run):
+def _gmm_em(est, data, w_total, shift, weights, means, cov, prec_chol, hard, run,
+            previous_bound):
     """``GaussianMixture._em`` with one round of block tasks per iteration."""
     def run_pass(model):
         ll, nk, s1, s2 = data.run(_em_block, data.engine.put(model), hard, est.n_threads)
         return ll, (nk, s1, s2)
     return est._em(run_pass, data.dtype, w_total, shift, weights, means, cov, prec_chol,
-                   run)
+                   run, previous_bound=previous_bound)
 
 
 def _gmm_labels_block(x, w, model, hard, n_threads):
@@ -794,7 +854,9 @@ def fit_gaussian_mixture(est, X, sample_weight):
     warm = est._check_fit_shape(X)
     data = Data(X, as_dask_weight(sample_weight, X))
     random_state = check_random_state(est.random_state)
-    w_total, shift, _, block_wsum = _summary(data)
+    moments, w_total, _, block_wsum = _moments(data)
+    est._check_fit_scale(moments, data.dtype)
+    shift = moments.mean
     hard = est.assignment == "hard"
     cov_type = est.covariance_type
     n_init = 1 if warm else est.n_init
@@ -811,7 +873,7 @@ def fit_gaussian_mixture(est, X, sample_weight):
                 est, data, weights_init, means_init, prec_init, random_state,
                 block_wsum)
         result = _gmm_em(est, data, w_total, shift, weights, means, cov, prec_chol,
-                         hard, run)
+                         hard, run, est.lower_bound_ if warm else -np.inf)
         if best is None or result["lower_bound"] > best["lower_bound"]:
             best = result
 
@@ -827,18 +889,17 @@ def fit_gaussian_mixture(est, X, sample_weight):
 
 
 # ------------------------------------------------- mixture predictions
-def _gmm_block(x, model, hard, n_threads, what):
+def _gmm_block(x, model, params, hard, n_threads, what):
     n = x.shape[0]
-    out = {}
+    out = {"lse": np.empty(n)}
     if what == "labels":
         out["labels"] = np.empty(n, dtype=np.int32)
-    elif what == "lse":
-        out["lse"] = np.empty(n)
-    else:
+    elif what == "resp":
         out["resp"] = np.empty((n, model.mu.shape[0]), dtype=x.dtype)
     with single_threaded_blas():
         model.run(x, np.ones(n, dtype=x.dtype), hard=hard,
                   n_threads=_task_threads(n_threads), **out)
+    repair_far_rows(x, out, *params, hard)
     return out[what]
 
 
@@ -846,13 +907,15 @@ def gmm_blockwise(est, X, method, what):
     """Lazy labels, log-likelihoods or responsibilities of a Dask X."""
     X = _test_array(est, X, method)
     model = dask.delayed(est._model(X.dtype), pure=False)
+    params = dask.delayed((est.weights_, est.means_, est.precisions_cholesky_,
+                           est.covariance_type), pure=False)
     hard = est.assignment == "hard"
     if what == "resp":
-        return X.map_blocks(_gmm_block, model, hard, est.n_threads, what,
+        return X.map_blocks(_gmm_block, model, params, hard, est.n_threads, what,
                             dtype=X.dtype, chunks=(X.chunks[0], (est.n_components,)))
     dtype = np.int32 if what == "labels" else np.float64
-    return X.map_blocks(_gmm_block, model, hard, est.n_threads, what, dtype=dtype,
-                        drop_axis=1)
+    return X.map_blocks(_gmm_block, model, params, hard, est.n_threads, what,
+                        dtype=dtype, drop_axis=1)
 
 
 def gmm_score(est, X, sample_weight=None):

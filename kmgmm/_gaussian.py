@@ -21,6 +21,8 @@ from . import _em
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
 
+# Added to every component's weight (relative to the total weight), so that
+# an empty component divides safely without moving the others' estimates.
 _EPS = 10 * np.finfo(np.float64).eps
 
 _ILL_DEFINED = (
@@ -63,7 +65,7 @@ def m_step(nk, s1, s2, means_old, covariance_type, reg_covar, variance):
     plus ``reg_covar`` on the diagonal.
     """
     k, d = means_old.shape
-    nk_reg = nk + _EPS                    # an empty component divides safely
+    nk_reg = nk + _EPS * nk.sum()         # an empty component divides safely
     delta = s1 / nk_reg[:, None]          # new mean - old mean
     means = means_old + delta
     weights = nk_reg / nk_reg.sum()
@@ -272,3 +274,96 @@ class KernelModel:
             return ll, None
         return ll, moments_about(nk, s1, s2, self.mu.astype(np.float64), self.ctype)
 
+
+
+def component_log_densities(X, weights, means, prec_chol, covariance_type):
+    """log(weight_j N(x_i | mean_j, cov_j)) of a few rows, in float64 NumPy.
+
+    The slow, careful path for rows the kernel could not score (their
+    squared Mahalanobis distances overflow): returns ``(log_p, key)`` where
+    ``log_p[i, j]`` may be -inf where the density truly underflows, and
+    ``key[i, j]`` is the Mahalanobis distance squared in units of a power of
+    two common to the row, finite wherever ``log_p`` is not, so that the
+    nearest component can be told even when every density underflows.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    prec_chol = np.asarray(prec_chol, dtype=np.float64)
+    n, d = X.shape
+    k = means.shape[0]
+    y = np.empty((n, k, d))
+    for j in range(k):
+        diff = X - means[j]
+        if covariance_type == "full":
+            y[:, j] = diff @ prec_chol[j]
+        elif covariance_type == "tied":
+            y[:, j] = diff @ prec_chol
+        elif covariance_type == "diag":
+            y[:, j] = diff * prec_chol[j]
+        else:
+            y[:, j] = diff * prec_chol[j]
+    with np.errstate(over="ignore", invalid="ignore"):
+        top = np.max(np.abs(y).reshape(n, -1), axis=1)
+    top = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+    exponent = np.frexp(top)[1]
+    y_scaled = np.ldexp(y, -exponent[:, None, None])
+    key = np.einsum("ijl,ijl->ij", y_scaled, y_scaled)
+    with np.errstate(over="ignore"):
+        maha = np.ldexp(key, 2 * exponent[:, None])
+        with np.errstate(divide="ignore"):
+            log_w = np.log(np.asarray(weights, dtype=np.float64))
+        log_norm = (log_w + log_det_cholesky(prec_chol, covariance_type, d)
+                    - 0.5 * d * np.log(2 * np.pi))
+        log_p = log_norm - 0.5 * maha
+    return log_p, key, log_w
+
+
+def score_far_rows(log_p, key, log_w, hard):
+    """(log-likelihood, label, responsibilities) of rows from
+    ``component_log_densities``: where every density underflows, the
+    posterior is all on the component nearest in Mahalanobis distance (its
+    log-density is lower than any other's by more than any float)."""
+    n, k = log_p.shape
+    lse = np.empty(n)
+    labels = np.empty(n, dtype=np.int32)
+    resp = np.zeros((n, k))
+    for i in range(n):
+        row = log_p[i]
+        top = row.max()
+        if top == -np.inf:
+            nearest = key[i] == key[i].min()
+            # Equally near components share the row as their weights say.
+            lw = np.where(nearest, log_w, -np.inf)
+            labels[i] = int(np.argmax(lw))
+            share = np.exp(lw - lw.max())
+            resp[i] = share / share.sum()
+            lse[i] = -np.inf
+        else:
+            labels[i] = int(np.argmax(row))
+            share = np.exp(row - top)
+            total = share.sum()
+            resp[i] = share / total
+            lse[i] = top + np.log(total)
+        if hard:
+            resp[i] = 0.0
+            resp[i, labels[i]] = 1.0
+            if top != -np.inf:
+                lse[i] = top
+    return lse, labels, resp
+
+
+def repair_far_rows(X, out, weights, means, prec_chol, covariance_type, hard):
+    """Score again, carefully, the rows whose log-likelihood in ``out["lse"]``
+    the kernel could not compute (non-finite); fix ``out``'s ``lse``,
+    ``labels`` and ``resp`` for them in place."""
+    bad = np.flatnonzero(~np.isfinite(out["lse"]))
+    if bad.size == 0:
+        return
+    log_p, key, log_w = component_log_densities(X[bad], weights, means, prec_chol,
+                                                covariance_type)
+    lse, labels, resp = score_far_rows(log_p, key, log_w, hard)
+    out["lse"][bad] = lse
+    if "labels" in out:
+        out["labels"][bad] = labels
+    if "resp" in out:
+        out["resp"][bad] = resp

@@ -8,28 +8,23 @@ import numpy as np
 from ._base import BaseEstimator
 from ._gaussian import (
     COVARIANCE_TYPES, KernelModel, cholesky_from_precisions, covariance_shape,
-    m_step, n_parameters, precision_cholesky, precisions_from_cholesky,
+    m_step, n_parameters, precision_cholesky, precisions_from_cholesky, repair_far_rows,
 )
 from ._gmm_init import INIT_PARAMS, initial_parameters
 from ._exceptions import warn_convergence
-from ._kmeans_init import ROWS_PER_BLOCK
+from ._conditioning import MAX_SQ_EXP, weighted_moments
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array, check_choice, check_features, check_int, check_random_state,
-    check_real, check_sample_weight, feature_names_of, is_dask_collection,
+    check_real, check_sample_weight, feature_names_of, is_dask_collection, check_bool,
+    check_verbose,
 )
 
 ASSIGNMENTS = ("soft", "hard")
 
-
-def weighted_mean(X, sample_weight):
-    """The weighted mean of the rows of X, in float64 (blocked)."""
-    w = sample_weight.astype(np.float64, copy=False)
-    total = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], ROWS_PER_BLOCK):
-        sl = slice(start, start + ROWS_PER_BLOCK)
-        total += w[sl] @ X[sl].astype(np.float64, copy=False)
-    return total / w.sum()
+# A change of the lower bound within this multiple of its magnitude is
+# rounding (the bound is a sum over the rows in float64): EM has converged.
+ROUNDING = 64 * np.finfo(np.float64).eps
 
 
 class GaussianMixture(BaseEstimator):
@@ -150,12 +145,9 @@ class GaussianMixture(BaseEstimator):
         check_real(self.reg_covar, "reg_covar", low=0)
         check_int(self.max_iter, "max_iter", low=0)
         check_int(self.n_init, "n_init", low=1)
-        check_int(self.verbose, "verbose", low=0)
-        if not isinstance(self.estimate_weights, (bool, np.bool_)):
-            raise TypeError(
-                f"estimate_weights must be True or False, got {self.estimate_weights!r}.")
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"warm_start must be True or False, got {self.warm_start!r}.")
+        check_verbose(self.verbose)
+        check_bool(self.estimate_weights, "estimate_weights")
+        check_bool(self.warm_start, "warm_start")
         if self.covariance_type == "fixed":
             if self.variance is None:
                 raise ValueError(
@@ -206,7 +198,12 @@ class GaussianMixture(BaseEstimator):
         return weights, means, prec
 
     def _check_fit_shape(self, X):
-        """Check X's shape against the model; True when fitting warm starts."""
+        """Check X's shape against the model; True when fitting warm starts.
+
+        A warm start needs a previous fit of the same shape: after
+        ``n_components`` or ``covariance_type`` changed, the fit starts from
+        scratch (as it does without ``warm_start``).
+        """
         n_samples, n_features = X.shape
         k = self.n_components
         if n_samples < k:
@@ -219,7 +216,26 @@ class GaussianMixture(BaseEstimator):
                 f"X has {n_features} features, but the warm start model has "
                 f"{self.means_.shape[1]}; pass data with the same columns or set "
                 "warm_start=False.")
+        if warm:
+            expected = covariance_shape(self.covariance_type, k, n_features)
+            warm = (self.means_.shape[0] == k
+                    and getattr(self, "_fitted_covariance_type",
+                                self.covariance_type) == self.covariance_type
+                    and self.covariances_.shape == expected)
         return warm
+
+    def _check_fit_scale(self, moments, dtype):
+        """Refuse data whose squared spread overflows the fit's dtype."""
+        d = moments.mean.shape[0]
+        spread = moments.spread
+        if spread > 0 and 2 * np.log2(spread) + np.log2(d) > MAX_SQ_EXP[np.dtype(dtype)]:
+            hint = ("pass X.astype(numpy.float64) or rescale X" if dtype == np.float32
+                    else "rescale X (divide it by a constant)")
+            raise ValueError(
+                f"X ({np.dtype(dtype)}) is spread too widely for a Gaussian "
+                f"mixture in this dtype: its largest distance from the mean "
+                f"({spread:.3g}) squared, as covariances hold it, overflows; "
+                f"{hint}.")
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):
@@ -256,10 +272,13 @@ class GaussianMixture(BaseEstimator):
         weights_init, means_init, prec_init = self._check_params(X)
         n_samples, n_features = X.shape
         warm = self._check_fit_shape(X)
-        sample_weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        sample_weight, _ = check_sample_weight(sample_weight, n_samples, X.dtype,
+                                               with_unit=True)
         n_threads = effective_n_threads(self.n_threads)
         random_state = check_random_state(self.random_state)
-        shift = weighted_mean(X, sample_weight)
+        moments = weighted_moments(X, sample_weight)
+        self._check_fit_scale(moments, X.dtype)
+        shift = moments.mean
         w_total = float(sample_weight.sum(dtype=np.float64))
         hard = self.assignment == "hard"
         cov_type = self.covariance_type
@@ -280,7 +299,8 @@ class GaussianMixture(BaseEstimator):
                 result = self._em(
                     lambda model: model.run(X, sample_weight, hard=hard,
                                             n_threads=n_threads, stats=True),
-                    X.dtype, w_total, shift, weights, means, cov, prec_chol, run)
+                    X.dtype, w_total, shift, weights, means, cov, prec_chol, run,
+                    previous_bound=self.lower_bound_ if warm else -np.inf)
                 if best is None or result["lower_bound"] > best["lower_bound"]:
                     best = result
 
@@ -302,13 +322,24 @@ class GaussianMixture(BaseEstimator):
                 f"max_iter={self.max_iter} iterations; try a larger max_iter, "
                 "a larger tol, or check the data.", stacklevel=stacklevel)
         dtype = X.dtype
+        params = {name: best[name].astype(dtype) for name in ("weights", "means", "cov",
+                                                                "prec_chol")}
+        precisions = precisions_from_cholesky(best["prec_chol"],
+                                              self.covariance_type).astype(dtype)
+        if not (np.isfinite(best["lower_bound"])
+                and all(np.all(np.isfinite(p)) for p in params.values())
+                and np.all(np.isfinite(precisions))):
+            raise ValueError(
+                f"The fitted mixture has parameters that are not finite in {dtype} "
+                "(the data's scale is beyond what its covariances or precisions "
+                "can hold); rescale X, or pass X.astype(numpy.float64).")
         check_features(self, X, names, reset=True)
+        self._fitted_covariance_type = self.covariance_type
         self.weights_ = best["weights"].astype(dtype)
         self.means_ = best["means"].astype(dtype)
         self.covariances_ = best["cov"].astype(dtype)
         self.precisions_cholesky_ = best["prec_chol"].astype(dtype)
-        self.precisions_ = precisions_from_cholesky(
-            best["prec_chol"], self.covariance_type).astype(dtype)
+        self.precisions_ = precisions
         self.converged_ = bool(best["converged"])
         self.n_iter_ = int(best["n_iter"])
         self.lower_bound_ = float(best["lower_bound"])
@@ -347,12 +378,21 @@ class GaussianMixture(BaseEstimator):
             prec_chol = precision_cholesky(cov, cov_type, self.reg_covar)
         return weights, means, cov, prec_chol
 
-    def _em(self, run_pass, dtype, w_total, shift, weights, means, cov, prec_chol, run):
+    def _em(self, run_pass, dtype, w_total, shift, weights, means, cov, prec_chol, run,
+            previous_bound=-np.inf):
         """EM iterations from the given parameters; ``run_pass(model)`` is one
-        kernel pass with statistics over all the data, ``(loglik, stats)``."""
+        kernel pass with statistics over all the data, ``(loglik, stats)``.
+
+        Converged when the lower bound changes by less than ``tol``, or by no
+        more than its own rounding (``ROUNDING`` times its magnitude: at a
+        tiny fixed variance the bound is huge and a change of one unit in its
+        last place is all that is left). A warm start passes the previous
+        fit's bound as ``previous_bound``, which the first change is taken
+        from (so repeated one-iteration warm fits do converge).
+        """
         cov_type = self.covariance_type
         fixed_weights = weights if not self.estimate_weights else None
-        lower_bound = -np.inf
+        lower_bound = previous_bound
         lower_bounds = []
         converged = False
         n_iter = 0
@@ -376,7 +416,7 @@ class GaussianMixture(BaseEstimator):
                       f"{time.perf_counter() - start:.2f} s")
             if callback is not None:
                 callback(n_iter, lower_bound, change)
-            if abs(change) < self.tol:
+            if abs(change) < self.tol or abs(change) <= ROUNDING * abs(lower_bound):
                 converged = True
                 if self.verbose:
                     print(f"Converged at iteration {n_iter}.")
@@ -403,9 +443,9 @@ class GaussianMixture(BaseEstimator):
         X = as_float_array(X)
         check_features(self, X, names, reset=False)
         n = X.shape[0]
-        out = {}
-        if lse:
-            out["lse"] = np.empty(n)
+        # The log-likelihoods are always asked for: a non-finite one marks a
+        # row the kernel could not score (far from every component).
+        out = {"lse": np.empty(n)}
         if labels:
             out["labels"] = np.empty(n, dtype=np.int32)
         if resp:
@@ -415,6 +455,8 @@ class GaussianMixture(BaseEstimator):
             self._model(X.dtype).run(X, np.ones(n, dtype=X.dtype),
                                      hard=self.assignment == "hard",
                                      n_threads=n_threads, **out)
+        repair_far_rows(X, out, self.weights_, self.means_, self.precisions_cholesky_,
+                        self.covariance_type, self.assignment == "hard")
         return out
 
     def predict(self, X):
@@ -480,6 +522,8 @@ class GaussianMixture(BaseEstimator):
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture: returns (X, component labels)."""
         self._check_is_fitted("sample", "means_")
+        if isinstance(n_samples, (float, np.floating)) and float(n_samples).is_integer():
+            n_samples = int(n_samples)      # scikit-learn accepts 2.0
         n_samples = check_int(n_samples, "n_samples", low=1)
         rng = check_random_state(self.random_state)
         weights = self.weights_.astype(np.float64)

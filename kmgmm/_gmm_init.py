@@ -8,17 +8,19 @@ import numpy as np
 
 from . import _em
 from ._gaussian import m_step, moments_about
-from ._kmeans import KMeans, assign
+from ._conditioning import for_centers
+from ._kmeans import KMeans, assign_conditioned
 from ._kmeans_init import ROWS_PER_BLOCK, canonical_order, kmeans_plusplus, random_rows
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
 def nearest_labels(X, centers, n_threads):
-    """Index of the nearest of ``centers`` for every row of X."""
+    """Index of the nearest of ``centers`` for every row of X (conditioned
+    by the centres as ``KMeans.predict`` is)."""
     labels = np.empty(X.shape[0], dtype=np.int32)
-    assign(X, np.ones(X.shape[0], dtype=X.dtype),
-           np.ascontiguousarray(centers, dtype=X.dtype), labels, n_threads)
+    assign_conditioned(X, np.ones(X.shape[0], dtype=X.dtype), centers,
+                       for_centers(centers, X.dtype), labels, n_threads)
     return labels
 
 
