@@ -668,8 +668,18 @@ def _kmeans_fit(est, data, init, n_init, random_state, *, quiet=False):
         if best is None or result[1] < best[1]:
             best = result
     labels, inertia, centers, n_iter, counts, label_centers = best
-    return (labels, inertia * cond.squared_factor(), cond.from_model(centers, data.dtype),
-            n_iter, counts, cond.from_model(label_centers, data.dtype))
+    centers = cond.from_model(centers, data.dtype)
+    label_centers = cond.from_model(label_centers, data.dtype)
+    if not cond.identity:
+        # Labels of the centres as returned, rounded to the data's dtype, so
+        # that they agree with predict.
+        engine = tdata.engine
+        parts = engine.map(_labels_block, tdata.xs, tdata.ws, engine.put(
+            np.ascontiguousarray(cond.to_model(label_centers), dtype=data.dtype)),
+            n_threads)
+        inertia, counts = engine.reduce(engine.item(parts, 1))
+        labels = engine.to_array(engine.item(parts, 0), data.chunks, np.int32)
+    return labels, inertia * cond.squared_factor(), centers, n_iter, counts, label_centers
 
 
 def fit_kmeans(est, X, sample_weight):

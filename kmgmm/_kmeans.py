@@ -520,13 +520,19 @@ class KMeans(BaseEstimator):
         in_place = not self.copy_x and X.flags.writeable and not cond.identity
         Xt = cond.apply(X, in_place=in_place)
         try:
-            best = self._runs(X, Xt, cond, sample_weight, init, n_init, algorithm, tol,
-                              random_state, n_threads, w_unit)
+            labels, inertia, centers, n_iter = self._runs(
+                X, Xt, cond, sample_weight, init, n_init, algorithm, tol, random_state,
+                n_threads, w_unit)
+            centers = cond.from_model(centers, X.dtype)
+            if not cond.identity:
+                # Labels and inertia of the centres as returned, rounded to X's
+                # dtype, so that they agree with predict.
+                with single_threaded_blas():
+                    inertia = assign(Xt, sample_weight, np.ascontiguousarray(
+                        cond.to_model(centers), dtype=X.dtype), labels, n_threads)
         finally:
             if in_place:
                 cond.restore(Xt)
-        labels, inertia, centers, n_iter = best
-        centers = cond.from_model(centers, X.dtype)
         inertia = inertia * cond.squared_factor() * w_unit
 
         self._set_fitted(X, names, labels, inertia, centers, n_iter,
