@@ -221,3 +221,38 @@ def for_centers(centers, dtype):
     C = np.asarray(centers, dtype=np.float64)
     w = np.ones(C.shape[0])
     return for_data(weighted_moments(C, w), dtype)
+
+
+def distances(X, centers):
+    """Euclidean distances (n_samples, n_clusters) from the rows of dense X to
+    ``centers``, in X's dtype."""
+    # In float64, about the centres' mean and in the centres' units, so
+    # that neither the offset of the data nor its scale costs precision.
+    cond = for_centers(centers, np.float64)
+    C = centers.astype(np.float64)
+    shift = cond.shift if cond.shift is not None else C.mean(axis=0)
+    cond = Conditioning(shift=shift, scale=cond.scale)
+    C = cond.to_model(C)
+    c_sqnorms = np.einsum("ij,ij->i", C, C)
+    out = np.empty((X.shape[0], C.shape[0]), dtype=X.dtype)
+    # The expansion's rounding error is at most about (d + 2) eps
+    # (||x||^2 + ||c||^2); entries within a few times that of zero are
+    # computed again from the differences, so that a row at (or next to)
+    # a centre gets its distance, not the expansion's rounding.
+    slack = 8 * (C.shape[1] + 2) * np.finfo(np.float64).eps
+    for start in range(0, X.shape[0], BLOCK_ROWS):
+        block = cond.transform_block(X[start:start + BLOCK_ROWS], np.float64)
+        x_sqnorms = np.einsum("ij,ij->i", block, block)
+        d = block @ C.T
+        d *= -2.0
+        d += x_sqnorms[:, None]
+        d += c_sqnorms
+        rows, cols = np.nonzero(d <= slack * (x_sqnorms[:, None] + c_sqnorms))
+        if rows.size:
+            diff = block[rows] - C[cols]
+            d[rows, cols] = np.einsum("ij,ij->i", diff, diff)
+        np.maximum(d, 0.0, out=d)
+        np.sqrt(d, out=d)
+        d *= cond.scale
+        out[start:start + BLOCK_ROWS] = d
+    return out

@@ -1,18 +1,18 @@
 """GaussianMixture: EM (soft) and classification EM (hard) over the Cython
 pass in ``src/_em.pyx``; the M-step is in ``_gaussian.py``."""
-import time
-import warnings
 
 import numpy as np
 
 from ._base import BaseEstimator
 from ._gaussian import (
     COVARIANCE_TYPES, KernelModel, cholesky_from_precisions, covariance_shape,
-    m_step, n_parameters, precision_cholesky, precisions_from_cholesky, repair_far_rows,
+    n_parameters, precision_cholesky, precisions_from_cholesky, repair_far_rows,
 )
+from ._algorithms.em import em
+from ._engines import make_engine
 from ._gmm_init import INIT_PARAMS, initial_parameters
 from ._exceptions import warn_convergence
-from ._conditioning import MAX_SQ_EXP, weighted_moments
+from ._conditioning import MAX_SQ_EXP
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array, check_choice, check_features, check_int, check_random_state,
@@ -21,10 +21,6 @@ from ._validation import (
 )
 
 ASSIGNMENTS = ("soft", "hard")
-
-# A change of the lower bound within this multiple of its magnitude is
-# rounding (the bound is a sum over the rows in float64): EM has converged.
-ROUNDING = 64 * np.finfo(np.float64).eps
 
 
 class GaussianMixture(BaseEstimator):
@@ -264,25 +260,18 @@ class GaussianMixture(BaseEstimator):
         return self._fit(X, sample_weight)
 
     def _fit(self, X, sample_weight):
-        if is_dask_collection(X):
-            from ._dask import fit_gaussian_mixture
-            return fit_gaussian_mixture(self, X, sample_weight)
         names = feature_names_of(X)
-        X = as_float_array(X)
-        weights_init, means_init, prec_init = self._check_params(X)
-        n_samples, n_features = X.shape
-        warm = self._check_fit_shape(X)
-        sample_weight, _ = check_sample_weight(sample_weight, n_samples, X.dtype,
-                                               with_unit=True)
-        n_threads = effective_n_threads(self.n_threads)
+        engine, _ = make_engine(X, sample_weight, self.n_threads, allow_sparse=False)
+        weights_init, means_init, prec_init = self._check_params(engine)
+        warm = self._check_fit_shape(engine)
         random_state = check_random_state(self.random_state)
-        moments = weighted_moments(X, sample_weight)
-        self._check_fit_scale(moments, X.dtype)
+        moments = engine.moments()
+        self._check_fit_scale(moments, engine.dtype)
         shift = moments.mean
-        w_total = float(sample_weight.sum(dtype=np.float64))
+        w_total = engine.total_weight
         hard = self.assignment == "hard"
-        cov_type = self.covariance_type
         n_init = 1 if warm else self.n_init
+        callback = getattr(self, "_iteration_callback", None)
 
         best = None
         with single_threaded_blas():
@@ -293,24 +282,28 @@ class GaussianMixture(BaseEstimator):
                     cov = self.covariances_.astype(np.float64)
                     prec_chol = self.precisions_cholesky_.astype(np.float64)
                 else:
-                    weights, means, cov, prec_chol = self._initialize(
-                        X, sample_weight, weights_init, means_init, prec_init,
-                        random_state, n_threads, shift)
-                result = self._em(
-                    lambda model: model.run(X, sample_weight, hard=hard,
-                                            n_threads=n_threads, stats=True),
-                    X.dtype, w_total, shift, weights, means, cov, prec_chol, run,
+                    weights, means, cov, prec_chol = self._initial_state(
+                        lambda: initial_parameters(
+                            engine, self.n_components, init_params=self.init_params,
+                            means_init=means_init, covariance_type=self.covariance_type,
+                            reg_covar=self.reg_covar, variance=self.variance,
+                            random_state=random_state, n_threads=self.n_threads,
+                            shift=shift),
+                        weights_init, means_init, prec_init)
+                result = em(
+                    engine, weights, means, cov, prec_chol,
+                    covariance_type=self.covariance_type, reg_covar=self.reg_covar,
+                    variance=self.variance, estimate_weights=self.estimate_weights,
+                    hard=hard, shift=shift, w_total=w_total, max_iter=self.max_iter,
+                    tol=self.tol, verbose=self.verbose, callback=callback, run=run,
                     previous_bound=self.lower_bound_ if warm else -np.inf)
                 if best is None or result["lower_bound"] > best["lower_bound"]:
                     best = result
-
             model = KernelModel(best["weights"], best["means"], best["prec_chol"],
-                                cov_type, shift, X.dtype)
-            labels = np.empty(n_samples, dtype=np.int32)
-            model.run(X, sample_weight, hard=hard, n_threads=n_threads, labels=labels)
+                                self.covariance_type, shift, engine.dtype)
+            labels = engine.em_labels(model, hard)
 
-        self._set_fitted(X, names, best, stacklevel=4)
-        self._n_threads = n_threads
+        self._set_fitted(engine, names, best, stacklevel=4)
         return labels
 
     def _set_fitted(self, X, names, best, stacklevel):
@@ -345,16 +338,6 @@ class GaussianMixture(BaseEstimator):
         self.lower_bound_ = float(best["lower_bound"])
         self.lower_bounds_ = list(best["lower_bounds"])
 
-    def _initialize(self, X, sample_weight, weights_init, means_init, prec_init,
-                    random_state, n_threads, shift):
-        def from_data():
-            return initial_parameters(
-                X, sample_weight, self.n_components, init_params=self.init_params,
-                means_init=means_init, covariance_type=self.covariance_type,
-                reg_covar=self.reg_covar, variance=self.variance,
-                random_state=random_state, n_threads=n_threads, shift=shift)
-        return self._initial_state(from_data, weights_init, means_init, prec_init)
-
     def _initial_state(self, from_data, weights_init, means_init, prec_init):
         """(weights, means, cov, prec_chol) to start EM from: the user's initial
         parameters where given, ``from_data()`` (weights, means, covariances)
@@ -377,56 +360,6 @@ class GaussianMixture(BaseEstimator):
         else:
             prec_chol = precision_cholesky(cov, cov_type, self.reg_covar)
         return weights, means, cov, prec_chol
-
-    def _em(self, run_pass, dtype, w_total, shift, weights, means, cov, prec_chol, run,
-            previous_bound=-np.inf):
-        """EM iterations from the given parameters; ``run_pass(model)`` is one
-        kernel pass with statistics over all the data, ``(loglik, stats)``.
-
-        Converged when the lower bound changes by less than ``tol``, or by no
-        more than its own rounding (``ROUNDING`` times its magnitude: at a
-        tiny fixed variance the bound is huge and a change of one unit in its
-        last place is all that is left). A warm start passes the previous
-        fit's bound as ``previous_bound``, which the first change is taken
-        from (so repeated one-iteration warm fits do converge).
-        """
-        cov_type = self.covariance_type
-        fixed_weights = weights if not self.estimate_weights else None
-        lower_bound = previous_bound
-        lower_bounds = []
-        converged = False
-        n_iter = 0
-        start = time.perf_counter()
-        callback = getattr(self, "_iteration_callback", None)
-        for n_iter in range(1, self.max_iter + 1):
-            previous = lower_bound
-            model = KernelModel(weights, means, prec_chol, cov_type, shift, dtype)
-            ll, (nk, s1, s2) = run_pass(model)
-            lower_bound = ll / w_total
-            weights, means, cov = m_step(nk, s1, s2, model.moment_means, cov_type,
-                                         self.reg_covar, self.variance)
-            if fixed_weights is not None:
-                weights = fixed_weights
-            prec_chol = precision_cholesky(cov, cov_type, self.reg_covar)
-            lower_bounds.append(lower_bound)
-            change = lower_bound - previous
-            if self.verbose:
-                print(f"Initialisation {run + 1}, iteration {n_iter}: "
-                      f"log-likelihood {lower_bound:.8g}, change {change:.3g}, "
-                      f"{time.perf_counter() - start:.2f} s")
-            if callback is not None:
-                callback(n_iter, lower_bound, change)
-            if abs(change) < self.tol or abs(change) <= ROUNDING * abs(lower_bound):
-                converged = True
-                if self.verbose:
-                    print(f"Converged at iteration {n_iter}.")
-                break
-        return {
-            "weights": np.asarray(weights, dtype=np.float64), "means": means,
-            "cov": np.asarray(cov, dtype=np.float64), "prec_chol": prec_chol,
-            "lower_bound": lower_bound, "lower_bounds": lower_bounds,
-            "converged": converged, "n_iter": n_iter,
-        }
 
     # -------------------------------------------------------------- predict
     def _model(self, dtype):

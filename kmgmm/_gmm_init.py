@@ -1,198 +1,29 @@
-"""Initial parameters of a Gaussian mixture: responsibilities from a
-clustering (or random ones), then weights, means and covariances from them.
-
-The responsibilities are produced one block of rows at a time, so no
-n_samples x n_components array is ever built.
-"""
-import numpy as np
-
-from . import _em
-from ._gaussian import m_step, moments_about
-from ._conditioning import for_centers
-from ._kmeans import KMeans, assign_conditioned
-from ._kmeans_init import ROWS_PER_BLOCK, canonical_order, kmeans_plusplus, random_rows
+"""Initial parameters of a Gaussian mixture: seeds from a clustering (or
+none, for random responsibilities), the statistics of the responsibilities
+they give from the engine, then weights, means and covariances from them."""
+from ._gaussian import m_step
+from ._kmeans import KMeans
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-def nearest_labels(X, centers, n_threads):
-    """Index of the nearest of ``centers`` for every row of X (conditioned
-    by the centres as ``KMeans.predict`` is)."""
-    labels = np.empty(X.shape[0], dtype=np.int32)
-    assign_conditioned(X, np.ones(X.shape[0], dtype=X.dtype), centers,
-                       for_centers(centers, X.dtype), labels, n_threads)
-    return labels
-
-
-def _one_hot_blocks(labels, n_components):
-    def blocks():
-        for start in range(0, labels.shape[0], ROWS_PER_BLOCK):
-            lab = labels[start:start + ROWS_PER_BLOCK]
-            r = np.zeros((lab.shape[0], n_components))
-            r[np.arange(lab.shape[0]), lab] = 1.0
-            yield slice(start, start + lab.shape[0]), r
-    return blocks
-
-
-def _random_blocks(n_samples, n_components, random_state):
-    n_blocks = -(-n_samples // ROWS_PER_BLOCK)
-    seeds = random_state.randint(np.iinfo(np.int32).max, size=n_blocks)
-
-    def blocks():
-        for b, start in enumerate(range(0, n_samples, ROWS_PER_BLOCK)):
-            m = min(ROWS_PER_BLOCK, n_samples - start)
-            r = np.random.RandomState(seeds[b]).uniform(size=(m, n_components))
-            r /= r.sum(axis=1, keepdims=True)
-            yield slice(start, start + m), r
-    return blocks
-
-
-def _label_moments(X, sample_weight, labels, n_components, ctype, fallback_means):
-    """Statistics of a hard partition, about each part's mean (two passes).
-
-    Rows are visited part by part (one argsort of the labels), a block of
-    rows at a time, so nothing of size n_samples x n_components is built.
-    """
-    k, d = n_components, X.shape[1]
-    w = sample_weight.astype(np.float64, copy=False)
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(k + 1))
-    nk = np.zeros(k)
-    s1 = np.zeros((k, d))
-    s2 = np.zeros({0: (k, d, d), 1: (d, d), 2: (k, d), 3: (0,)}[ctype])
-    means = np.array(fallback_means, dtype=np.float64)
-
-    def pieces(j):
-        for start in range(bounds[j], bounds[j + 1], ROWS_PER_BLOCK):
-            idx = order[start:min(start + ROWS_PER_BLOCK, bounds[j + 1])]
-            yield X[idx].astype(np.float64), w[idx]
-
-    for j in range(k):
-        sx = np.zeros(d)
-        for x, wj in pieces(j):
-            nk[j] += wj.sum()
-            sx += wj @ x
-        if nk[j] > 0:
-            means[j] = sx / nk[j]
-        for x, wj in pieces(j):
-            D = x - means[j]
-            s1[j] += wj @ D
-            if ctype in (0, 1):
-                target = s2[j] if ctype == 0 else s2
-                target += (wj[:, None] * D).T @ D
-            elif ctype == 2:
-                s2[j] += wj @ (D * D)
-    return nk, s1, s2.ravel(), means
-
-
-def first_moments(X, sample_weight, blocks, n_components):
-    """Weighted totals ``nk`` and sums ``sx`` of the responsibilities ``blocks``
-    (the distributed initialisation runs it on every block)."""
-    k, d = n_components, X.shape[1]
-    w = sample_weight.astype(np.float64, copy=False)
-    nk = np.zeros(k)
-    sx = np.zeros((k, d))
-    for sl, r in blocks():
-        wr = w[sl, None] * r
-        nk += wr.sum(axis=0)
-        sx += wr.T @ X[sl].astype(np.float64, copy=False)
-    return nk, sx
-
-
-def second_moments(X, sample_weight, blocks, n_components, covariance_type, means):
-    """Weighted first and second moments about ``means`` (the layout ``m_step`` takes)."""
-    k, d = n_components, X.shape[1]
-    w = sample_weight.astype(np.float64, copy=False)
-    s1 = np.zeros((k, d))
-    if covariance_type == "full":
-        s2 = np.zeros((k, d, d))
-    elif covariance_type == "tied":
-        s2 = np.zeros((d, d))
-    else:
-        s2 = np.zeros((k, d))
-    for sl, r in blocks():
-        x = X[sl].astype(np.float64, copy=False)
-        wr = w[sl, None] * r
-        for j in range(k):
-            sel = wr[:, j] > 0
-            if not sel.any():
-                continue
-            D = x[sel] - means[j]
-            a = wr[sel, j]
-            s1[j] += a @ D
-            if covariance_type in ("full", "tied"):
-                target = s2[j] if covariance_type == "full" else s2
-                target += (a[:, None] * D).T @ D
-            elif covariance_type != "fixed":
-                s2[j] += a @ (D * D)
-    return s1, s2.ravel()
-
-
-def means_from_moments(nk, sx, fallback_means):
-    """Weighted means; a component without weight keeps its fallback mean."""
-    means = np.array(fallback_means, dtype=np.float64)
-    filled = nk > 0
-    means[filled] = sx[filled] / nk[filled, None]
-    return means
-
-
-def _soft_moments(X, sample_weight, blocks, n_components, ctype, shift):
-    """Statistics of soft responsibilities ``blocks`` about their means.
-
-    One pass: moments about ``shift`` (the data's mean) in float64, moved to
-    the means as the EM pass's are (``moments_about``).
-    """
-    k, d = n_components, X.shape[1]
-    w = sample_weight.astype(np.float64, copy=False)
-    rows, cols = np.tril_indices(d)
-    nk = np.zeros(k)
-    s1c = np.zeros((k, d))
-    s2c = np.zeros({0: k * len(rows), 1: d * d, 2: k * d, 3: 0}[ctype])
-    for sl, r in blocks():
-        xc = X[sl].astype(np.float64) - shift
-        wr = w[sl, None] * r
-        nk += wr.sum(axis=0)
-        s1c += wr.T @ xc
-        if ctype == 0:
-            s2c += (wr.T @ (xc[:, rows] * xc[:, cols])).ravel()
-        elif ctype == 1:
-            s2c += ((w[sl, None] * xc).T @ xc).ravel()
-        elif ctype == 2:
-            s2c += (wr.T @ (xc * xc)).ravel()
-    mu = s1c / nk[:, None]
-    nk, s1, s2 = moments_about(nk, s1c, s2c, mu, ctype)
-    return nk, s1, s2, mu + shift
-
-
-def initial_parameters(X, sample_weight, n_components, *, init_params, means_init,
-                       covariance_type, reg_covar, variance, random_state, n_threads,
-                       shift):
+def initial_parameters(engine, n_components, *, init_params, means_init, covariance_type,
+                       reg_covar, variance, random_state, n_threads, shift):
     """(weights, means, covariances) to start EM from, all float64."""
-    n_samples = X.shape[0]
+    labels = None
     if means_init is not None:
         seeds = means_init
-        labels = nearest_labels(X, means_init, n_threads)
     elif init_params == "kmeans":
         km = KMeans(n_components, n_init=1, random_state=random_state,
-                    n_threads=n_threads).fit(X, sample_weight=sample_weight)
-        seeds, labels = km.cluster_centers_, km.labels_
+                    n_threads=n_threads)._fit_engine(engine, quiet=True)
+        seeds = km.cluster_centers_
+        if engine.keeps_labels:
+            labels = km.labels_
     elif init_params in ("k-means++", "random_from_data"):
-        order = canonical_order(X)
-        if init_params == "k-means++":
-            seeds, _ = kmeans_plusplus(X, n_components, sample_weight, random_state,
-                                       order, n_threads=n_threads)
-        else:
-            seeds, _ = random_rows(X, n_components, sample_weight, random_state, order)
-        labels = nearest_labels(X, seeds, n_threads)
+        seeds = engine.seed("k-means++" if init_params == "k-means++" else "random",
+                            n_components, random_state)
     else:
         seeds = None
-        labels = None
-    ctype = _em.COV_CODES[covariance_type]
-    if labels is not None:
-        nk, s1, s2, means = _label_moments(X, sample_weight, labels, n_components,
-                                           ctype, seeds)
-    else:
-        blocks = _random_blocks(n_samples, n_components, random_state)
-        nk, s1, s2, means = _soft_moments(X, sample_weight, blocks, n_components,
-                                          ctype, shift)
+    nk, s1, s2, means = engine.mixture_moments(seeds, n_components, covariance_type,
+                                               random_state, shift, labels=labels)
     return m_step(nk, s1, s2, means, covariance_type, reg_covar, variance)

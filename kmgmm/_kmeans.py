@@ -1,219 +1,30 @@
-"""KMeans: Lloyd's algorithm over the Cython pass in ``src/_lloyd.pyx``, its exact
-accelerated variants (``_kmeans_bounds``) and sparse input (``_kmeans_sparse``)."""
+"""KMeans: the estimator.  It validates its parameters, builds the engine for
+X (``_engines``), conditions the data (``_conditioning``) and runs an
+algorithm (``_algorithms``): Lloyd, Hamerly or Elkan."""
 import warnings
 
 import numpy as np
 
-from . import _hamerly, _lloyd
+from ._algorithms.bounds import elkan, hamerly
+from ._algorithms.geometry import choose_algorithm, elkan_fits
+from ._algorithms.lloyd import lloyd
+from ._assign import assign_conditioned
 from ._base import BaseEstimator
-from ._conditioning import Conditioning, for_centers, for_data, weighted_moments
+from ._conditioning import Conditioning, distances, for_centers, for_data, weighted_moments
+from ._engines import make_engine
+from ._engines.memory import MemoryEngine, sparse_distances, sparse_weighted_mean_variance
 from ._exceptions import warn_convergence
-from ._kmeans_init import (
-    ROWS_PER_BLOCK, canonical_order, kmeans_plusplus, random_rows, row_sqnorms,
-)
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, check_choice, check_features, check_int, check_random_state,
-    check_real, check_sample_weight, feature_names_of, is_sparse, as_float_csr,
-    is_dask_collection, check_bool, check_verbose,
+    as_float_array, as_float_csr, check_bool, check_choice, check_features, check_int,
+    check_random_state, check_real, check_sample_weight, check_verbose,
+    feature_names_of, is_dask_collection, is_sparse,
 )
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
-
-
-def dense_row(X, row):
-    """Row ``row`` of a dense array or a CSR matrix, as a float64 vector."""
-    if is_sparse(X):
-        return X[[row]].toarray().ravel().astype(np.float64)
-    return X[row].astype(np.float64)
-
-
-def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights,
-                            moves=None):
-    """Move each empty cluster onto one of the rows farthest from its centre.
-
-    Works on the pass's sufficient statistics in place: the chosen row's
-    weighted value leaves its old cluster's sums and becomes the empty
-    cluster's.  Rows are taken by decreasing distance (ties by index), rows
-    of zero weight never.  Returns the number of clusters relocated; when
-    ``moves`` is a list, (cluster, row) pairs are appended to it.
-    """
-    empty = np.flatnonzero(weights == 0)
-    if empty.size == 0:
-        return 0
-    dist = np.where(sample_weight > 0, min_sqdist.astype(np.float64), -1.0)
-    n_take = min(empty.size, int(np.count_nonzero(sample_weight > 0)))
-    if n_take < dist.size:
-        far = np.argpartition(dist, dist.size - n_take)[dist.size - n_take:]
-    else:
-        far = np.arange(dist.size)
-    far = far[np.lexsort((far, -dist[far]))][:n_take]
-    for cluster, row in zip(empty[:n_take], far):
-        old = labels[row]
-        wx = float(sample_weight[row]) * dense_row(X, row)
-        if weights[old] > sample_weight[row]:
-            sums[old] -= wx
-            weights[old] -= sample_weight[row]
-        sums[cluster] = wx
-        weights[cluster] = sample_weight[row]
-        if moves is not None:
-            moves.append((int(cluster), int(row)))
-    return n_take
-
-
-def assigned_sqdist(X, centers, labels, n_threads):
-    """Squared distance of each row to its assigned centre (summed in float64)."""
-    out = np.empty(X.shape[0], dtype=X.dtype)
-    _hamerly.label_sqdist(X, np.ascontiguousarray(centers, dtype=X.dtype), labels, out,
-                          n_threads)
-    return out
-
-
-def centers_from_sums(sums, weights, previous, dtype):
-    """New centres: weighted means; a cluster still empty keeps its centre."""
-    centers = np.array(previous, dtype=np.float64)
-    filled = weights > 0
-    centers[filled] = sums[filled] / weights[filled, None]
-    return centers.astype(dtype, copy=False)
-
-
-def squared_shift(new, old, rows=64):
-    """Total squared move of the centres, a few rows at a time.
-
-    No temporary as large as the centres (with text-like data they are as
-    large as X itself).
-    """
-    total = 0.0
-    for start in range(0, new.shape[0], rows):
-        diff = new[start:start + rows].astype(np.float64) - old[start:start + rows]
-        total += float(np.einsum("ij,ij->", diff, diff))
-    return total
-
-
-def end_iteration(n_iter, centers, sums, weights, dtype, *, inertia, labels_unchanged,
-                  n_moved, tol, verbose, callback, detail=""):
-    """What every k-means loop does after a pass: the new centres from the
-    pass's statistics, the report (``detail`` is appended to the verbose
-    line), the callback, and the stop rule.
-
-    Returns (new_centers, shift, stop) with ``stop`` as from ``stop_reason``.
-    """
-    new_centers = centers_from_sums(sums, weights, centers, dtype)
-    shift = squared_shift(new_centers, centers)
-    if verbose:
-        extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
-        print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
-              f"centre shift {shift:.3g}{extra}{detail}")
-    if callback is not None:
-        callback(n_iter, float(inertia), shift)
-    return new_centers, shift, stop_reason(n_iter, labels_unchanged, shift, tol, verbose)
-
-
-def stop_reason(n_iter, labels_unchanged, shift, tol, verbose):
-    """Why k-means iterations stop after iteration ``n_iter``, if they do.
-
-    "strict" when no label changed, "tol" when the squared centre shift is
-    at most ``tol``, else None; with ``verbose`` the reason is printed.
-    """
-    if labels_unchanged:
-        if verbose:
-            print(f"Converged at iteration {n_iter}: strict convergence.")
-        return "strict"
-    if shift <= tol:
-        if verbose:
-            print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
-                  f"within tolerance {tol:.3g}.")
-        return "tol"
-    return None
-
-
-def assign(X, sample_weight, centers, labels, n_threads):
-    """Label every row with its nearest centre; return the weighted inertia."""
-    return _lloyd.lloyd_pass(X, sample_weight, centers, labels,
-                             np.empty(0, dtype=X.dtype), np.empty((0, 0)),
-                             np.empty(0), n_threads)
-
-
-# Rows per block when assigning transformed data: the float64 temporary of a
-# block stays near 32 MB whatever the number of features.
-ASSIGN_BLOCK_VALUES = 1 << 22
-
-
-def assign_conditioned(X, sample_weight, centers, cond, labels, n_threads):
-    """``assign`` of the rows of X under the conditioning ``cond``, a block of
-    rows at a time; the inertia is returned in X's units."""
-    if cond.identity:
-        return assign(X, sample_weight, np.ascontiguousarray(centers, dtype=X.dtype),
-                      labels, n_threads)
-    C = np.ascontiguousarray(cond.to_model(centers), dtype=X.dtype)
-    rows = max(1024, ASSIGN_BLOCK_VALUES // X.shape[1])
-    inertia = 0.0
-    for start in range(0, X.shape[0], rows):
-        sl = slice(start, start + rows)
-        inertia += assign(cond.transform_block(X[sl], X.dtype), sample_weight[sl], C,
-                          labels[sl], n_threads)
-    return inertia * cond.squared_factor()
-
-
-def lloyd(X, sample_weight, centers, *, max_iter, tol, n_threads, verbose=0,
-          callback=None, labels=None, first_iter=1):
-    """Run Lloyd's algorithm from ``centers``.
-
-    Stops when an iteration leaves every label unchanged (strict convergence)
-    or the squared centre shift is at most ``tol`` (absolute, already scaled).
-    ``callback``, when given, is called once per iteration, after the update,
-    as ``callback(n_iter, inertia, shift)``; an exception it raises ends the
-    fit (this is how the command line stops on Ctrl-C).  A run that takes
-    over from another algorithm passes the labels of its last pass
-    (``labels``, int32, updated in place) and the number of its next
-    iteration (``first_iter``).
-    Returns (labels, inertia, centers, n_iter) with labels and inertia those
-    of the returned centres.
-    """
-    n_samples = X.shape[0]
-    n_clusters, n_features = centers.shape
-    centers = np.array(centers, dtype=X.dtype, order="C")
-    # One labels buffer: each pass counts the rows whose label it changes.
-    if labels is None:
-        labels = np.full(n_samples, -1, dtype=np.int32)
-    n_changed = np.zeros(1, dtype=np.int64)
-    min_sqdist = None
-    no_dist = np.empty(0, dtype=X.dtype)
-    sums = np.empty((n_clusters, n_features), dtype=np.float64)
-    weights = np.empty(n_clusters, dtype=np.float64)
-    strict = False
-    n_iter = first_iter - 1
-    for n_iter in range(first_iter, max_iter + 1):
-        # The per-row distances are only needed to relocate an empty cluster:
-        # the pass skips them, and the rare iteration that leaves a cluster
-        # empty computes them from the labels.  The inertia is needed only to
-        # report it (the returned one comes from a final pass).
-        inertia = _lloyd.lloyd_pass(X, sample_weight, centers, labels, no_dist,
-                                    sums, weights, n_threads,
-                                    bool(verbose) or callback is not None, n_changed)
-        if not weights.all():
-            min_sqdist = assigned_sqdist(X, centers, labels, n_threads)
-        n_moved = relocate_empty_clusters(X, sample_weight, labels, min_sqdist,
-                                          sums, weights)
-        centers, shift, stop = end_iteration(
-            n_iter, centers, sums, weights, X.dtype, inertia=inertia,
-            labels_unchanged=n_changed[0] == 0, n_moved=n_moved, tol=tol,
-            verbose=verbose, callback=callback)
-        if stop:
-            strict = stop == "strict"
-            break
-    if not strict or not (verbose or callback is not None):
-        # One more assignment so that labels and inertia match the centres
-        # (after strict convergence it gives the same labels, and the
-        # inertia the last iteration did not compute).
-        inertia = assign(X, sample_weight, centers, labels, n_threads)
-    return labels, inertia, centers, n_iter
-
-
-from ._kmeans_bounds import bounded_kmeans, choose_algorithm, elkan_fits  # noqa: E402
-from ._kmeans_sparse import (  # noqa: E402
-    sparse_assign, sparse_distances, sparse_lloyd, sparse_weighted_mean_variance,
-)
+INITS = ("k-means++", "random")
+# Seedings on a Dask cluster (``_engines.dask``): k-means|| for "k-means++".
+DASK_INITS = ("k-means++", "k-means||", "k-means++-sample", "random")
 
 
 class KMeans(BaseEstimator):
@@ -342,7 +153,7 @@ class KMeans(BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self, X, inits=("k-means++", "random"), stacklevel=3):
+    def _check_params(self, X, inits=INITS, stacklevel=5):
         """Validated (init, n_init); ``inits`` are the init names accepted."""
         check_int(self.n_clusters, "n_clusters", low=1)
         check_int(self.max_iter, "max_iter", low=1)
@@ -394,154 +205,122 @@ class KMeans(BaseEstimator):
             )
         return centers
 
-    def _initial_centers(self, X, sample_weight, init, random_state, order, x_sqnorms,
-                         n_threads):
+    def _initial_centers(self, engine, teng, cond, init, random_state):
+        """Centres to start a run from, in the transformed units of ``teng``."""
         if isinstance(init, str):
-            if init == "k-means++":
-                centers, _ = kmeans_plusplus(X, self.n_clusters, sample_weight,
-                                             random_state, order, x_sqnorms,
-                                             n_threads=n_threads)
-            else:
-                centers, _ = random_rows(X, self.n_clusters, sample_weight,
-                                         random_state, order)
-            return centers
+            return teng.seed(init, self.n_clusters, random_state)
         if callable(init):
-            centers = init(X, self.n_clusters, random_state=random_state)
-            return self._check_init_array(centers, X)
-        return init
+            centers = init(engine.source, self.n_clusters, random_state=random_state)
+            init = self._check_init_array(centers, engine)
+        return cond.to_model(init).astype(engine.dtype)
 
-    def _runs(self, X, Xt, cond, sample_weight, init, n_init, algorithm, tol,
-              random_state, n_threads, w_unit):
-        """The best of ``n_init`` runs on the transformed data ``Xt``:
-        (labels, inertia, centers, n_iter) in its units."""
-        order = x_sqnorms = None
-        if isinstance(init, str):
-            order = canonical_order(Xt)
-            if init == "k-means++":
-                x_sqnorms = row_sqnorms(Xt)
-        elif not callable(init):
-            init = cond.to_model(init).astype(X.dtype)
-        callback = getattr(self, "_iteration_callback", None)
-        if callback is not None and (cond.scale != 1.0 or w_unit != 1.0):
-            factor = cond.squared_factor()
-
-            def callback(n_iter, inertia, shift, _report=callback):
-                return _report(n_iter, inertia * factor * w_unit, shift * factor)
-        sparse = is_sparse(X)
-        best = None
-        with single_threaded_blas():
-            for run in range(n_init):
-                if callable(init):
-                    centers = cond.to_model(
-                        self._initial_centers(X, sample_weight, init, random_state,
-                                              order, x_sqnorms, n_threads)
-                    ).astype(X.dtype)
-                else:
-                    centers = self._initial_centers(Xt, sample_weight, init,
-                                                    random_state, order, x_sqnorms,
-                                                    n_threads)
-                if self.verbose:
-                    print(f"Initialisation {run + 1} of {n_init} done.")
-                if sparse:
-                    result = sparse_lloyd(Xt, sample_weight, centers,
-                                          max_iter=self.max_iter, tol=tol,
-                                          n_threads=n_threads, verbose=self.verbose,
-                                          callback=callback)
-                elif algorithm == "lloyd":
-                    result = lloyd(Xt, sample_weight, centers, max_iter=self.max_iter,
-                                   tol=tol, n_threads=n_threads, verbose=self.verbose,
-                                   callback=callback)
-                else:
-                    result = bounded_kmeans(
-                        Xt, sample_weight, centers, algorithm=algorithm,
-                        max_iter=self.max_iter, tol=tol, n_threads=n_threads,
-                        verbose=self.verbose, fallback=self.algorithm == "auto",
-                        callback=callback)
-                if best is None or result[1] < best[1]:
-                    best = result
-        return best
+    def _choose_algorithm(self, engine):
+        """The algorithm a fit on ``engine`` runs."""
+        algorithm = self.algorithm
+        n_samples, n_features = engine.shape
+        if engine.sparse:
+            return "lloyd"          # the sparse pass is Lloyd's
+        if algorithm == "auto":
+            return choose_algorithm(n_samples, n_features, self.n_clusters, engine.dtype)
+        if algorithm == "elkan" and not engine.keeps_labels:
+            return "hamerly"        # Elkan's n x k bounds are for data in memory
+        if algorithm == "elkan" and not elkan_fits(n_samples, self.n_clusters):
+            warnings.warn(
+                f"algorithm='elkan' needs {n_samples} x {self.n_clusters} float32 "
+                "bounds, more than a quarter of the available memory: running "
+                "'hamerly' (one bound per row, same result) instead.",
+                RuntimeWarning, stacklevel=4)
+            return "hamerly"
+        return algorithm
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or sparse matrix of shape (n_samples, n_features)
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; an integer weight counts as that many copies.
 
         With X a Dask array or DataFrame the fit runs on the cluster of the
-        current ``distributed.Client`` (see ``kmgmm/_dask.py``); ``labels_``
-        is then a Dask array, already computed on the workers.
+        current ``distributed.Client`` (``_engines.dask``); ``labels_`` is
+        then a Dask array, already computed on the workers.
         """
-        if is_dask_collection(X):
-            from ._dask import fit_kmeans
-            return fit_kmeans(self, X, sample_weight)
         names = feature_names_of(X)
-        sparse = is_sparse(X)
-        X = as_float_csr(X) if sparse else as_float_array(X)
-        init, n_init = self._check_params(X)
-        n_samples = X.shape[0]
+        engine, w_unit = make_engine(X, sample_weight, self.n_threads)
+        return self._fit_engine(engine, names, w_unit=w_unit)
+
+    def _fit_engine(self, engine, names=None, *, w_unit=1.0, quiet=False):
+        """Fit on an engine (``fit``, and a mixture's initialisation)."""
+        init, n_init = self._check_params(
+            engine, inits=INITS if engine.keeps_labels else DASK_INITS)
+        n_samples = engine.n_samples
         if n_samples < self.n_clusters:
             raise ValueError(
                 f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}: "
                 "lower n_clusters or pass more rows."
             )
-        sample_weight, w_unit = check_sample_weight(sample_weight, n_samples, X.dtype,
-                                                    with_unit=True)
-        n_threads = effective_n_threads(self.n_threads)
         random_state = check_random_state(self.random_state)
-        if sparse:
-            variance = sparse_weighted_mean_variance(X, sample_weight)
+        if engine.sparse:
+            variance = sparse_weighted_mean_variance(engine.X, engine.sample_weight)
             cond = Conditioning()
         else:
-            moments = weighted_moments(X, sample_weight)
-            cond = for_data(moments, X.dtype)
+            moments = engine.moments()
+            cond = for_data(moments, engine.dtype)
             variance = moments.variance * (moments.unit / cond.scale) ** 2
         tol = variance * self.tol
-
-        algorithm = self.algorithm
-        if sparse:
-            # Sparse input always runs the sparse Lloyd pass.
-            algorithm = "lloyd"
-        elif algorithm == "auto":
-            algorithm = choose_algorithm(n_samples, X.shape[1], self.n_clusters, X.dtype)
-        elif algorithm == "elkan" and not elkan_fits(n_samples, self.n_clusters):
-            warnings.warn(
-                f"algorithm='elkan' needs {n_samples} x {self.n_clusters} float32 "
-                "bounds, more than a quarter of the available memory: running "
-                "'hamerly' (one bound per row, same result) instead.",
-                RuntimeWarning, stacklevel=2)
-            algorithm = "hamerly"
-        if self.verbose:
+        algorithm = self._choose_algorithm(engine)
+        verbose = 0 if quiet else self.verbose
+        if verbose:
             print(f"Algorithm: {algorithm}.")
             if not cond.identity:
                 print("Fitting X centred on its mean" + (
                     f" and divided by {cond.scale:.6g}" if cond.scale != 1 else "")
                     + "; the inertia and shifts printed are in those units.")
+        callback = None if quiet else getattr(self, "_iteration_callback", None)
+        factor = cond.squared_factor() * w_unit
+        if callback is not None and factor != 1.0:
+            def callback(n_iter, inertia, shift, _report=callback):
+                return _report(n_iter, inertia * factor, shift * cond.squared_factor())
 
-        in_place = not self.copy_x and X.flags.writeable and not cond.identity
-        Xt = cond.apply(X, in_place=in_place)
+        in_place = (not self.copy_x and engine.keeps_labels and not engine.sparse
+                    and engine.X.flags.writeable)
+        teng = engine.conditioned(cond, in_place=in_place)
+        kwargs = dict(max_iter=self.max_iter, tol=tol, verbose=verbose, callback=callback)
+        best = None
         try:
-            labels, inertia, centers, n_iter = self._runs(
-                X, Xt, cond, sample_weight, init, n_init, algorithm, tol, random_state,
-                n_threads, w_unit)
-            centers = cond.from_model(centers, X.dtype)
-            if not cond.identity:
-                # Labels and inertia of the centres as returned, rounded to X's
-                # dtype, so that they agree with predict.
-                with single_threaded_blas():
-                    inertia = assign(Xt, sample_weight, np.ascontiguousarray(
-                        cond.to_model(centers), dtype=X.dtype), labels, n_threads)
+            with single_threaded_blas():
+                for run in range(n_init):
+                    teng.reset()
+                    centers = self._initial_centers(engine, teng, cond, init,
+                                                    random_state)
+                    if verbose:
+                        print(f"Initialisation {run + 1} of {n_init} done.")
+                    if algorithm == "lloyd":
+                        result = lloyd(teng, centers, **kwargs)
+                    elif algorithm == "elkan":
+                        result = elkan(teng, centers, **kwargs)
+                    else:
+                        result = hamerly(teng, centers, fallback=self.algorithm == "auto",
+                                         **kwargs)
+                    if best is None or result[0] < best[0]:
+                        best, best_run = result, run
+                inertia, centers, n_iter = best
+                centers = cond.from_model(centers, engine.dtype)
+                if best_run != n_init - 1 or not cond.identity:
+                    # The labels and inertia of the centres as returned
+                    # (rounded to X's dtype, so that they agree with predict).
+                    inertia = teng.assign(cond.to_model(centers))
+                labels = teng.result_labels()
+                counts = teng.counts(self.n_clusters)
+                if engine.keeps_labels:
+                    labels = labels.copy()
         finally:
             if in_place:
-                cond.restore(Xt)
+                cond.restore(teng.X)
         inertia = inertia * cond.squared_factor() * w_unit
-
-        self._set_fitted(X, names, labels, inertia, centers, n_iter,
-                         np.bincount(labels, minlength=self.n_clusters))
-        self._n_threads = n_threads
+        self._set_fitted(engine, names, labels, inertia, centers, n_iter, counts)
         self._algorithm = algorithm
         return self
 
@@ -566,10 +345,9 @@ class KMeans(BaseEstimator):
         labels = np.empty(X.shape[0], dtype=np.int32)
         n_threads = effective_n_threads(self.n_threads)
         if is_sparse(X):
-            centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
-            inertia = sparse_assign(X, sample_weight, centers, labels,
-                                    np.empty(0, dtype=X.dtype), n_threads)
-            return labels, inertia * w_unit
+            engine = MemoryEngine(X, sample_weight, n_threads)
+            inertia = engine.assign(self.cluster_centers_)
+            return engine.labels, inertia * w_unit
         cond = for_centers(self.cluster_centers_, X.dtype)
         with single_threaded_blas():
             inertia = assign_conditioned(X, sample_weight, self.cluster_centers_, cond,
@@ -610,44 +388,15 @@ class KMeans(BaseEstimator):
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances from each row of X to each centre."""
-        if is_dask_collection(X):
-            return self.fit(X, sample_weight=sample_weight).transform(X)
         self.fit(X, sample_weight=sample_weight)
+        if is_dask_collection(X):
+            return self.transform(X)
         return self._distances(as_float_csr(X) if is_sparse(X) else as_float_array(X))
 
     def _distances(self, X):
         if is_sparse(X):
             return sparse_distances(X, self.cluster_centers_, X.dtype)
-        # In float64, about the centres' mean and in the centres' units, so
-        # that neither the offset of the data nor its scale costs precision.
-        cond = for_centers(self.cluster_centers_, np.float64)
-        C = self.cluster_centers_.astype(np.float64)
-        shift = cond.shift if cond.shift is not None else C.mean(axis=0)
-        cond = Conditioning(shift=shift, scale=cond.scale)
-        C = cond.to_model(C)
-        c_sqnorms = np.einsum("ij,ij->i", C, C)
-        out = np.empty((X.shape[0], C.shape[0]), dtype=X.dtype)
-        # The expansion's rounding error is at most about (d + 2) eps
-        # (||x||^2 + ||c||^2); entries within a few times that of zero are
-        # computed again from the differences, so that a row at (or next to)
-        # a centre gets its distance, not the expansion's rounding.
-        slack = 8 * (C.shape[1] + 2) * np.finfo(np.float64).eps
-        for start in range(0, X.shape[0], ROWS_PER_BLOCK):
-            block = cond.transform_block(X[start:start + ROWS_PER_BLOCK], np.float64)
-            x_sqnorms = np.einsum("ij,ij->i", block, block)
-            d = block @ C.T
-            d *= -2.0
-            d += x_sqnorms[:, None]
-            d += c_sqnorms
-            rows, cols = np.nonzero(d <= slack * (x_sqnorms[:, None] + c_sqnorms))
-            if rows.size:
-                diff = block[rows] - C[cols]
-                d[rows, cols] = np.einsum("ij,ij->i", diff, diff)
-            np.maximum(d, 0.0, out=d)
-            np.sqrt(d, out=d)
-            d *= cond.scale
-            out[start:start + ROWS_PER_BLOCK] = d
-        return out
+        return distances(X, self.cluster_centers_)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the transform's columns: "kmeans0", "kmeans1", ..."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kmgmm import KMeans, _elkan, _hamerly
-from kmgmm._kmeans_bounds import (
+from kmgmm._algorithms.geometry import (
     center_geometry, choose_algorithm, elkan_bounds_bytes, elkan_fits, largest_other_move,
 )
 
@@ -331,7 +331,7 @@ def test_auto_keeps_hamerly_on_separated_data_while_reporting(report, capsys,
     # A verbose fit or one with an iteration callback (the command line's
     # progress) computes every row's distance for the inertia; rows whose
     # bounds hold must still count as holding, or "auto" would fall back.
-    import kmgmm._kmeans_bounds as bounds
+    import kmgmm._algorithms.bounds as bounds
     handed_over = []
 
     def lloyd(*args, **kwargs):

@@ -17,6 +17,7 @@ distributed = pytest.importorskip("distributed")
 
 import kmgmm  # noqa: E402
 from kmgmm import _dask  # noqa: E402
+from kmgmm._engines import dask as dask_engine, dask_runner  # noqa: E402
 
 
 RTOL = 1e-10
@@ -149,12 +150,12 @@ def test_kmeans_dask_dataframe(client, data):
 
 def test_block_tasks_use_their_workers_threads(client):
     # The nanny sets OMP_NUM_THREADS=1; the count comes from the worker.
-    assert client.submit(_dask._task_threads, None, pure=False).result() == 1
-    assert client.submit(_dask._task_threads, 3, pure=False).result() == 3
+    assert client.submit(dask_runner.task_threads, None, pure=False).result() == 1
+    assert client.submit(dask_runner.task_threads, 3, pure=False).result() == 3
 
 
 def test_without_client_the_default_scheduler_is_used(data, monkeypatch):
-    monkeypatch.setattr(_dask, "runner", _dask.LocalRunner)
+    monkeypatch.setattr(dask_engine, "runner", dask_runner.LocalRunner)
     X, w, _ = data
     ref = kmgmm.KMeans(5, init=X[:5], tol=0).fit(X, sample_weight=w)
     Xd, wd = _as_dask(X, w, 512)

@@ -107,7 +107,7 @@ def test_zero_weight_rows_never_become_centres():
         for init in ("k-means++", "random"):
             km = KMeans(5, init=init, random_state=seed, max_iter=1, n_init=1).fit(X, sample_weight=w)
             assert km.inertia_ >= 0
-    centers, _ = __import__("kmgmm._kmeans_init", fromlist=["x"]).kmeans_plusplus(
+    centers, _ = __import__("kmgmm._algorithms.seeding", fromlist=["x"]).kmeans_plusplus(
         X, 5, w, np.random.RandomState(0), np.arange(200))
     member = (centers[:, None, :] == X[None, :20, :]).all(-1).any(1)
     assert member.all()

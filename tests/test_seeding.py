@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kmgmm import _seeding
-from kmgmm._kmeans_init import canonical_order, kmeans_plusplus, row_sqnorms
+from kmgmm._algorithms.seeding import canonical_order, kmeans_plusplus, row_sqnorms
 
 
 @pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 3_000])

@@ -5,8 +5,8 @@ import pytest
 sp = pytest.importorskip("scipy.sparse")
 
 from kmgmm import KMeans, _sparse_lloyd  # noqa: E402
-from kmgmm._kmeans_init import canonical_order, kmeans_plusplus, row_sqnorms  # noqa: E402
-from kmgmm._kmeans_sparse import (  # noqa: E402
+from kmgmm._algorithms.seeding import canonical_order, kmeans_plusplus, row_sqnorms  # noqa: E402
+from kmgmm._engines.memory import (  # noqa: E402
     csr_arrays, sparse_weighted_mean_variance,
 )
 from kmgmm._conditioning import weighted_moments  # noqa: E402

@@ -8,8 +8,8 @@ were repeated w times, and a row with weight 0 is never chosen.
 """
 import numpy as np
 
-from . import _seeding, _sparse_lloyd
-from ._validation import is_sparse
+from .. import _seeding, _sparse_lloyd
+from .._validation import is_sparse
 
 # Rows per block when a computation over X needs a float64 temporary.
 ROWS_PER_BLOCK = 4096

@@ -1,0 +1,637 @@
+"""The Dask engine: X (a Dask array of float32/float64 rows, one chunk across
+the columns) and its weights persisted once as blocks of rows; every pass is
+one round of block tasks whose statistics are added in a fixed tree, and the
+step runs on the client with the in-memory code.
+
+Every pass
+
+1. sends the current parameters to the cluster once, as the data of one
+   small task that the block tasks depend on (with no Client they stay in
+   this process),
+2. runs the kernel of the in-memory engine on every block; a block task
+   returns that block's statistics, never per-sample data,
+3. adds the blocks' statistics in a tree whose shape and order depend only
+   on the number of blocks (``dask_runner.FAN_IN`` consecutive blocks per
+   node).
+
+Per-sample data never crosses the network after the persist.  Per-row state
+(Hamerly's labels and bounds) lives with its block on the workers, one
+future per block replaced every pass; the tasks that make it copy their
+input, so a worker lost mid-fit only means Dask recomputes the lost blocks
+from their lineage: time, never a different result.
+
+Seeding: ``init="k-means++"`` (the default) on a Dask array runs k-means||
+(Bahmani et al., 2012) on the cluster -- ``n_rounds`` rounds that sample
+about ``oversampling_factor * n_clusters`` rows each with probability
+proportional to weight x squared distance -- then weights every candidate by
+the rows nearest to it and reduces the candidates to ``n_clusters`` centres
+locally with weighted k-means++ and Lloyd.  ``init="k-means||"`` is the same;
+``init="k-means++-sample"`` runs plain k-means++ on a uniform sample of rows
+gathered to the client.
+
+This module imports Dask; ``import kmgmm`` does not import it.
+"""
+import copy
+import hashlib
+
+import numpy as np
+
+from .. import _hamerly, _lloyd
+from .._algorithms.seeding import canonical_order, kmeans_plusplus, random_rows
+from .._conditioning import Moments, power_of_two_at_least
+from .._algorithms.mixture_moments import (
+    first_moments, means_from_moments, one_hot_blocks, random_blocks, second_moments,
+)
+from .._assign import nearest_labels
+from .._relocation import (
+    CANDIDATES_PER_CLUSTER, MIN_CANDIDATES, RowChooser, distinct_keys, farthest_rows,
+    row_keys,
+)
+from .._threads import effective_n_threads, single_threaded_blas
+from .._algorithms.lloyd import lloyd
+from .dask_runner import Blocks, runner, task_threads
+from .memory import MemoryEngine
+
+# k-means|| settings: rounds, and rows sampled per round per cluster.
+N_ROUNDS = 5
+OVERSAMPLING_FACTOR = 2.0
+
+# Rows gathered for init="k-means++-sample" and "random": at least this many,
+# or 100 per cluster.
+SAMPLE_ROWS = 10_000
+
+DASK_INITS = ("k-means++", "k-means||", "k-means++-sample", "random")
+
+
+# ------------------------------------------------------------- block tasks
+def _weights_of(x, w):
+    return np.ones(x.shape[0], dtype=x.dtype) if w is None else w
+
+
+# ------------------------------------------------------------- block tasks
+def _summary_block(x, w):
+    """Total weight, weighted sum of rows, rows of positive weight, and, as
+    1-tuples (so that the reduction keeps them per block), the total weight
+    and the smallest and largest value of each feature."""
+    w = _weights_of(x, w)
+    w64 = w.astype(np.float64)
+    wsum = float(w64.sum())
+    with np.errstate(over="ignore", invalid="ignore"):
+        wx = w64 @ x.astype(np.float64)
+    return (wsum, wx, int(np.count_nonzero(w > 0)), (wsum,), (x.min(axis=0),),
+            (x.max(axis=0),))
+
+
+def _variance_block(x, w, mean, unit):
+    w = _weights_of(x, w).astype(np.float64)
+    diff = x.astype(np.float64) - mean
+    diff /= unit
+    return (w @ (diff * diff),)
+
+
+def _conditioned_block(x, cond):
+    return cond.transform_block(x, x.dtype)
+
+
+def _lloyd_block(x, w, centers, n_threads):
+    """One Lloyd pass over a block: sums, weights, inertia, a digest of the labels."""
+    k, d = centers.shape
+    labels = np.empty(x.shape[0], dtype=np.int32)
+    sums = np.empty((k, d))
+    weights = np.empty(k)
+    with single_threaded_blas():
+        inertia = _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels,
+                                    np.empty(0, dtype=x.dtype), sums, weights,
+                                    task_threads(n_threads))
+    digest = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
+    return sums, weights, inertia, (digest,)
+
+
+def _labels_block(x, w, centers, n_threads):
+    """Labels, inertia and rows per cluster of a block."""
+    labels = np.empty(x.shape[0], dtype=np.int32)
+    with single_threaded_blas():
+        inertia = _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels,
+                                    np.empty(0, dtype=x.dtype), np.empty((0, 0)),
+                                    np.empty(0), task_threads(n_threads))
+    return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
+
+
+def _block_labels(x, w, centers, n_threads):
+    """Labels and squared distances of a block's rows under ``centers``."""
+    labels = np.empty(x.shape[0], dtype=np.int32)
+    min_sqdist = np.empty(x.shape[0], dtype=x.dtype)
+    with single_threaded_blas():
+        _lloyd.lloyd_pass(x, w, centers, labels, min_sqdist, np.empty((0, 0)),
+                          np.empty(0), task_threads(n_threads))
+    return labels, min_sqdist
+
+
+def _farthest_block(x, w, centers, n_take, offset, n_threads):
+    """The block's ``n_take`` rows of positive weight farthest from their centre,
+    at positive distance (ties by index; all rows tied with the last one too)."""
+    w = _weights_of(x, w)
+    labels, min_sqdist = _block_labels(x, w, centers, n_threads)
+    dist = np.where(w > 0, min_sqdist.astype(np.float64), 0.0)
+    rows = farthest_rows(dist, n_take)
+    return (dist[rows], offset + rows, x[rows], labels[rows], w[rows])
+
+
+def _distinct_block(x, w, centers, clusters, caps, n_threads):
+    """For each cluster, the keys of up to ``cap`` distinct values among the
+    block's rows of positive weight in it."""
+    w = _weights_of(x, w)
+    labels, _ = _block_labels(x, w, centers, n_threads)
+    positive = w > 0
+    return [distinct_keys(x, np.flatnonzero((labels == a) & positive), cap)
+            for a, cap in zip(clusters, caps)]
+
+
+def _nearest_block(x, w, state, centers, n_threads):
+    """k-means||: each row's squared distance to the candidates so far, and the
+    weighted cost (``state`` is this block's previous result, or None)."""
+    labels = np.empty(x.shape[0], dtype=np.int32)
+    sqdist = np.empty(x.shape[0], dtype=x.dtype)
+    with single_threaded_blas():
+        _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels, sqdist,
+                          np.empty((0, 0)), np.empty(0), task_threads(n_threads))
+    closest = sqdist.astype(np.float64)
+    if state is not None:
+        closest = np.minimum(state[0], closest)
+    return closest, (float(_weights_of(x, w).astype(np.float64) @ closest),)
+
+
+def _oversample_block(x, w, state, cost, ell, seed):
+    """k-means||: rows drawn with probability min(1, ell * w * d^2 / cost)."""
+    p = ell * _weights_of(x, w).astype(np.float64) * state[0] / cost
+    u = np.random.RandomState(seed).uniform(size=x.shape[0])
+    return x[u < p]
+
+
+def _uniform_sample_block(x, w, rate, seed):
+    """Rows kept with probability ``rate``, with their weights."""
+    keep = np.random.RandomState(seed).uniform(size=x.shape[0]) < rate
+    return x[keep], _weights_of(x, w)[keep]
+
+
+def _draw_row_block(x, w, value):
+    """The row where the block's cumulative weight first exceeds ``value``."""
+    w = _weights_of(x, w).astype(np.float64)
+    j = int(np.searchsorted(np.cumsum(w), value, side="right"))
+    positive = np.flatnonzero(w > 0)
+    if j >= x.shape[0] or w[j] <= 0:
+        j = positive[-1]
+    return x[j]
+
+
+def _candidate_weight_block(x, w, candidates, n_threads):
+    """Weight of the rows nearest to each candidate."""
+    k, d = candidates.shape
+    labels = np.empty(x.shape[0], dtype=np.int32)
+    sums = np.empty((k, d))
+    weights = np.empty(k)
+    with single_threaded_blas():
+        _lloyd.lloyd_pass(x, _weights_of(x, w), candidates, labels,
+                          np.empty(0, dtype=x.dtype), sums, weights,
+                          task_threads(n_threads))
+    return (weights,)
+
+
+def _hamerly_block(x, w, state, centers, half_sep, move, lower_drop, first, exact,
+                   tighten, n_threads):
+    """One Hamerly pass over a block: (its new state, its statistics).
+
+    The state (labels and bounds) is copied, never changed in place, so a
+    task Dask runs again gives the same result.  A first pass returns the
+    block's statistics; later ones what the rows that changed cluster move
+    between the clusters (added to the running statistics on the client).
+    """
+    n = x.shape[0]
+    k, d = centers.shape
+    if first or state is None:
+        state = {"labels": np.full(n, -1, dtype=np.int32), "upper": np.empty(n),
+                 "lower": np.zeros(n), "x_sqnorm": np.empty(n)}
+        first = True
+    else:
+        state = {key: value.copy() for key, value in state.items()}
+    sums = np.zeros((k, d))
+    weights = np.zeros(k)
+    counts = np.zeros(k, dtype=np.int64)
+    with single_threaded_blas():
+        inertia, evals, changed, n_failed, n_clear = _hamerly.hamerly_pass(
+            x, _weights_of(x, w), centers, half_sep, move, lower_drop, state["labels"],
+            state["upper"], state["lower"], sums, weights, counts,
+            np.empty(n, dtype=np.intc), np.empty(n, dtype=np.intc), first, exact,
+            task_threads(n_threads), state["x_sqnorm"], tighten)
+    return state, (sums, weights, counts, inertia, evals, changed, n_failed, n_clear)
+
+
+def _state_labels_block(state, rows):
+    return state["labels"][rows].copy()
+
+
+def _move_rows_block(state, rows, clusters):
+    state = {key: value.copy() for key, value in state.items()}
+    state["labels"][rows] = clusters
+    state["upper"][rows] = np.inf
+    state["lower"][rows] = 0.0
+    return state
+
+
+def _statistics_block(x, w, state, n_clusters, n_threads):
+    k, d = n_clusters, x.shape[1]
+    sums = np.empty((k, d))
+    weights = np.empty(k)
+    counts = np.empty(k, dtype=np.int64)
+    with single_threaded_blas():
+        _hamerly.cluster_statistics(x, _weights_of(x, w), state["labels"], sums, weights,
+                                    counts, task_threads(n_threads))
+    return sums, weights, counts
+
+
+def _state_inertia_block(x, w, state, centers, n_threads):
+    out = np.empty(x.shape[0], dtype=x.dtype)
+    with single_threaded_blas():
+        _hamerly.label_sqdist(x, centers, state["labels"], out, task_threads(n_threads))
+    return (float(_weights_of(x, w).astype(np.float64) @ out.astype(np.float64)),)
+
+
+def _em_block(x, w, model, hard, n_threads):
+    """One EM pass over a block: log-likelihood and the statistics about
+    ``model.moment_means`` (additive over blocks for a fixed model)."""
+    with single_threaded_blas():
+        ll, (nk, s1, s2) = model.run(x, _weights_of(x, w), hard=hard,
+                                     n_threads=task_threads(n_threads), stats=True)
+    return ll, nk, s1, s2
+
+
+def _init_responsibilities(x, seeds, n_components, seed, n_threads):
+    if seeds is None:
+        return random_blocks(x.shape[0], n_components, np.random.RandomState(seed))
+    with single_threaded_blas():
+        labels = nearest_labels(x, seeds, task_threads(n_threads))[0]
+    return one_hot_blocks(labels, n_components)
+
+
+def _first_moments_block(x, w, seeds, n_components, seed, n_threads):
+    blocks = _init_responsibilities(x, seeds, n_components, seed, n_threads)
+    return first_moments(x, _weights_of(x, w), blocks, n_components)
+
+
+def _second_moments_block(x, w, seeds, n_components, seed, means, covariance_type,
+                          n_threads):
+    blocks = _init_responsibilities(x, seeds, n_components, seed, n_threads)
+    return second_moments(x, _weights_of(x, w), blocks, n_components,
+                          covariance_type, means)
+
+
+def _gmm_labels_block(x, w, model, hard, n_threads):
+    labels = np.empty(x.shape[0], dtype=np.int32)
+    with single_threaded_blas():
+        model.run(x, _weights_of(x, w), hard=hard, n_threads=task_threads(n_threads),
+                  labels=labels)
+    return labels
+
+
+
+# ---------------------------------------------------------------- seeding
+def kmeans_parallel(data, n_clusters, block_wsum, random_state, n_threads, *,
+                    n_rounds=N_ROUNDS, oversampling_factor=OVERSAMPLING_FACTOR):
+    """k-means|| seeding (Bahmani et al., 2012); returns centres in X's dtype."""
+    runner = data.runner
+    # The first centre: one row drawn with probability proportional to weight.
+    value = random_state.uniform() * block_wsum.sum()
+    b = min(int(np.searchsorted(np.cumsum(block_wsum), value, side="right")),
+            len(block_wsum) - 1)
+    while block_wsum[b] <= 0:
+        b -= 1
+    value -= block_wsum[:b].sum()
+    first = runner.gather(runner.map(_draw_row_block, Blocks([data.xs[b]]),
+                                     Blocks([data.ws[b]]), value))[0]
+    candidates = [np.asarray(first, dtype=data.dtype)[None]]
+    ell = oversampling_factor * n_clusters
+    state = Blocks([None] * len(data.xs))
+    new = candidates[0]
+    for _ in range(n_rounds):
+        state = runner.map(_nearest_block, data.xs, data.ws, state, runner.put(new),
+                           n_threads)
+        cost = runner.reduce(runner.item(state, 1))[0]
+        if not cost > 0:
+            break
+        seeds = Blocks(random_state.randint(np.iinfo(np.int32).max, size=len(data.xs)))
+        drawn = runner.gather(runner.map(_oversample_block, data.xs, data.ws, state,
+                                         cost, ell, seeds))
+        new = np.ascontiguousarray(np.concatenate(drawn), dtype=data.dtype)
+        if new.shape[0] == 0:
+            continue
+        candidates.append(new)
+    cand = np.ascontiguousarray(np.concatenate(candidates), dtype=data.dtype)
+    if cand.shape[0] < n_clusters:
+        return None
+    (cand_w,) = data.run(_candidate_weight_block, runner.put(cand), n_threads)
+    cand_w = cand_w.astype(data.dtype)
+    n_local = effective_n_threads(None)
+    with single_threaded_blas():
+        centers, _ = kmeans_plusplus(cand, n_clusters, cand_w, random_state,
+                                     canonical_order(cand), n_threads=n_local)
+        centers = lloyd(MemoryEngine(cand, cand_w, n_local), centers, max_iter=100,
+                        tol=0.0)[1]
+    return centers
+
+
+def _sample(data, n_clusters, random_state):
+    """A uniform sample of at least SAMPLE_ROWS rows (all rows if fewer)."""
+    target = max(SAMPLE_ROWS, 100 * n_clusters)
+    rate = min(1.0, target / data.n_samples)
+    seeds = Blocks(random_state.randint(np.iinfo(np.int32).max, size=len(data.xs)))
+    parts = data.runner.gather(data.runner.map(_uniform_sample_block, data.xs,
+                                               data.ws, rate, seeds))
+    rows = np.ascontiguousarray(np.concatenate([p[0] for p in parts]), dtype=data.dtype)
+    w = np.ascontiguousarray(np.concatenate([p[1] for p in parts]), dtype=data.dtype)
+    return rows, w
+
+
+def seed_centers(data, n_clusters, init, block_wsum, random_state, n_threads):
+    """Initial centres for one of the ``DASK_INITS`` strings."""
+    k = n_clusters
+    if init in ("k-means++", "k-means||"):
+        centers = kmeans_parallel(data, k, block_wsum, random_state, n_threads)
+        if centers is not None:
+            return centers
+    rows, w = _sample(data, k, random_state)
+    if np.count_nonzero(w > 0) < k:
+        rows, w = _sample(data, data.n_samples, random_state)
+    order = canonical_order(rows)
+    with single_threaded_blas():
+        if init == "random":
+            return random_rows(rows, k, w, random_state, order)[0]
+        return kmeans_plusplus(rows, k, w, random_state, order,
+                               n_threads=effective_n_threads(None))[0]
+
+
+
+
+
+# ------------------------------------------------------------- the engine
+class DaskEngine:
+    """X and its sample weights as persisted blocks of rows (see the module)."""
+
+    keeps_labels = False    # labels are made by a last pass, as a Dask array
+    sparse = False
+
+    def __init__(self, X, sample_weight, n_threads):
+        self.array = X
+        self.runner = runner()
+        self.xs = self.runner.blocks(X)
+        ws = self.runner.blocks(sample_weight)
+        self.ws = ws if ws is not None else Blocks([None] * len(self.xs))
+        self.chunks = X.chunks[0]
+        self.offsets = np.concatenate([[0], np.cumsum(self.chunks)[:-1]]).astype(np.intp)
+        self.shape = X.shape
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.n_threads = n_threads
+        self._summary = None
+        self._digests = None
+        self._states = None
+        self._labels = None
+        self._counts = None
+
+    def reset(self):
+        """Forget the per-row state of a previous run."""
+        self._digests = self._states = self._labels = self._counts = None
+
+    @property
+    def source(self):
+        """X, as a user's ``init`` callable is given it."""
+        return self.array
+
+    def run(self, fn, *args):
+        """fn(x, w, *args) on every block; its statistics added in the tree."""
+        return self.runner.reduce(self.runner.map(fn, self.xs, self.ws, *args))
+
+    # ----------------------------------------------------------- the data
+    def summary(self):
+        """(total weight, weighted mean, rows of positive weight, total weight
+        per block, smallest and largest value of each feature), once."""
+        if self._summary is None:
+            wsum, wx, n_positive, block_wsum, lows, highs = self.run(_summary_block)
+            if not wsum > 0:
+                raise ValueError("sample_weight sums to zero; at least one row needs "
+                                 "a positive weight.")
+            if not np.isfinite(wsum):
+                raise ValueError(
+                    "sample_weight sums to more than the largest float64; only the "
+                    "ratios of the weights matter, so divide them by a constant.")
+            lo = np.min(np.asarray(lows, dtype=np.float64), axis=0)
+            hi = np.max(np.asarray(highs, dtype=np.float64), axis=0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean = np.clip(wx / wsum, lo, hi)
+            if not np.all(np.isfinite(mean)):
+                raise ValueError("X's values are too close to the largest float64 to "
+                                 "be averaged; rescale X (divide it by a constant).")
+            self._summary = (wsum, mean, n_positive, np.asarray(block_wsum), lo, hi)
+        return self._summary
+
+    @property
+    def n_positive(self):
+        return self.summary()[2]
+
+    @property
+    def total_weight(self):
+        return self.summary()[0]
+
+    def moments(self):
+        """``_conditioning.weighted_moments`` of the blocks."""
+        wsum, mean, _, _, lo, hi = self.summary()
+        spread = float(np.max(np.maximum(hi - mean, mean - lo)))
+        reach = float(max(np.abs(lo).max(), np.abs(hi).max()))
+        unit = power_of_two_at_least(spread) if spread > 0 else 1.0
+        (var,) = self.run(_variance_block, self.runner.put(mean), unit)
+        return Moments(mean=mean, variance=float(np.mean(var / wsum)), unit=unit,
+                       spread=spread, reach=reach)
+
+    def conditioned(self, cond, *, in_place=False):
+        """The same data with its blocks transformed by ``cond`` on the workers
+        (``self`` when there is nothing to do)."""
+        if cond.identity:
+            return self
+        new = copy.copy(self)
+        new.xs = self.runner.map(_conditioned_block, self.xs, self.runner.put(cond))
+        new._summary = None
+        new.reset()
+        return new
+
+    # ------------------------------------------------------------ seeding
+    def seed(self, init, n_clusters, random_state):
+        """Initial centres for one of the ``DASK_INITS`` strings."""
+        block_wsum = self.summary()[3]
+        return seed_centers(self, n_clusters, init, block_wsum, random_state,
+                            self.n_threads)
+
+    # ------------------------------------------------------- Lloyd passes
+    def lloyd_pass(self, centers, *, want_inertia=True):
+        sums, weights, inertia, digests = self.run(
+            _lloyd_block, self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
+            self.n_threads)
+        changed = 0 if digests == self._digests else 1
+        self._digests = digests
+        return sums, weights, inertia, changed
+
+    def relocation_rows(self, centers, n_empty):
+        """Rows for ``n_empty`` empty clusters under the rules of
+        ``_relocation``: the farthest rows of every block are gathered and
+        taken as in memory; the clusters they come from count their distinct
+        values over the blocks.  A batch that leaves clusters empty is
+        followed by a larger one (only where many candidates were skipped)."""
+        runner = self.runner
+        centers_h = runner.put(np.ascontiguousarray(centers, dtype=self.dtype))
+        chooser = RowChooser(n_empty)
+        seen = {}       # cluster -> candidates fed from it
+        known = {}      # cluster -> (distinct keys found over the blocks, cap asked)
+        n_take = max(CANDIDATES_PER_CLUSTER * n_empty, MIN_CANDIDATES)
+        done = 0
+        picked = []
+        while not chooser.full:
+            parts = runner.gather(runner.map(_farthest_block, self.xs, self.ws, centers_h,
+                                             n_take, Blocks(self.offsets),
+                                             self.n_threads))
+            dist, index, rows, labels, w = (np.concatenate(c) for c in zip(*parts))
+            order = np.lexsort((index, -dist))
+            exhausted = all(len(p[0]) < n_take for p in parts)
+            if not exhausted:
+                # The blocks' lists hold every row down to the n_take-th
+                # overall (and those tied with it): beyond, the merged order
+                # has gaps.
+                cut = dist[order[n_take - 1]]
+                order = order[dist[order] >= cut]
+            batch = order[done:]
+            done = order.size
+            for a in labels[batch]:
+                seen[int(a)] = seen.get(int(a), 0) + 1
+            ask = [a for a in sorted(set(int(a) for a in labels[batch]))
+                   if a not in known or (len(known[a][0]) >= known[a][1] > 0
+                                         and known[a][1] < seen[a] + 1)]
+            if ask:
+                caps = [seen[a] + 1 for a in ask]
+                found = runner.gather(runner.map(_distinct_block, self.xs, self.ws,
+                                                 centers_h, ask, caps, self.n_threads))
+                for j, a in enumerate(ask):
+                    known[a] = (set().union(*(block[j] for block in found)), caps[j])
+            taken = len(chooser.rows)
+            chooser.feed(batch, labels[batch], row_keys(rows, batch),
+                         lambda a, m: len(known[a][0]) >= m)
+            picked.extend((int(index[i]), int(labels[i]), float(w[i]),
+                           rows[i].astype(np.float64)) for i in chooser.rows[taken:])
+            if exhausted or done >= self.n_positive:
+                break
+            n_take *= 4
+        return picked
+
+    def assign(self, centers):
+        """Labels (a Dask array, kept for ``result_labels``) and the inertia."""
+        parts = self.runner.map(
+            _labels_block, self.xs, self.ws,
+            self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
+            self.n_threads)
+        inertia, self._counts = self.runner.reduce(self.runner.item(parts, 1))
+        self._labels = self.runner.to_array(self.runner.item(parts, 0), self.chunks,
+                                            np.int32)
+        return inertia
+
+    def result_labels(self):
+        return self._labels
+
+    def counts(self, n_clusters):
+        return self._counts
+
+    # ----------------------------------------------------- Hamerly passes
+    def hamerly_pass(self, centers, half_sep, move, lower_drop, sums, weights, counts, *,
+                     first, exact, tighten):
+        if first or self._states is None:
+            self._states = Blocks([None] * len(self.xs))
+        put = self.runner.put
+        parts = self.runner.map(
+            _hamerly_block, self.xs, self.ws, self._states,
+            put(np.ascontiguousarray(centers, dtype=self.dtype)), put(half_sep),
+            put(move), put(lower_drop), first, exact, tighten, self.n_threads)
+        self._states = self.runner.item(parts, 0)
+        d_sums, d_weights, d_counts, inertia, evals, changed, n_failed, n_clear = (
+            self.runner.reduce(self.runner.item(parts, 1)))
+        if first:
+            sums[...] = d_sums
+            weights[...] = d_weights
+            counts[...] = d_counts
+        else:
+            sums += d_sums
+            weights += d_weights
+            counts += d_counts
+        if not exact:
+            inertia = np.nan
+        return inertia, int(evals), int(changed), int(n_failed), int(n_clear)
+
+    def _by_block(self, rows):
+        rows = np.asarray(rows, dtype=np.intp)
+        block = np.searchsorted(self.offsets, rows, side="right") - 1
+        return rows, block
+
+    def labels_at(self, rows):
+        rows, block = self._by_block(rows)
+        out = np.empty(rows.size, dtype=np.int32)
+        for b in np.unique(block):
+            sel = block == b
+            part = self.runner.map(_state_labels_block, Blocks([self._states[b]]),
+                                   rows[sel] - self.offsets[b])
+            out[sel] = self.runner.gather(part)[0]
+        return out
+
+    def move_rows(self, moves):
+        rows, block = self._by_block([row for _, row in moves])
+        clusters = np.array([cluster for cluster, _ in moves], dtype=np.int32)
+        states = list(self._states)
+        for b in np.unique(block):
+            sel = block == b
+            states[b] = self.runner.map(_move_rows_block, Blocks([states[b]]),
+                                        rows[sel] - self.offsets[b], clusters[sel])[0]
+        self._states = Blocks(states)
+
+    def cluster_statistics(self, n_clusters):
+        return self.runner.reduce(self.runner.map(
+            _statistics_block, self.xs, self.ws, self._states, n_clusters,
+            self.n_threads))
+
+    def inertia_of_labels(self, centers):
+        (inertia,) = self.runner.reduce(self.runner.map(
+            _state_inertia_block, self.xs, self.ws, self._states,
+            self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
+            self.n_threads))
+        return inertia
+
+    # ---------------------------------------------------------- EM passes
+    def em_pass(self, model, hard):
+        ll, nk, s1, s2 = self.run(_em_block, self.runner.put(model), hard, self.n_threads)
+        return ll, (nk, s1, s2)
+
+    def em_labels(self, model, hard):
+        return self.runner.to_array(
+            self.runner.map(_gmm_labels_block, self.xs, self.ws, self.runner.put(model),
+                            hard, self.n_threads), self.chunks, np.int32)
+
+    def mixture_moments(self, seeds, n_components, covariance_type, random_state, shift,
+                        labels=None):
+        """Statistics of the initial responsibilities (nearest of ``seeds``, or
+        random ones when None), block by block: (nk, s1, s2, means)."""
+        k = n_components
+        if seeds is None:
+            seed_blocks = Blocks(random_state.randint(np.iinfo(np.int32).max,
+                                                      size=len(self.xs)))
+        else:
+            seed_blocks = Blocks([0] * len(self.xs))
+        seeds_h = self.runner.put(None if seeds is None else
+                                  np.ascontiguousarray(seeds, dtype=self.dtype))
+        nk, sx = self.run(_first_moments_block, seeds_h, k, seed_blocks, self.n_threads)
+        fallback = seeds if seeds is not None else np.zeros((k, self.n_features))
+        means = means_from_moments(nk, sx, fallback)
+        s1, s2 = self.run(_second_moments_block, seeds_h, k, seed_blocks,
+                          self.runner.put(means), covariance_type, self.n_threads)
+        return nk, s1, s2, means

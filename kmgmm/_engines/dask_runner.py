@@ -1,0 +1,145 @@
+"""How the Dask engine runs block tasks: in this process with Dask's default
+scheduler (no Client), or on the cluster of a ``distributed.Client`` with
+futures, one small task per round's parameters and a reduction tree whose
+shape and order depend only on the number of blocks."""
+import operator
+import sys
+
+import dask
+import dask.array as da
+import numpy as np
+
+from .._threads import effective_n_threads
+
+# Children per node of the reduction tree.
+FAN_IN = 8
+
+
+class Blocks(list):
+    """One item per block of rows (an argument that varies per task)."""
+
+
+def _add(*parts):
+    """Add block statistics: arrays and numbers add, tuples concatenate."""
+    out = list(parts[0])
+    for part in parts[1:]:
+        for i, value in enumerate(part):
+            out[i] = out[i] + value
+    return tuple(out)
+
+
+def task_threads(n_threads):
+    """OpenMP threads for one block task: the estimator's setting, else the
+    worker's threads shared among the tasks it is running now."""
+    if n_threads is not None:
+        return n_threads
+    worker = None
+    if "distributed" in sys.modules:
+        try:
+            worker = sys.modules["distributed"].get_worker()
+        except ValueError:
+            worker = None
+    if worker is None:
+        return effective_n_threads(None)
+    busy = max(1, len(worker.state.executing))
+    return max(1, worker.state.nthreads // busy)
+
+
+def _hold(obj):
+    return obj
+
+
+class LocalRunner:
+    """No Client: blocks computed by Dask's default scheduler, tasks run here."""
+
+    def __init__(self):
+        self.client = None
+
+    def blocks(self, arr):
+        if arr is None:
+            return None
+        return Blocks(dask.compute(*arr.to_delayed().ravel()))
+
+    def put(self, obj):
+        return obj
+
+    def map(self, fn, *args):
+        n = next(len(a) for a in args if isinstance(a, Blocks))
+        return Blocks(
+            fn(*[a[i] if isinstance(a, Blocks) else a for a in args]) for i in range(n))
+
+    def reduce(self, parts):
+        parts = list(parts)
+        while len(parts) > 1:
+            parts = [_add(*parts[i:i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+        return parts[0]
+
+    def gather(self, parts):
+        return list(parts)
+
+    def item(self, parts, index):
+        return Blocks(p[index] for p in parts)
+
+    def to_array(self, parts, chunks, dtype):
+        return da.from_array(np.concatenate(list(parts)), chunks=(chunks,))
+
+
+class ClusterRunner(LocalRunner):
+    """A ``distributed.Client``: futures, a task per round's parameters, a reduction tree."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def blocks(self, arr):
+        if arr is None:
+            return None
+        arr = self.client.persist(arr)
+        futures = {f.key: f for f in sys.modules["distributed"].futures_of(arr)}
+        return Blocks(futures[key] for key in dask.core.flatten(arr.__dask_keys__()))
+
+    def put(self, obj):
+        # One small task holds the round's parameters: the scheduler sends
+        # them once, workers copy them from each other, and a worker lost
+        # with the only copy is handled like any lost task.  (A broadcast
+        # scatter can hang while the scheduler has not yet noticed a dead
+        # worker.)
+        return self.client.submit(_hold, obj, pure=False)
+
+    def map(self, fn, *args):
+        n = next(len(a) for a in args if isinstance(a, Blocks))
+        lists = [a if isinstance(a, Blocks) else [a] * n for a in args]
+        return Blocks(self.client.map(fn, *lists, pure=False))
+
+    def reduce(self, parts):
+        parts = list(parts)
+        while len(parts) > 1:
+            parts = [self.client.submit(_add, *parts[i:i + FAN_IN], pure=False)
+                     if len(parts[i:i + FAN_IN]) > 1 else parts[i]
+                     for i in range(0, len(parts), FAN_IN)]
+        return parts[0].result()
+
+    def gather(self, parts):
+        return self.client.gather(list(parts))
+
+    def item(self, parts, index):
+        return Blocks(self.client.map(operator.getitem, parts, [index] * len(parts),
+                                      pure=False))
+
+    def to_array(self, parts, chunks, dtype):
+        return da.concatenate([
+            da.from_delayed(dask.delayed(f), shape=(n,), dtype=dtype)
+            for f, n in zip(parts, chunks)])
+
+
+def runner():
+    """The engine for the current ``distributed.Client``, or a local one."""
+    if "distributed" in sys.modules:
+        try:
+            client = sys.modules["distributed"].default_client()
+        except ValueError:
+            client = None
+        if client is not None:
+            return ClusterRunner(client)
+    return LocalRunner()
+
+

@@ -1,0 +1,284 @@
+"""The in-memory engine: X dense (C-contiguous float32/float64) or CSR, in
+this process; every pass is one call of a threaded kernel.
+
+An engine holds X, its weights and the per-row state of a fit (the labels,
+Hamerly's and Elkan's bounds), runs one pass at a time and returns its
+sufficient statistics; the algorithms (``kmgmm._algorithms``) do the rest.
+The engine for a Dask collection (``_engines.dask``) has the same methods.
+"""
+import numpy as np
+
+from .. import _elkan, _em, _hamerly, _lloyd, _sparse_lloyd
+from .._algorithms.mixture_moments import label_moments, random_blocks, soft_moments
+from .._assign import nearest_labels
+from .._algorithms.seeding import canonical_order, kmeans_plusplus, random_rows, row_sqnorms
+from .._conditioning import weighted_moments
+from .._relocation import choose_rows
+from .._validation import is_sparse
+
+
+def csr_arrays(X):
+    """(data, indices as C int, indptr as intp) of a canonical CSR matrix."""
+    return X.data, np.asarray(X.indices, dtype=np.intc), np.asarray(X.indptr, dtype=np.intp)
+
+
+def dense_row(X, row):
+    """Row ``row`` of a dense array or a CSR matrix, as a float64 vector."""
+    if is_sparse(X):
+        return X[[row]].toarray().ravel().astype(np.float64)
+    return X[row].astype(np.float64)
+
+
+def sparse_weighted_mean_variance(X, sample_weight):
+    """Mean over features of the weighted variance of a CSR X (float64).
+
+    Per feature, ``sum_i w_i (x_i - m)^2`` is the sum over the non-zeros of
+    ``w_i ((x_i - m)^2 - m^2)`` plus ``W m^2``: no raw second moment.
+    """
+    w = sample_weight.astype(np.float64, copy=False)
+    total = w.sum()
+    mean = np.asarray(X.T @ w, dtype=np.float64).ravel() / total
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    m = mean[X.indices]
+    contrib = w[rows] * ((X.data.astype(np.float64) - m) ** 2 - m * m)
+    var = np.bincount(X.indices, weights=contrib, minlength=X.shape[1]) + total * mean**2
+    return float(np.mean(var / total))
+
+
+def sparse_distances(X, centers, dtype):
+    """Euclidean distances (n_samples, n_clusters) from a CSR X to dense centres."""
+    C = np.asarray(centers, dtype=np.float64)
+    c_sqnorms = np.einsum("ij,ij->i", C, C)
+    data, _, indptr = csr_arrays(X)
+    x_sqnorms = _sparse_lloyd.sparse_row_sqnorms(data, indptr)
+    out = np.empty((X.shape[0], C.shape[0]), dtype=dtype)
+    step = 4096
+    for start in range(0, X.shape[0], step):
+        block = X[start:start + step]
+        d = np.asarray(block @ C.T, dtype=np.float64)
+        d *= -2.0
+        d += x_sqnorms[start:start + step, None]
+        d += c_sqnorms
+        np.maximum(d, 0.0, out=d)
+        out[start:start + step] = np.sqrt(d)
+    return out
+
+
+class MemoryEngine:
+    """X (dense or CSR) and its sample weights in this process."""
+
+    keeps_labels = True      # the labels of the last pass stay valid here
+
+    def __init__(self, X, sample_weight, n_threads):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.n_threads = n_threads
+        self.sparse = is_sparse(X)
+        self.shape = X.shape
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.labels = np.full(self.n_samples, -1, dtype=np.int32)
+        self._n_changed = np.zeros(1, dtype=np.int64)
+        if self.sparse:
+            self._csr = csr_arrays(X)
+            self._x_sqnorms = _sparse_lloyd.sparse_row_sqnorms(self._csr[0], self._csr[2])
+        self._bounds = None
+        self._order = None
+
+    def reset(self):
+        """Forget the per-row state of a previous run (labels, bounds)."""
+        self.labels.fill(-1)
+        self._bounds = None
+
+    # ----------------------------------------------------------- the data
+    @property
+    def source(self):
+        """X, as a user's ``init`` callable is given it."""
+        return self.X
+
+    @property
+    def total_weight(self):
+        return float(self.sample_weight.sum(dtype=np.float64))
+    @property
+    def n_positive(self):
+        return int(np.count_nonzero(self.sample_weight > 0))
+
+    def moments(self):
+        """``_conditioning.Moments`` of the dense data (weighted)."""
+        return weighted_moments(self.X, self.sample_weight)
+
+    def conditioned(self, cond, *, in_place=False):
+        """The engine of the transformed data (``cond.apply``)."""
+        if cond.identity:
+            return self
+        return MemoryEngine(cond.apply(self.X, in_place=in_place), self.sample_weight,
+                            self.n_threads)
+
+    # ------------------------------------------------------------ seeding
+    def seed(self, init, n_clusters, random_state):
+        """Initial centres for "k-means++" or "random" (in the data's dtype)."""
+        if self._order is None:
+            self._order = canonical_order(self.X)
+        order = self._order
+        if init == "k-means++":
+            x_sqnorms = self._x_sqnorms if self.sparse else row_sqnorms(self.X)
+            return kmeans_plusplus(self.X, n_clusters, self.sample_weight, random_state,
+                                   order, x_sqnorms, n_threads=self.n_threads)[0]
+        return random_rows(self.X, n_clusters, self.sample_weight, random_state,
+                           order)[0]
+
+    # ------------------------------------------------------- Lloyd passes
+    def _centers(self, centers):
+        return np.ascontiguousarray(centers, dtype=self.dtype)
+
+    def lloyd_pass(self, centers, *, want_inertia=True):
+        """Label every row with its nearest centre: (sums, weights, inertia,
+        rows whose label changed)."""
+        k = centers.shape[0]
+        sums = np.empty((k, self.n_features))
+        weights = np.empty(k)
+        centers = self._centers(centers)
+        if self.sparse:
+            before = self.labels.copy()
+            inertia = self._sparse_assign(centers)
+            _sparse_lloyd.sparse_cluster_sums(*self._csr, self.sample_weight, self.labels,
+                                              sums, weights, self.n_threads)
+            return sums, weights, inertia, int(np.count_nonzero(before != self.labels))
+        inertia = _lloyd.lloyd_pass(self.X, self.sample_weight, centers, self.labels,
+                                    np.empty(0, dtype=self.dtype), sums, weights,
+                                    self.n_threads, want_inertia, self._n_changed)
+        return sums, weights, inertia, int(self._n_changed[0])
+
+    def _sparse_assign(self, centers, min_sqdist=None):
+        if min_sqdist is None:
+            min_sqdist = np.empty(0, dtype=self.dtype)
+        return _sparse_lloyd.sparse_assign(*self._csr, self.sample_weight,
+                                           self._x_sqnorms, centers, self.labels,
+                                           min_sqdist, self.n_threads)
+
+    def assign(self, centers):
+        """Label every row with its nearest centre; return the weighted inertia."""
+        centers = self._centers(centers)
+        if self.sparse:
+            return self._sparse_assign(centers)
+        return _lloyd.lloyd_pass(self.X, self.sample_weight, centers, self.labels,
+                                 np.empty(0, dtype=self.dtype), np.empty((0, 0)),
+                                 np.empty(0), self.n_threads)
+
+    def assigned_sqdist(self, centers):
+        """Squared distance of each row to its labelled centre."""
+        centers = self._centers(centers)
+        out = np.empty(self.n_samples, dtype=self.dtype)
+        if self.sparse:
+            self._sparse_assign(centers, out)      # the labels are these centres' already
+            return out
+        _hamerly.label_sqdist(self.X, centers, self.labels, out, self.n_threads)
+        return out
+
+    def relocation_rows(self, centers, n_empty):
+        """Rows for ``n_empty`` empty clusters: [(row, label, weight, value)]."""
+        min_sqdist = self.assigned_sqdist(centers)
+        rows = choose_rows(self.X, self.sample_weight, self.labels, min_sqdist, n_empty)
+        return [(row, int(self.labels[row]), float(self.sample_weight[row]),
+                 dense_row(self.X, row)) for row in rows]
+
+    def result_labels(self):
+        return self.labels
+
+    def counts(self, n_clusters):
+        return np.bincount(self.labels, minlength=n_clusters)
+
+    # ----------------------------------------------------- Hamerly passes
+    def hamerly_pass(self, centers, half_sep, move, lower_drop, sums, weights, counts, *,
+                     first, exact, tighten):
+        """One Hamerly pass over the engine's bounds; the running statistics
+        ``sums``, ``weights``, ``counts`` are updated in place (overwritten
+        on the first pass).  Returns (inertia, distance evaluations, labels
+        changed, rows whose bounds failed, rows a tightening clears)."""
+        if first or self._bounds is None:
+            n = self.n_samples
+            self._bounds = {
+                "upper": np.empty(n), "lower": np.zeros(n),
+                "moved_rows": np.empty(n, dtype=np.intc),
+                "moved_from": np.empty(n, dtype=np.intc),
+                "x_sqnorm": np.empty(n),   # filled in by the first pass
+            }
+        b = self._bounds
+        return _hamerly.hamerly_pass(
+            self.X, self.sample_weight, self._centers(centers), half_sep, move,
+            lower_drop, self.labels, b["upper"], b["lower"], sums, weights, counts,
+            b["moved_rows"], b["moved_from"], first, exact, self.n_threads,
+            b["x_sqnorm"], tighten)
+
+    def inertia_of_labels(self, centers):
+        """The weighted inertia of the current labels under ``centers``."""
+        d = self.assigned_sqdist(centers).astype(np.float64)
+        return float(self.sample_weight.astype(np.float64) @ d)
+
+    def labels_at(self, rows):
+        return self.labels[np.asarray(rows, dtype=np.intp)].copy()
+
+    def move_rows(self, moves):
+        """Relocated rows join their new clusters; their bounds start over."""
+        for cluster, row in moves:
+            self.labels[row] = cluster
+            if self._bounds is not None:
+                self._bounds["upper"][row] = np.inf
+                self._bounds["lower"][row] = 0.0
+
+    def cluster_statistics(self, n_clusters):
+        """Weighted per-cluster sums, weights and counts of rows of positive
+        weight, from the current labels."""
+        sums = np.empty((n_clusters, self.n_features))
+        weights = np.empty(n_clusters)
+        counts = np.empty(n_clusters, dtype=np.int64)
+        _hamerly.cluster_statistics(self.X, self.sample_weight, self.labels, sums,
+                                    weights, counts, self.n_threads)
+        return sums, weights, counts
+
+    # ------------------------------------------------------- Elkan passes
+    def elkan_pass(self, centers, half_sep, half_cc, drops, now, *, first):
+        """One Elkan pass: (sums, weights, inertia, distance evaluations,
+        labels changed); its n_samples x n_clusters bounds live here."""
+        k = centers.shape[0]
+        if first or self._bounds is None:
+            self._bounds = {
+                "lower": np.empty((self.n_samples, k), dtype=np.float32),
+                "stamp": np.zeros(self.n_samples, dtype=np.int32),
+                "min_sqdist": np.empty(self.n_samples, dtype=self.dtype),
+            }
+        b = self._bounds
+        sums = np.empty((k, self.n_features))
+        weights = np.empty(k)
+        inertia, evals, changed = _elkan.elkan_pass(
+            self.X, self.sample_weight, self._centers(centers), half_sep, half_cc, drops,
+            now, self.labels, b["lower"], b["stamp"], b["min_sqdist"], sums, weights,
+            first, self.n_threads)
+        return sums, weights, inertia, evals, changed
+
+    # ---------------------------------------------------------- EM passes
+    def em_pass(self, model, hard):
+        """One EM pass with statistics: (log-likelihood sum, (nk, s1, s2))."""
+        return model.run(self.X, self.sample_weight, hard=hard, n_threads=self.n_threads,
+                         stats=True)
+
+    def mixture_moments(self, seeds, n_components, covariance_type, random_state, shift,
+                        labels=None):
+        """Statistics of the initial responsibilities: the partition by the
+        nearest of ``seeds`` (``labels`` when known), or random soft ones when
+        ``seeds`` is None: (nk, s1, s2, means)."""
+        ctype = _em.COV_CODES[covariance_type]
+        if seeds is not None:
+            if labels is None:
+                labels = nearest_labels(self.X, seeds, self.n_threads)[0]
+            return label_moments(self.X, self.sample_weight, labels, n_components, ctype,
+                                 seeds)
+        blocks = random_blocks(self.n_samples, n_components, random_state)
+        return soft_moments(self.X, self.sample_weight, blocks, n_components, ctype, shift)
+
+    def em_labels(self, model, hard):
+        labels = np.empty(self.n_samples, dtype=np.int32)
+        model.run(self.X, self.sample_weight, hard=hard, n_threads=self.n_threads,
+                  labels=labels)
+        return labels
+
