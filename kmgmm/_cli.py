@@ -382,8 +382,11 @@ def _cmd_info(args):
 
 # ------------------------------------------------------------ demo, bench
 def _cmd_demo(args):
-    from ._demo import run_demo
+    from ._demo import MIN_SAMPLES, run_demo
 
+    if args.n_samples < MIN_SAMPLES:
+        raise UsageError(f"demo: --n-samples {args.n_samples} is too small; use at "
+                         f"least {MIN_SAMPLES}")
     if args.plot is not None:
         check_output_path(args.plot, what="plot")
         try:

@@ -22,6 +22,7 @@ TRUE_WEIGHTS = np.array([0.35, 0.35, 0.30])
 TRUE_MEANS = np.array([[-1.0, 0.0], [1.0, 0.0], [2.0, 6.0]])
 TRUE_COVARIANCES = np.array([np.eye(2), np.eye(2), [[2.0, 0.9], [0.9, 1.0]]])
 OVERLAPPING = (0, 1)  # the components whose distance the table reports
+MIN_SAMPLES = 10 * len(TRUE_WEIGHTS)   # a few rows per component at least
 FIXED_VARIANCE = 1.0  # the overlapping pair's true variance
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
 KMEANS_MAX_ITER = 300
@@ -97,10 +98,9 @@ def run_demo(n_samples=1_000_000, seed=0, n_threads=None, max_iter=None, plot=No
     from ._threads import effective_n_threads
 
     out = out or sys.stdout
-    if n_samples < 10 * len(TRUE_WEIGHTS):
-        from ._cli import UsageError
-        raise UsageError(f"demo: --n-samples {n_samples} is too small; use at least "
-                         f"{10 * len(TRUE_WEIGHTS)}")
+    if n_samples < MIN_SAMPLES:
+        raise ValueError(f"demo: n_samples={n_samples} is too small; use at least "
+                         f"{MIN_SAMPLES}")
     progress = ProgressLine(enabled=not quiet)
     X, y = make_data(n_samples, seed)
     true_distance = float(np.linalg.norm(TRUE_MEANS[OVERLAPPING[0]]

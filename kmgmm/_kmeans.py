@@ -23,8 +23,6 @@ from ._validation import (
 
 ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
 INITS = ("k-means++", "random")
-# Seedings on a Dask cluster (``_engines.dask``): k-means|| for "k-means++".
-DASK_INITS = ("k-means++", "k-means||", "k-means++-sample", "random")
 
 
 class KMeans(BaseEstimator):
@@ -253,8 +251,7 @@ class KMeans(BaseEstimator):
 
     def _fit_engine(self, engine, names=None, *, w_unit=1.0, quiet=False):
         """Fit on an engine (``fit``, and a mixture's initialisation)."""
-        init, n_init = self._check_params(
-            engine, inits=INITS if engine.keeps_labels else DASK_INITS)
+        init, n_init = self._check_params(engine, inits=engine.inits)
         n_samples = engine.n_samples
         if n_samples < self.n_clusters:
             raise ValueError(

@@ -27,7 +27,7 @@ def make_engine(X, sample_weight, n_threads, *, allow_sparse=True, dtype=None):
     scale.  Dask input keeps its weights as given (``unit`` 1).
     """
     if is_dask_collection(X):
-        from .._dask import as_dask_array, as_dask_weight
+        from .dask_collections import as_dask_array, as_dask_weight
         from .dask import DaskEngine
 
         if n_threads is not None:

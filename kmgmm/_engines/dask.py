@@ -37,7 +37,6 @@ import hashlib
 import numpy as np
 
 from .. import _hamerly, _lloyd
-from .._algorithms.seeding import canonical_order, kmeans_plusplus, random_rows
 from .._conditioning import Moments, power_of_two_at_least
 from .._algorithms.mixture_moments import (
     first_moments, means_from_moments, one_hot_blocks, random_blocks, second_moments,
@@ -47,20 +46,10 @@ from .._relocation import (
     CANDIDATES_PER_CLUSTER, MIN_CANDIDATES, RowChooser, distinct_keys, farthest_rows,
     row_keys,
 )
-from .._threads import effective_n_threads, single_threaded_blas
-from .._algorithms.lloyd import lloyd
+from .._threads import single_threaded_blas
 from .dask_runner import Blocks, runner, task_threads
-from .memory import MemoryEngine
+from .dask_seeding import seed_centers
 
-# k-means|| settings: rounds, and rows sampled per round per cluster.
-N_ROUNDS = 5
-OVERSAMPLING_FACTOR = 2.0
-
-# Rows gathered for init="k-means++-sample" and "random": at least this many,
-# or 100 per cluster.
-SAMPLE_ROWS = 10_000
-
-DASK_INITS = ("k-means++", "k-means||", "k-means++-sample", "random")
 
 
 # ------------------------------------------------------------- block tasks
@@ -145,56 +134,6 @@ def _distinct_block(x, w, centers, clusters, caps, n_threads):
     positive = w > 0
     return [distinct_keys(x, np.flatnonzero((labels == a) & positive), cap)
             for a, cap in zip(clusters, caps)]
-
-
-def _nearest_block(x, w, state, centers, n_threads):
-    """k-means||: each row's squared distance to the candidates so far, and the
-    weighted cost (``state`` is this block's previous result, or None)."""
-    labels = np.empty(x.shape[0], dtype=np.int32)
-    sqdist = np.empty(x.shape[0], dtype=x.dtype)
-    with single_threaded_blas():
-        _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels, sqdist,
-                          np.empty((0, 0)), np.empty(0), task_threads(n_threads))
-    closest = sqdist.astype(np.float64)
-    if state is not None:
-        closest = np.minimum(state[0], closest)
-    return closest, (float(_weights_of(x, w).astype(np.float64) @ closest),)
-
-
-def _oversample_block(x, w, state, cost, ell, seed):
-    """k-means||: rows drawn with probability min(1, ell * w * d^2 / cost)."""
-    p = ell * _weights_of(x, w).astype(np.float64) * state[0] / cost
-    u = np.random.RandomState(seed).uniform(size=x.shape[0])
-    return x[u < p]
-
-
-def _uniform_sample_block(x, w, rate, seed):
-    """Rows kept with probability ``rate``, with their weights."""
-    keep = np.random.RandomState(seed).uniform(size=x.shape[0]) < rate
-    return x[keep], _weights_of(x, w)[keep]
-
-
-def _draw_row_block(x, w, value):
-    """The row where the block's cumulative weight first exceeds ``value``."""
-    w = _weights_of(x, w).astype(np.float64)
-    j = int(np.searchsorted(np.cumsum(w), value, side="right"))
-    positive = np.flatnonzero(w > 0)
-    if j >= x.shape[0] or w[j] <= 0:
-        j = positive[-1]
-    return x[j]
-
-
-def _candidate_weight_block(x, w, candidates, n_threads):
-    """Weight of the rows nearest to each candidate."""
-    k, d = candidates.shape
-    labels = np.empty(x.shape[0], dtype=np.int32)
-    sums = np.empty((k, d))
-    weights = np.empty(k)
-    with single_threaded_blas():
-        _lloyd.lloyd_pass(x, _weights_of(x, w), candidates, labels,
-                          np.empty(0, dtype=x.dtype), sums, weights,
-                          task_threads(n_threads))
-    return (weights,)
 
 
 def _hamerly_block(x, w, state, centers, half_sep, move, lower_drop, first, exact,
@@ -294,90 +233,14 @@ def _gmm_labels_block(x, w, model, hard, n_threads):
 
 
 
-# ---------------------------------------------------------------- seeding
-def kmeans_parallel(data, n_clusters, block_wsum, random_state, n_threads, *,
-                    n_rounds=N_ROUNDS, oversampling_factor=OVERSAMPLING_FACTOR):
-    """k-means|| seeding (Bahmani et al., 2012); returns centres in X's dtype."""
-    runner = data.runner
-    # The first centre: one row drawn with probability proportional to weight.
-    value = random_state.uniform() * block_wsum.sum()
-    b = min(int(np.searchsorted(np.cumsum(block_wsum), value, side="right")),
-            len(block_wsum) - 1)
-    while block_wsum[b] <= 0:
-        b -= 1
-    value -= block_wsum[:b].sum()
-    first = runner.gather(runner.map(_draw_row_block, Blocks([data.xs[b]]),
-                                     Blocks([data.ws[b]]), value))[0]
-    candidates = [np.asarray(first, dtype=data.dtype)[None]]
-    ell = oversampling_factor * n_clusters
-    state = Blocks([None] * len(data.xs))
-    new = candidates[0]
-    for _ in range(n_rounds):
-        state = runner.map(_nearest_block, data.xs, data.ws, state, runner.put(new),
-                           n_threads)
-        cost = runner.reduce(runner.item(state, 1))[0]
-        if not cost > 0:
-            break
-        seeds = Blocks(random_state.randint(np.iinfo(np.int32).max, size=len(data.xs)))
-        drawn = runner.gather(runner.map(_oversample_block, data.xs, data.ws, state,
-                                         cost, ell, seeds))
-        new = np.ascontiguousarray(np.concatenate(drawn), dtype=data.dtype)
-        if new.shape[0] == 0:
-            continue
-        candidates.append(new)
-    cand = np.ascontiguousarray(np.concatenate(candidates), dtype=data.dtype)
-    if cand.shape[0] < n_clusters:
-        return None
-    (cand_w,) = data.run(_candidate_weight_block, runner.put(cand), n_threads)
-    cand_w = cand_w.astype(data.dtype)
-    n_local = effective_n_threads(None)
-    with single_threaded_blas():
-        centers, _ = kmeans_plusplus(cand, n_clusters, cand_w, random_state,
-                                     canonical_order(cand), n_threads=n_local)
-        centers = lloyd(MemoryEngine(cand, cand_w, n_local), centers, max_iter=100,
-                        tol=0.0)[1]
-    return centers
-
-
-def _sample(data, n_clusters, random_state):
-    """A uniform sample of at least SAMPLE_ROWS rows (all rows if fewer)."""
-    target = max(SAMPLE_ROWS, 100 * n_clusters)
-    rate = min(1.0, target / data.n_samples)
-    seeds = Blocks(random_state.randint(np.iinfo(np.int32).max, size=len(data.xs)))
-    parts = data.runner.gather(data.runner.map(_uniform_sample_block, data.xs,
-                                               data.ws, rate, seeds))
-    rows = np.ascontiguousarray(np.concatenate([p[0] for p in parts]), dtype=data.dtype)
-    w = np.ascontiguousarray(np.concatenate([p[1] for p in parts]), dtype=data.dtype)
-    return rows, w
-
-
-def seed_centers(data, n_clusters, init, block_wsum, random_state, n_threads):
-    """Initial centres for one of the ``DASK_INITS`` strings."""
-    k = n_clusters
-    if init in ("k-means++", "k-means||"):
-        centers = kmeans_parallel(data, k, block_wsum, random_state, n_threads)
-        if centers is not None:
-            return centers
-    rows, w = _sample(data, k, random_state)
-    if np.count_nonzero(w > 0) < k:
-        rows, w = _sample(data, data.n_samples, random_state)
-    order = canonical_order(rows)
-    with single_threaded_blas():
-        if init == "random":
-            return random_rows(rows, k, w, random_state, order)[0]
-        return kmeans_plusplus(rows, k, w, random_state, order,
-                               n_threads=effective_n_threads(None))[0]
-
-
-
-
-
 # ------------------------------------------------------------- the engine
 class DaskEngine:
     """X and its sample weights as persisted blocks of rows (see the module)."""
 
     keeps_labels = False    # labels are made by a last pass, as a Dask array
     sparse = False
+    # The seedings offered: "k-means++" and "k-means||" are k-means||.
+    inits = ("k-means++", "k-means||", "k-means++-sample", "random")
 
     def __init__(self, X, sample_weight, n_threads):
         self.array = X
@@ -464,7 +327,7 @@ class DaskEngine:
 
     # ------------------------------------------------------------ seeding
     def seed(self, init, n_clusters, random_state):
-        """Initial centres for one of the ``DASK_INITS`` strings."""
+        """Initial centres for one of ``inits``."""
         block_wsum = self.summary()[3]
         return seed_centers(self, n_clusters, init, block_wsum, random_state,
                             self.n_threads)

@@ -68,6 +68,7 @@ class MemoryEngine:
     """X (dense or CSR) and its sample weights in this process."""
 
     keeps_labels = True      # the labels of the last pass stay valid here
+    inits = ("k-means++", "random")   # the seedings offered
 
     def __init__(self, X, sample_weight, n_threads):
         self.X = X
