@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from ._covariance import COVARIANCE_TYPES
 from ._metrics import adjusted_rand_score
 from ._progress import IterationClock, ProgressLine, watch
 
@@ -24,7 +25,6 @@ TRUE_COVARIANCES = np.array([np.eye(2), np.eye(2), [[2.0, 0.9], [0.9, 1.0]]])
 OVERLAPPING = (0, 1)  # the components whose distance the table reports
 MIN_SAMPLES = 10 * len(TRUE_WEIGHTS)   # a few rows per component at least
 FIXED_VARIANCE = 1.0  # the overlapping pair's true variance
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
 KMEANS_MAX_ITER = 300
 EM_MAX_ITER = 100
 EM_TOL = 1e-5

@@ -18,8 +18,8 @@ import numpy as np
 from scipy import linalg
 
 from . import _em
+from ._covariance import COVARIANCE_TYPES, COVARIANCES  # noqa: F401 (re-exported)
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
 
 # Added to every component's weight (relative to the total weight), so that
 # an empty component divides safely without moving the others' estimates.
@@ -35,26 +35,13 @@ _ILL_DEFINED = (
 
 def covariance_shape(covariance_type, n_components, n_features):
     """Expected shape of covariances_ (and precisions_) for a covariance type."""
-    return {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-        "fixed": (n_components,),
-    }[covariance_type]
+    return COVARIANCES[covariance_type].shape(n_components, n_features)
 
 
 def n_parameters(covariance_type, n_components, n_features):
     """Number of free parameters of the model (for BIC and AIC)."""
     k, d = n_components, n_features
-    cov = {
-        "full": k * d * (d + 1) / 2,
-        "tied": d * (d + 1) / 2,
-        "diag": k * d,
-        "spherical": k,
-        "fixed": 0,
-    }[covariance_type]
-    return int(cov + k * d + k - 1)
+    return COVARIANCES[covariance_type].n_free(k, d) + k * d + k - 1
 
 
 def m_step(nk, s1, s2, means_old, covariance_type, reg_covar, variance):
@@ -69,7 +56,7 @@ def m_step(nk, s1, s2, means_old, covariance_type, reg_covar, variance):
     delta = s1 / nk_reg[:, None]          # new mean - old mean
     means = means_old + delta
     weights = nk_reg / nk_reg.sum()
-    if covariance_type in ("full", "tied"):
+    if COVARIANCES[covariance_type].has_matrix:
         # sum r (x - m)(x - m)^T = S - s1 delta^T - delta s1^T + nk delta delta^T
         cross = s1[:, :, None] * delta[:, None, :]
         corr = cross + np.swapaxes(cross, 1, 2) - nk[:, None, None] * (
@@ -172,7 +159,7 @@ def log_det_cholesky(prec_chol, covariance_type, n_features):
     return n_features * np.log(prec_chol)
 
 
-def moments_about(nk, s1c, s2c, mu, ctype):
+def moments_about(nk, s1c, s2c, mu, covariance_type):
     """Move moments about a shift to moments about the (shifted) means ``mu``.
 
     ``s1c``, ``s2c`` are in the kernel's layout (``src/_em.pyx``: FULL's
@@ -180,19 +167,20 @@ def moments_about(nk, s1c, s2c, mu, ctype):
     """
     k, d = mu.shape
     s1 = s1c - nk[:, None] * mu
-    if ctype in (0, 1):
+    kind = COVARIANCES[covariance_type].moments
+    if kind in ("full", "tied"):
         # sum_i r (xc - mu)(xc - mu)^T = Sc - s1c mu^T - mu s1c^T + nk mu mu^T
         cross = s1c[:, :, None] * mu[:, None, :]
         corr = (nk[:, None, None] * mu[:, :, None] * mu[:, None, :]
                 - cross - np.swapaxes(cross, 1, 2))
-        if ctype == 0:
+        if kind == "full":
             rows, cols = np.tril_indices(d)
             S = np.empty((k, d, d))
             S[:, rows, cols] = s2c.reshape(k, -1)
             S[:, cols, rows] = s2c.reshape(k, -1)
             return nk, s1, (S + corr).ravel()
         return nk, s1, (s2c.reshape(d, d) + corr.sum(axis=0)).ravel()
-    if ctype == 2:
+    if kind == "diag":
         S = s2c.reshape(k, d) - 2 * mu * s1c + nk[:, None] * mu * mu
         return nk, s1, S.ravel()
     return nk, s1, s2c
@@ -210,7 +198,8 @@ class KernelModel:
         means = np.asarray(means, dtype=np.float64)
         prec_chol = np.asarray(prec_chol, dtype=np.float64)
         k, d = means.shape
-        self.ctype = _em.COV_CODES[covariance_type]
+        self.covariance_type = covariance_type
+        self.ctype = COVARIANCES[covariance_type].kernel_code
         self.shift = np.ascontiguousarray(shift, dtype=np.float64)
         mu = means - self.shift
         self.mu = np.ascontiguousarray(mu, dtype=dtype)
@@ -258,7 +247,7 @@ class KernelModel:
         if stats:
             nk = np.empty(k)
             s1 = np.empty((k, d))
-            size = {0: k * d * (d + 1) // 2, 1: d * d, 2: k * d, 3: 0}[self.ctype]
+            size = COVARIANCES[self.covariance_type].kernel_moments_size(k, d)
             s2 = np.empty(size)
         else:
             nk, s1, s2 = np.empty(0), np.empty((0, 0)), np.empty(0)
@@ -272,7 +261,8 @@ class KernelModel:
         )
         if not stats:
             return ll, None
-        return ll, moments_about(nk, s1, s2, self.mu.astype(np.float64), self.ctype)
+        return ll, moments_about(nk, s1, s2, self.mu.astype(np.float64),
+                                 self.covariance_type)
 
 
 

@@ -157,3 +157,14 @@ def test_exp_and_log_match_libm():
     y = np.concatenate([np.linspace(1, 1000, 200_001),
                         np.exp(rng.uniform(-700, 700, 10_000)), [np.sqrt(2), 0.5, 1.0]])
     np.testing.assert_allclose(_em.log_pos(y), np.log(y), rtol=1e-15, atol=1e-15)
+
+
+def test_covariance_table_matches_the_kernel_codes():
+    from kmgmm._covariance import COVARIANCES
+
+    assert set(COVARIANCES) == set(_em.COV_CODES)
+    for name, cov in COVARIANCES.items():
+        assert cov.kernel_code == _em.COV_CODES[name]
+    assert COVARIANCES["full"].shape(3, 2) == (3, 2, 2)
+    assert COVARIANCES["tied"].n_free(3, 4) == 10
+    assert COVARIANCES["fixed"].n_free(3, 4) == 0

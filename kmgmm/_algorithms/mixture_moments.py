@@ -4,6 +4,7 @@ so no n_samples x n_components array is ever built.  Each function works on
 the rows it is given: all of X in memory, or one block on a Dask worker."""
 import numpy as np
 
+from .._covariance import COVARIANCES
 from .._gaussian import moments_about
 from .seeding import ROWS_PER_BLOCK
 
@@ -31,7 +32,8 @@ def random_blocks(n_samples, n_components, random_state):
     return blocks
 
 
-def label_moments(X, sample_weight, labels, n_components, ctype, fallback_means):
+def label_moments(X, sample_weight, labels, n_components, covariance_type,
+                  fallback_means):
     """Statistics of a hard partition, about each part's mean (two passes).
 
     Rows are visited part by part (one argsort of the labels), a block of
@@ -43,7 +45,8 @@ def label_moments(X, sample_weight, labels, n_components, ctype, fallback_means)
     bounds = np.searchsorted(labels[order], np.arange(k + 1))
     nk = np.zeros(k)
     s1 = np.zeros((k, d))
-    s2 = np.zeros({0: (k, d, d), 1: (d, d), 2: (k, d), 3: (0,)}[ctype])
+    kind = COVARIANCES[covariance_type].moments
+    s2 = np.zeros(COVARIANCES[covariance_type].moments_shape(k, d))
     means = np.array(fallback_means, dtype=np.float64)
 
     def pieces(j):
@@ -61,10 +64,10 @@ def label_moments(X, sample_weight, labels, n_components, ctype, fallback_means)
         for x, wj in pieces(j):
             D = x - means[j]
             s1[j] += wj @ D
-            if ctype in (0, 1):
-                target = s2[j] if ctype == 0 else s2
+            if kind in ("full", "tied"):
+                target = s2[j] if kind == "full" else s2
                 target += (wj[:, None] * D).T @ D
-            elif ctype == 2:
+            elif kind == "diag":
                 s2[j] += wj @ (D * D)
     return nk, s1, s2.ravel(), means
 
@@ -88,12 +91,8 @@ def second_moments(X, sample_weight, blocks, n_components, covariance_type, mean
     k, d = n_components, X.shape[1]
     w = sample_weight.astype(np.float64, copy=False)
     s1 = np.zeros((k, d))
-    if covariance_type == "full":
-        s2 = np.zeros((k, d, d))
-    elif covariance_type == "tied":
-        s2 = np.zeros((d, d))
-    else:
-        s2 = np.zeros((k, d))
+    kind = COVARIANCES[covariance_type].moments
+    s2 = np.zeros(COVARIANCES[covariance_type].moments_shape(k, d))
     for sl, r in blocks():
         x = X[sl].astype(np.float64, copy=False)
         wr = w[sl, None] * r
@@ -104,10 +103,10 @@ def second_moments(X, sample_weight, blocks, n_components, covariance_type, mean
             D = x[sel] - means[j]
             a = wr[sel, j]
             s1[j] += a @ D
-            if covariance_type in ("full", "tied"):
-                target = s2[j] if covariance_type == "full" else s2
+            if kind in ("full", "tied"):
+                target = s2[j] if kind == "full" else s2
                 target += (a[:, None] * D).T @ D
-            elif covariance_type != "fixed":
+            elif kind == "diag":
                 s2[j] += a @ (D * D)
     return s1, s2.ravel()
 
@@ -120,7 +119,7 @@ def means_from_moments(nk, sx, fallback_means):
     return means
 
 
-def soft_moments(X, sample_weight, blocks, n_components, ctype, shift):
+def soft_moments(X, sample_weight, blocks, n_components, covariance_type, shift):
     """Statistics of soft responsibilities ``blocks`` about their means.
 
     One pass: moments about ``shift`` (the data's mean) in float64, moved to
@@ -131,20 +130,21 @@ def soft_moments(X, sample_weight, blocks, n_components, ctype, shift):
     rows, cols = np.tril_indices(d)
     nk = np.zeros(k)
     s1c = np.zeros((k, d))
-    s2c = np.zeros({0: k * len(rows), 1: d * d, 2: k * d, 3: 0}[ctype])
+    kind = COVARIANCES[covariance_type].moments
+    s2c = np.zeros(COVARIANCES[covariance_type].kernel_moments_size(k, d))
     for sl, r in blocks():
         xc = X[sl].astype(np.float64) - shift
         wr = w[sl, None] * r
         nk += wr.sum(axis=0)
         s1c += wr.T @ xc
-        if ctype == 0:
+        if kind == "full":
             s2c += (wr.T @ (xc[:, rows] * xc[:, cols])).ravel()
-        elif ctype == 1:
+        elif kind == "tied":
             s2c += ((w[sl, None] * xc).T @ xc).ravel()
-        elif ctype == 2:
+        elif kind == "diag":
             s2c += (wr.T @ (xc * xc)).ravel()
     mu = s1c / nk[:, None]
-    nk, s1, s2 = moments_about(nk, s1c, s2c, mu, ctype)
+    nk, s1, s2 = moments_about(nk, s1c, s2c, mu, covariance_type)
     return nk, s1, s2, mu + shift
 
 

@@ -8,7 +8,7 @@ The engine for a Dask collection (``_engines.dask``) has the same methods.
 """
 import numpy as np
 
-from .. import _elkan, _em, _hamerly, _lloyd, _sparse_lloyd
+from .. import _elkan, _hamerly, _lloyd, _sparse_lloyd
 from .._algorithms.mixture_moments import label_moments, random_blocks, soft_moments
 from .._assign import nearest_labels
 from .._algorithms.seeding import canonical_order, kmeans_plusplus, random_rows, row_sqnorms
@@ -268,14 +268,14 @@ class MemoryEngine:
         """Statistics of the initial responsibilities: the partition by the
         nearest of ``seeds`` (``labels`` when known), or random soft ones when
         ``seeds`` is None: (nk, s1, s2, means)."""
-        ctype = _em.COV_CODES[covariance_type]
         if seeds is not None:
             if labels is None:
                 labels = nearest_labels(self.X, seeds, self.n_threads)[0]
-            return label_moments(self.X, self.sample_weight, labels, n_components, ctype,
-                                 seeds)
+            return label_moments(self.X, self.sample_weight, labels, n_components,
+                                 covariance_type, seeds)
         blocks = random_blocks(self.n_samples, n_components, random_state)
-        return soft_moments(self.X, self.sample_weight, blocks, n_components, ctype, shift)
+        return soft_moments(self.X, self.sample_weight, blocks, n_components,
+                            covariance_type, shift)
 
     def em_labels(self, model, hard):
         labels = np.empty(self.n_samples, dtype=np.int32)
