@@ -5,22 +5,21 @@ import numpy as np
 
 from ._base import BaseEstimator
 from ._gaussian import (
-    COVARIANCE_TYPES, KernelModel, cholesky_from_precisions, covariance_shape,
+    KernelModel, cholesky_from_precisions, covariance_shape,
     n_parameters, precision_cholesky, precisions_from_cholesky, repair_far_rows,
 )
 from ._algorithms.em import em
 from ._engines import make_engine
-from ._gmm_init import INIT_PARAMS, initial_parameters
+from ._gmm_init import initial_parameters
+from ._params import validate
 from ._exceptions import warn_convergence
 from ._conditioning import MAX_SQ_EXP
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, check_choice, check_features, check_int, check_random_state,
-    check_real, check_sample_weight, feature_names_of, is_dask_collection, check_bool,
-    check_verbose,
+    as_float_array, check_features, check_int, check_random_state,
+    check_sample_weight, feature_names_of, is_dask_collection,
 )
 
-ASSIGNMENTS = ("soft", "hard")
 
 
 class GaussianMixture(BaseEstimator):
@@ -132,25 +131,14 @@ class GaussianMixture(BaseEstimator):
 
     # ----------------------------------------------------------- validation
     def _check_params(self, X):
-        k = check_int(self.n_components, "n_components", low=1)
-        d = X.shape[1]
-        check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
-        check_choice(self.assignment, "assignment", ASSIGNMENTS)
-        check_choice(self.init_params, "init_params", INIT_PARAMS)
-        check_real(self.tol, "tol", low=0)
-        check_real(self.reg_covar, "reg_covar", low=0)
-        check_int(self.max_iter, "max_iter", low=0)
-        check_int(self.n_init, "n_init", low=1)
-        check_verbose(self.verbose)
-        check_bool(self.estimate_weights, "estimate_weights")
-        check_bool(self.warm_start, "warm_start")
+        params = validate(self)
+        k, d = params["n_components"], X.shape[1]
         if self.covariance_type == "fixed":
             if self.variance is None:
                 raise ValueError(
                     "covariance_type='fixed' needs the known variance: pass "
                     "variance=<a positive float> (every component then has "
                     "covariance variance * I).")
-            check_real(self.variance, "variance", low=0, low_inclusive=False)
         elif self.variance is not None:
             raise ValueError(
                 f"variance={self.variance!r} is only used with "

@@ -4,8 +4,6 @@ they give from the engine, then weights, means and covariances from them."""
 from ._gaussian import m_step
 from ._kmeans import KMeans
 
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-
 
 def initial_parameters(engine, n_components, *, init_params, means_init, covariance_type,
                        reg_covar, variance, random_state, n_threads, shift):

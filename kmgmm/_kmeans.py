@@ -14,14 +14,13 @@ from ._conditioning import Conditioning, distances, for_centers, for_data, weigh
 from ._engines import make_engine
 from ._engines.memory import MemoryEngine, sparse_distances, sparse_weighted_mean_variance
 from ._exceptions import warn_convergence
+from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, as_float_csr, check_bool, check_choice, check_features, check_int,
-    check_random_state, check_real, check_sample_weight, check_verbose,
-    feature_names_of, is_dask_collection, is_sparse,
+    as_float_array, as_float_csr, check_choice, check_features, check_int,
+    check_random_state, check_sample_weight, feature_names_of, is_dask_collection, is_sparse,
 )
 
-ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
 INITS = ("k-means++", "random")
 
 
@@ -153,12 +152,7 @@ class KMeans(BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _check_params(self, X, inits=INITS, stacklevel=5):
         """Validated (init, n_init); ``inits`` are the init names accepted."""
-        check_int(self.n_clusters, "n_clusters", low=1)
-        check_int(self.max_iter, "max_iter", low=1)
-        check_real(self.tol, "tol", low=0)
-        check_verbose(self.verbose)
-        check_bool(self.copy_x, "copy_x")
-        check_choice(self.algorithm, "algorithm", ALGORITHMS)
+        validate(self)
         init = self.init
         if isinstance(init, str):
             check_choice(init, "init", inits)
