@@ -90,28 +90,10 @@ class KMeans(BaseEstimator):
         on leave more than 80% of the rows failing their bounds (or the
         third more than 90%), as on heavily overlapping clusters. Where a row is more work
         the bound bookkeeping is small against it and Hamerly runs to the
-        end. It never picks Elkan. The measurements behind the rule (2
-        threads, AVX2/FMA, fits from the same random rows, Gaussian mixtures
-        with well-separated or heavily overlapping components):
-
-        - 2-4 features, 300 000 rows, k 8-128, 30 iterations: Lloyd's
-          direct kernel (rows across the vector lanes) beat Hamerly on every
-          shape but two (float64, k=128, 2 and 3 features, separated:
-          Hamerly 0.86x and 0.82x); elsewhere Hamerly took 1.05-5.8x its
-          time;
-        - 5-16 features, same runs: "auto" took 0.33-0.90x Lloyd's time on
-          separated data and 0.81-1.25x on overlapping data (Hamerly alone
-          0.78-1.75x there; the loss left is the passes before the fallback,
-          or shapes where the bounds pay only a little);
-        - Elkan took 2.1-9.1x Hamerly's time (8-784 features, k 10-128,
-          both dtypes, both kinds of data);
-        - 50 iterations on the benchmark shapes
-          (``benchmarks/bench_kmeans_accel.py``), "auto" against
-          scikit-learn's Lloyd on separated data, float32 / float64:
-          1 000 000 x 32, k=64: 0.23 / 0.17; 200 000 x 128, k=256: 0.21 /
-          0.18; 2 000 000 x 2, k=8 (Lloyd): 0.21 / 0.27; 100 000 x 784, k=10:
-          0.16 / 0.11. Against kmgmm's Lloyd on overlapping data: 1.02 /
-          0.94, 0.97 / 1.00, 1.0 (Lloyd), 0.29 / 0.27.
+        end. It never picks Elkan. On a Dask cluster Hamerly's bounds stay
+        with their blocks on the workers; "elkan" runs Hamerly there (same
+        result). The measurements behind the rule are in
+        ``benchmarks/README.md``.
     n_threads : int or None, default=None
         OpenMP threads for the kernels. None uses every core allowed by
         ``OMP_NUM_THREADS`` and threadpoolctl limits. Results do not depend
