@@ -290,6 +290,7 @@ class KMeans(BaseEstimator):
                 if engine.keeps_labels:
                     labels = labels.copy()
         finally:
+            teng.release()
             if in_place:
                 cond.restore(teng.X)
         inertia = inertia * cond.squared_factor() * w_unit

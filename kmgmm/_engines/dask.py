@@ -33,6 +33,8 @@ This module imports Dask; ``import kmgmm`` does not import it.
 """
 import copy
 import hashlib
+import threading
+import uuid
 
 import numpy as np
 
@@ -136,63 +138,92 @@ def _distinct_block(x, w, centers, clusters, caps, n_threads):
             for a, cap in zip(clusters, caps)]
 
 
-def _hamerly_block(x, w, state, centers, half_sep, move, lower_drop, first, exact,
-                   tighten, n_threads):
-    """One Hamerly pass over a block: (its new state, its statistics).
+# Hamerly's per-row state (labels, bounds, squared norms) and its block's
+# running statistics stay in the process of the worker that holds the block,
+# keyed by (fit, block): no state crosses the network, and a pass task finds
+# it beside its block.  A task that finds no state for its block, or one not
+# of the previous pass (its worker was lost, or the task ran elsewhere),
+# starts that block over as a first pass: every row fails its bounds, which
+# costs time, never a different result.
+_BLOCK_STATES = {}
+_STATES_LOCK = threading.Lock()
 
-    The state (labels and bounds) is copied, never changed in place, so a
-    task Dask runs again gives the same result.  A first pass returns the
-    block's statistics; later ones what the rows that changed cluster move
-    between the clusters (added to the running statistics on the client).
-    """
-    n = x.shape[0]
+
+def _new_block_state(n, k, d):
+    return {"labels": np.full(n, -1, dtype=np.int32), "upper": np.empty(n),
+            "lower": np.zeros(n), "x_sqnorm": np.empty(n),
+            "moved_rows": np.empty(n, dtype=np.intc),
+            "moved_from": np.empty(n, dtype=np.intc),
+            "sums": np.empty((k, d)), "weights": np.empty(k),
+            "counts": np.empty(k, dtype=np.int64), "pass": 0}
+
+
+def _hamerly_block(x, w, key, params, n_pass, exact, tighten, n_threads):
+    """Pass ``n_pass`` of Hamerly over a block: the block's statistics (sums,
+    weights, counts of rows of positive weight) and the pass's counts."""
+    centers, half_sep, move, lower_drop = params
     k, d = centers.shape
-    if first or state is None:
-        state = {"labels": np.full(n, -1, dtype=np.int32), "upper": np.empty(n),
-                 "lower": np.zeros(n), "x_sqnorm": np.empty(n)}
-        first = True
-    else:
-        state = {key: value.copy() for key, value in state.items()}
-    sums = np.zeros((k, d))
-    weights = np.zeros(k)
-    counts = np.zeros(k, dtype=np.int64)
+    with _STATES_LOCK:
+        state = _BLOCK_STATES.get(key)
+    first = state is None or n_pass == 1 or state["pass"] != n_pass - 1
+    if first:
+        state = _new_block_state(x.shape[0], k, d)
     with single_threaded_blas():
         inertia, evals, changed, n_failed, n_clear = _hamerly.hamerly_pass(
             x, _weights_of(x, w), centers, half_sep, move, lower_drop, state["labels"],
-            state["upper"], state["lower"], sums, weights, counts,
-            np.empty(n, dtype=np.intc), np.empty(n, dtype=np.intc), first, exact,
+            state["upper"], state["lower"], state["sums"], state["weights"],
+            state["counts"], state["moved_rows"], state["moved_from"], first, exact,
             task_threads(n_threads), state["x_sqnorm"], tighten)
-    return state, (sums, weights, counts, inertia, evals, changed, n_failed, n_clear)
+    state["pass"] = n_pass
+    with _STATES_LOCK:
+        _BLOCK_STATES[key] = state
+    return (state["sums"].copy(), state["weights"].copy(), state["counts"].copy(),
+            inertia, evals, changed, n_failed, n_clear)
 
 
-def _state_labels_block(state, rows):
-    return state["labels"][rows].copy()
-
-
-def _move_rows_block(state, rows, clusters):
-    state = {key: value.copy() for key, value in state.items()}
-    state["labels"][rows] = clusters
-    state["upper"][rows] = np.inf
-    state["lower"][rows] = 0.0
+def _block_state(key):
+    with _STATES_LOCK:
+        state = _BLOCK_STATES.get(key)
+    if state is None:
+        raise RuntimeError(f"the bounds of block {key[1]} were lost with a worker; "
+                           "fit again")
     return state
 
 
-def _statistics_block(x, w, state, n_clusters, n_threads):
-    k, d = n_clusters, x.shape[1]
-    sums = np.empty((k, d))
-    weights = np.empty(k)
-    counts = np.empty(k, dtype=np.int64)
+def _state_labels_block(x, key, rows):
+    return _block_state(key)["labels"][rows].copy()
+
+
+def _move_rows_block(x, key, rows, clusters):
+    state = _block_state(key)
+    state["labels"][rows] = clusters
+    state["upper"][rows] = np.inf
+    state["lower"][rows] = 0.0
+    return len(rows)
+
+
+def _statistics_block(x, w, key, n_threads):
+    """The block's statistics from its labels (kept as its running ones)."""
+    state = _block_state(key)
     with single_threaded_blas():
-        _hamerly.cluster_statistics(x, _weights_of(x, w), state["labels"], sums, weights,
-                                    counts, task_threads(n_threads))
-    return sums, weights, counts
+        _hamerly.cluster_statistics(x, _weights_of(x, w), state["labels"], state["sums"],
+                                    state["weights"], state["counts"],
+                                    task_threads(n_threads))
+    return state["sums"].copy(), state["weights"].copy(), state["counts"].copy()
 
 
-def _state_inertia_block(x, w, state, centers, n_threads):
+def _state_inertia_block(x, w, key, centers, n_threads):
     out = np.empty(x.shape[0], dtype=x.dtype)
     with single_threaded_blas():
-        _hamerly.label_sqdist(x, centers, state["labels"], out, task_threads(n_threads))
+        _hamerly.label_sqdist(x, centers, _block_state(key)["labels"], out,
+                              task_threads(n_threads))
     return (float(_weights_of(x, w).astype(np.float64) @ out.astype(np.float64)),)
+
+
+def _release_block(x, key):
+    with _STATES_LOCK:
+        _BLOCK_STATES.pop(key, None)
+    return 0
 
 
 def _em_block(x, w, model, hard, n_threads):
@@ -256,13 +287,15 @@ class DaskEngine:
         self.n_threads = n_threads
         self._summary = None
         self._digests = None
-        self._states = None
+        self._token = None
+        self._n_pass = 0
         self._labels = None
         self._counts = None
 
     def reset(self):
         """Forget the per-row state of a previous run."""
-        self._digests = self._states = self._labels = self._counts = None
+        self.release()
+        self._digests = self._labels = self._counts = None
 
     @property
     def source(self):
@@ -411,64 +444,74 @@ class DaskEngine:
     # ----------------------------------------------------- Hamerly passes
     def hamerly_pass(self, centers, half_sep, move, lower_drop, sums, weights, counts, *,
                      first, exact, tighten):
-        if first or self._states is None:
-            self._states = Blocks([None] * len(self.xs))
-        put = self.runner.put
-        parts = self.runner.map(
-            _hamerly_block, self.xs, self.ws, self._states,
-            put(np.ascontiguousarray(centers, dtype=self.dtype)), put(half_sep),
-            put(move), put(lower_drop), first, exact, tighten, self.n_threads)
-        self._states = self.runner.item(parts, 0)
-        d_sums, d_weights, d_counts, inertia, evals, changed, n_failed, n_clear = (
-            self.runner.reduce(self.runner.item(parts, 1)))
-        if first:
-            sums[...] = d_sums
-            weights[...] = d_weights
-            counts[...] = d_counts
-        else:
-            sums += d_sums
-            weights += d_weights
-            counts += d_counts
+        """One Hamerly pass, its per-row state beside each block (see
+        ``_hamerly_block``); the statistics are overwritten with the blocks'
+        total."""
+        if first or self._token is None:
+            self.release()
+            self._token = uuid.uuid4().hex
+            self._n_pass = 0
+        self._n_pass += 1
+        params = self.runner.put((np.ascontiguousarray(centers, dtype=self.dtype),
+                                  half_sep, move, lower_drop))
+        parts = self.runner.map_beside(self.xs, _hamerly_block, self.xs, self.ws,
+                                       self._keys(), params, self._n_pass, exact, tighten,
+                                       self.n_threads)
+        (sums[...], weights[...], counts[...], inertia, evals, changed, n_failed,
+         n_clear) = self.runner.reduce(parts)
         if not exact:
             inertia = np.nan
         return inertia, int(evals), int(changed), int(n_failed), int(n_clear)
+
+    def _keys(self):
+        return Blocks((self._token, b) for b in range(len(self.xs)))
 
     def _by_block(self, rows):
         rows = np.asarray(rows, dtype=np.intp)
         block = np.searchsorted(self.offsets, rows, side="right") - 1
         return rows, block
 
+    def _on_blocks(self, blocks, fn, *args):
+        """``fn(x, key, *args[b])`` on the given blocks, beside them."""
+        keys = self._keys()
+        return self.runner.gather(self.runner.map_beside(
+            Blocks(self.xs[b] for b in blocks), fn, Blocks(self.xs[b] for b in blocks),
+            Blocks(keys[b] for b in blocks), *[Blocks(a) for a in args]))
+
     def labels_at(self, rows):
         rows, block = self._by_block(rows)
         out = np.empty(rows.size, dtype=np.int32)
-        for b in np.unique(block):
-            sel = block == b
-            part = self.runner.map(_state_labels_block, Blocks([self._states[b]]),
-                                   rows[sel] - self.offsets[b])
-            out[sel] = self.runner.gather(part)[0]
+        blocks = list(np.unique(block))
+        local = [rows[block == b] - self.offsets[b] for b in blocks]
+        for b, part in zip(blocks, self._on_blocks(blocks, _state_labels_block, local)):
+            out[block == b] = part
         return out
 
     def move_rows(self, moves):
         rows, block = self._by_block([row for _, row in moves])
         clusters = np.array([cluster for cluster, _ in moves], dtype=np.int32)
-        states = list(self._states)
-        for b in np.unique(block):
-            sel = block == b
-            states[b] = self.runner.map(_move_rows_block, Blocks([states[b]]),
-                                        rows[sel] - self.offsets[b], clusters[sel])[0]
-        self._states = Blocks(states)
+        blocks = list(np.unique(block))
+        self._on_blocks(blocks, _move_rows_block,
+                        [rows[block == b] - self.offsets[b] for b in blocks],
+                        [clusters[block == b] for b in blocks])
 
     def cluster_statistics(self, n_clusters):
-        return self.runner.reduce(self.runner.map(
-            _statistics_block, self.xs, self.ws, self._states, n_clusters,
-            self.n_threads))
+        return self.runner.reduce(self.runner.map_beside(
+            self.xs, _statistics_block, self.xs, self.ws, self._keys(), self.n_threads))
 
     def inertia_of_labels(self, centers):
-        (inertia,) = self.runner.reduce(self.runner.map(
-            _state_inertia_block, self.xs, self.ws, self._states,
+        (inertia,) = self.runner.reduce(self.runner.map_beside(
+            self.xs, _state_inertia_block, self.xs, self.ws, self._keys(),
             self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
             self.n_threads))
         return inertia
+
+    def release(self):
+        """Drop the per-row state a fit left on the workers."""
+        if self._token is not None:
+            self.runner.gather(self.runner.map_beside(self.xs, _release_block, self.xs,
+                                                      self._keys()))
+            self._token = None
 
     # ---------------------------------------------------------- EM passes
     def em_pass(self, model, hard):

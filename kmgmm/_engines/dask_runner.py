@@ -80,6 +80,11 @@ class LocalRunner:
     def item(self, parts, index):
         return Blocks(p[index] for p in parts)
 
+    def map_beside(self, blocks, fn, *args):
+        """``map``, each task on the worker that holds its block of ``blocks``
+        (so per-block state kept there is found again)."""
+        return self.map(fn, *args)
+
     def to_array(self, parts, chunks, dtype):
         return da.from_array(np.concatenate(list(parts)), chunks=(chunks,))
 
@@ -124,6 +129,18 @@ class ClusterRunner(LocalRunner):
     def item(self, parts, index):
         return Blocks(self.client.map(operator.getitem, parts, [index] * len(parts),
                                       pure=False))
+
+    def map_beside(self, blocks, fn, *args):
+        where = self.client.who_has(list(blocks))
+        n = len(blocks)
+        lists = [a if isinstance(a, Blocks) else [a] * n for a in args]
+        futures = []
+        for i, block in enumerate(blocks):
+            holders = list(where.get(block.key, ()))
+            futures.append(self.client.submit(
+                fn, *[values[i] for values in lists], pure=False,
+                workers=holders[:1] or None, allow_other_workers=True))
+        return Blocks(futures)
 
     def to_array(self, parts, chunks, dtype):
         return da.concatenate([

@@ -91,6 +91,10 @@ class MemoryEngine:
         self.labels.fill(-1)
         self._bounds = None
 
+    def release(self):
+        """Drop the per-row bounds a fit left (the labels stay)."""
+        self._bounds = None
+
     # ----------------------------------------------------------- the data
     @property
     def source(self):
