@@ -78,6 +78,13 @@ def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_sample
             f"Complex data not supported: {name} contains complex numbers; pass "
             f"the real part ({name}.real) or the modulus (abs({name}))."
         )
+    if arr.dtype.names is not None:
+        raise ValueError(
+            f"{name} is a structured (record) array with fields "
+            f"{list(arr.dtype.names)}; clustering needs a plain 2-D array of "
+            "numbers: convert it first, e.g. with "
+            f"numpy.lib.recfunctions.structured_to_unstructured({name})."
+        )
     if arr.dtype.kind in "USV":
         raise ValueError(
             f"{name} contains strings ({arr.dtype}); clustering needs numbers: "
@@ -87,6 +94,14 @@ def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_sample
         try:
             arr = arr.astype(np.float64)
         except TypeError as exc:
+            pd = sys.modules.get("pandas")
+            if pd is not None and any(v is pd.NA for v in arr.flat):
+                raise ValueError(
+                    f"{name} contains missing values (NA): values must be finite "
+                    "numbers; impute them first, e.g. with "
+                    "sklearn.impute.SimpleImputer, or drop those rows (for a "
+                    f"DataFrame: {name}.dropna())."
+                ) from None
             raise TypeError(
                 f"{name} must contain only numbers ({exc}); encode or drop the "
                 "non-numeric values."

@@ -1,5 +1,19 @@
+import os
+
 import numpy as np
 import pytest
+from hypothesis import Phase, settings
+
+# Property tests draw the same examples on every run (derandomize) and keep no
+# example database, so a run in CI is reproducible.  They report the first
+# failing example as drawn, without shrinking it (shrinking a failing fit can
+# take minutes); HYPOTHESIS_PROFILE=dev draws fresh examples and shrinks
+# failures to a minimal one.
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target])
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def make_mixture(n_samples, n_features, n_clusters, *, spread=1.0, dtype=np.float64, seed=0):
