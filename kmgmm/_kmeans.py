@@ -22,6 +22,8 @@ from ._validation import (
 )
 
 INITS = ("k-means++", "random")
+# Relative difference of two runs' inertias below which neither is better.
+RUN_TIE = 1e-9
 
 
 class KMeans(BaseEstimator):
@@ -34,8 +36,10 @@ class KMeans(BaseEstimator):
     n_clusters : int, default=8
         Number of clusters.
     init : {"k-means++", "random"}, array of shape (n_clusters, n_features) or callable
-        "k-means++" is greedy k-means++ seeding; "random" picks rows with
-        probability proportional to their weight; an array gives the initial
+        "k-means++" is greedy k-means++ seeding; "random" draws rows one after
+        another with probability proportional to their weight (a draw takes
+        one unit of the row's weight, so a heavy row may be drawn twice, as
+        its copies would be); an array gives the initial
         centres; a callable ``init(X, n_clusters, random_state)`` returns them.
         Every draw is by inverse CDF over cumulative weights in an order fixed
         by the data values, so an integer sample weight is exactly equivalent
@@ -277,7 +281,10 @@ class KMeans(BaseEstimator):
                     else:
                         result = hamerly(teng, centers, fallback=self.algorithm == "auto",
                                          **kwargs)
-                    if best is None or result[0] < best[0]:
+                    # Runs whose inertias agree to rounding are ties: the
+                    # first wins, so equal problems posed differently (an
+                    # integer weight, or the row repeated) keep the same run.
+                    if best is None or result[0] < best[0] * (1 - RUN_TIE):
                         best, best_run = result, run
                 inertia, centers, n_iter = best
                 centers = cond.from_model(centers, engine.dtype)

@@ -4,6 +4,7 @@ Each failure is a ``ValueError`` or ``TypeError`` whose message names the
 argument and says what to do about it.
 """
 import numbers
+import sys
 import warnings
 
 import numpy as np

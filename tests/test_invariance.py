@@ -567,7 +567,9 @@ def check_kmeans_repeated(weighted, repeated, X, w, dtype, extent):
     assert_same_labels(repeated.predict(X), weighted.labels_, "labels_ of the weighted rows")
     assert_close(weighted.cluster_centers_, repeated.cluster_centers_, 4 * EPS[dtype] * extent,
                  "cluster_centers_")
-    assert_close(weighted.inertia_, repeated.inertia_, 4 * EPS[dtype] * repeated.inertia_,
+    # A sum over a few hundred rows in another order, with centres equal to
+    # the last bit: a few tens of units of rounding.
+    assert_close(weighted.inertia_, repeated.inertia_, 32 * EPS[dtype] * repeated.inertia_,
                  "inertia_")
 
 

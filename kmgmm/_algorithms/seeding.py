@@ -83,22 +83,26 @@ class InverseCDF:
 
     def draw(self, weights, values):
         """Rows whose cumulative weight first exceeds each of ``values``."""
-        totals = np.cumsum(np.bincount(self.run_of_row, weights=weights,
-                                       minlength=self.n_runs))
-        rows = np.empty(len(values), dtype=np.intp)
-        for i, value in enumerate(values):
-            run = min(int(np.searchsorted(totals, value, side="right")), self.n_runs - 1)
-            members = self.order[run * self.run_length:(run + 1) * self.run_length]
-            w = weights[members]
-            before = totals[run - 1] if run > 0 else 0.0
-            j = int(np.searchsorted(before + np.cumsum(w), value, side="right"))
-            if j >= len(members) or w[j] <= 0:
-                # Rounding put the value at the very end: take the last row
-                # of positive weight rather than one that must not be drawn.
-                positive = np.flatnonzero(w > 0)
-                j = positive[-1] if positive.size else len(members) - 1
-            rows[i] = members[j]
-        return rows
+        run_totals = np.bincount(self.run_of_row, weights=weights, minlength=self.n_runs)
+        return np.array([self.draw_in(weights, run_totals, value) for value in values],
+                        dtype=np.intp)
+
+    def draw_in(self, weights, run_totals, value):
+        """The row whose cumulative weight first exceeds ``value``, given the
+        runs' totals of ``weights`` (kept up to date by a caller that changes
+        the weights between draws)."""
+        totals = np.cumsum(run_totals)
+        run = min(int(np.searchsorted(totals, value, side="right")), self.n_runs - 1)
+        members = self.order[run * self.run_length:(run + 1) * self.run_length]
+        w = weights[members]
+        before = totals[run - 1] if run > 0 else 0.0
+        j = int(np.searchsorted(before + np.cumsum(w), value, side="right"))
+        if j >= len(members) or w[j] <= 0:
+            # Rounding put the value at the very end: take the last row of
+            # positive weight rather than one that must not be drawn.
+            positive = np.flatnonzero(w > 0)
+            j = positive[-1] if positive.size else len(members) - 1
+        return members[j]
 
 
 def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
@@ -148,17 +152,32 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
     return centers, indices
 
 
-def random_rows(X, n_clusters, sample_weight, random_state, order):
-    """n_clusters distinct rows drawn with probability proportional to weight."""
-    w = sample_weight.astype(np.float64, copy=False)[order]
+def random_rows(X, n_clusters, sample_weight, random_state, order, one=1.0):
+    """n_clusters rows drawn one after another with probability proportional
+    to weight, each draw taking one unit (``one``: the weight of a single row
+    in ``sample_weight``'s scale) of the drawn row's weight (all of it when
+    less is left).
+
+    A row of integer weight w is drawn as one of w copies would be: the draws
+    are exactly those on the data with the row repeated w times, so a row may
+    be drawn more than once (as its copies would).  Returns (centers, indices).
+    """
+    w = sample_weight.astype(np.float64)
     positive = np.count_nonzero(w)
-    if positive < n_clusters:
+    if positive < n_clusters and w.sum() < n_clusters * one:
         raise ValueError(
             f"init='random' needs n_clusters={n_clusters} rows of positive "
-            f"sample_weight, but only {positive} have one; lower n_clusters or "
-            "use init='k-means++'."
+            f"sample_weight (or weights adding up to that many), but only "
+            f"{positive} have one; lower n_clusters or use init='k-means++'."
         )
-    picked = random_state.choice(len(order), size=n_clusters, replace=False,
-                                 p=w / w.sum())
-    indices = order[picked]
+    sampler = InverseCDF(order)
+    totals = np.bincount(sampler.run_of_row, weights=w, minlength=sampler.n_runs)
+    indices = np.empty(n_clusters, dtype=np.intp)
+    for c in range(n_clusters):
+        value = random_state.uniform() * totals.sum()
+        row = sampler.draw_in(w, totals, value)
+        indices[c] = row
+        taken = min(w[row], one)
+        w[row] -= taken
+        totals[sampler.run_of_row[row]] -= taken
     return np.array(take_rows(X, indices), dtype=X.dtype), indices

@@ -42,4 +42,4 @@ def make_engine(X, sample_weight, n_threads, *, allow_sparse=True, dtype=None):
         X = as_float_array(X, dtype=dtype)
     weights, unit = check_sample_weight(sample_weight, X.shape[0], X.dtype,
                                         with_unit=True)
-    return MemoryEngine(X, weights, effective_n_threads(n_threads)), unit
+    return MemoryEngine(X, weights, effective_n_threads(n_threads), unit), unit

@@ -70,9 +70,12 @@ class MemoryEngine:
     keeps_labels = True      # the labels of the last pass stay valid here
     inits = ("k-means++", "random")   # the seedings offered
 
-    def __init__(self, X, sample_weight, n_threads):
+    def __init__(self, X, sample_weight, n_threads, weight_unit=1.0):
         self.X = X
         self.sample_weight = sample_weight
+        # What a weight of 1 given by the caller is in ``sample_weight``
+        # (scaled by a power of two, ``check_sample_weight``).
+        self.weight_unit = weight_unit
         self.n_threads = n_threads
         self.sparse = is_sparse(X)
         self.shape = X.shape
@@ -117,7 +120,7 @@ class MemoryEngine:
         if cond.identity:
             return self
         return MemoryEngine(cond.apply(self.X, in_place=in_place), self.sample_weight,
-                            self.n_threads)
+                            self.n_threads, self.weight_unit)
 
     # ------------------------------------------------------------ seeding
     def seed(self, init, n_clusters, random_state):
@@ -130,7 +133,7 @@ class MemoryEngine:
             return kmeans_plusplus(self.X, n_clusters, self.sample_weight, random_state,
                                    order, x_sqnorms, n_threads=self.n_threads)[0]
         return random_rows(self.X, n_clusters, self.sample_weight, random_state,
-                           order)[0]
+                           order, one=1.0 / self.weight_unit)[0]
 
     # ------------------------------------------------------- Lloyd passes
     def _centers(self, centers):
