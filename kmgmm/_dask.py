@@ -52,6 +52,10 @@ from ._gmm_init import (
 )
 from ._kmeans import end_iteration, lloyd
 from ._kmeans_init import canonical_order, kmeans_plusplus, random_rows
+from ._relocation import (
+    CANDIDATES_PER_CLUSTER, MIN_CANDIDATES, RowChooser, distinct_keys, farthest_rows,
+    row_keys,
+)
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     feature_names_from_columns,
@@ -359,20 +363,34 @@ def _labels_block(x, w, centers, n_threads):
     return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
 
 
-def _farthest_block(x, w, centers, n_take, offset, n_threads):
-    """The block's ``n_take`` rows farthest from their centre (ties by index)."""
-    w = _weights_of(x, w)
+def _block_labels(x, w, centers, n_threads):
+    """Labels and squared distances of a block's rows under ``centers``."""
     labels = np.empty(x.shape[0], dtype=np.int32)
     min_sqdist = np.empty(x.shape[0], dtype=x.dtype)
     with single_threaded_blas():
         _lloyd.lloyd_pass(x, w, centers, labels, min_sqdist, np.empty((0, 0)),
                           np.empty(0), _task_threads(n_threads))
-    dist = np.where(w > 0, min_sqdist.astype(np.float64), -1.0)
-    rows = np.arange(x.shape[0])
-    if n_take < rows.size:
-        rows = np.argpartition(dist, rows.size - n_take)[rows.size - n_take:]
-    rows = rows[np.lexsort((rows, -dist[rows]))][:n_take]
+    return labels, min_sqdist
+
+
+def _farthest_block(x, w, centers, n_take, offset, n_threads):
+    """The block's ``n_take`` rows of positive weight farthest from their centre,
+    at positive distance (ties by index; all rows tied with the last one too)."""
+    w = _weights_of(x, w)
+    labels, min_sqdist = _block_labels(x, w, centers, n_threads)
+    dist = np.where(w > 0, min_sqdist.astype(np.float64), 0.0)
+    rows = farthest_rows(dist, n_take)
     return (dist[rows], offset + rows, x[rows], labels[rows], w[rows])
+
+
+def _distinct_block(x, w, centers, clusters, caps, n_threads):
+    """For each cluster, the keys of up to ``cap`` distinct values among the
+    block's rows of positive weight in it."""
+    w = _weights_of(x, w)
+    labels, _ = _block_labels(x, w, centers, n_threads)
+    positive = w > 0
+    return [distinct_keys(x, np.flatnonzero((labels == a) & positive), cap)
+            for a, cap in zip(clusters, caps)]
 
 
 def _nearest_block(x, w, state, centers, n_threads):
@@ -435,26 +453,60 @@ def _summary(data):
 
 
 def _relocate(data, centers, sums, weights, n_positive, n_threads):
-    """``relocate_empty_clusters`` on the cluster: the farthest rows of every
-    block are gathered, then taken as in memory (decreasing distance, ties by
-    row index, rows of zero weight never)."""
+    """``relocate_empty_clusters`` on the cluster, with the rules of
+    ``_relocation``: the farthest rows of every block are gathered and taken
+    as in memory; the clusters they come from count their distinct values
+    over the blocks.  A batch that leaves clusters empty is followed by a
+    larger one (only where many candidates were skipped)."""
     empty = np.flatnonzero(weights == 0)
-    n_take = min(empty.size, n_positive)
     engine = data.engine
-    parts = engine.gather(engine.map(_farthest_block, data.xs, data.ws,
-                                     engine.put(centers), n_take,
-                                     Blocks(data.offsets), n_threads))
-    dist, index, rows, labels, w = (np.concatenate(c) for c in zip(*parts))
-    order = np.lexsort((index, -dist))[:n_take]
-    for cluster, i in zip(empty[:n_take], order):
-        old = labels[i]
-        wx = float(w[i]) * rows[i].astype(np.float64)
-        if weights[old] > w[i]:
+    centers_h = engine.put(centers)
+    chooser = RowChooser(empty.size)
+    seen = {}       # cluster -> candidates fed from it
+    known = {}      # cluster -> (distinct keys found over the blocks, cap asked)
+    n_take = max(CANDIDATES_PER_CLUSTER * empty.size, MIN_CANDIDATES)
+    done = 0
+    values = []
+    while not chooser.full:
+        parts = engine.gather(engine.map(_farthest_block, data.xs, data.ws, centers_h,
+                                         n_take, Blocks(data.offsets), n_threads))
+        dist, index, rows, labels, w = (np.concatenate(c) for c in zip(*parts))
+        order = np.lexsort((index, -dist))
+        exhausted = all(len(p[0]) < n_take for p in parts)
+        if not exhausted:
+            # The blocks' lists hold every row down to the n_take-th overall
+            # (and those tied with it): beyond that the merged order has gaps.
+            cut = dist[order[n_take - 1]]
+            order = order[dist[order] >= cut]
+        batch = order[done:]
+        done = order.size
+        for a in labels[batch]:
+            seen[int(a)] = seen.get(int(a), 0) + 1
+        ask = [a for a in sorted(set(int(a) for a in labels[batch]))
+               if a not in known or (len(known[a][0]) >= known[a][1] > 0
+                                     and known[a][1] < seen[a] + 1)]
+        if ask:
+            caps = [seen[a] + 1 for a in ask]
+            found = engine.gather(engine.map(_distinct_block, data.xs, data.ws,
+                                             centers_h, ask, caps, n_threads))
+            for j, a in enumerate(ask):
+                keys = set().union(*(block[j] for block in found))
+                known[a] = (keys, caps[j])
+        taken = len(chooser.rows)
+        chooser.feed(batch, labels[batch], row_keys(rows, batch),
+                     lambda a, m: len(known[a][0]) >= m)
+        values.extend((rows[i], labels[i], w[i]) for i in chooser.rows[taken:])
+        if exhausted or done >= n_positive:
+            break
+        n_take *= 4
+    for cluster, (row, old, wi) in zip(empty, values):
+        wx = float(wi) * row.astype(np.float64)
+        if weights[old] > wi:
             sums[old] -= wx
-            weights[old] -= w[i]
+            weights[old] -= wi
         sums[cluster] = wx
-        weights[cluster] = w[i]
-    return n_take
+        weights[cluster] = wi
+    return len(values)
 
 
 def dask_lloyd(data, centers, *, max_iter, tol, n_threads, n_positive, verbose=0,

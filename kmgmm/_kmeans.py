@@ -49,25 +49,23 @@ def dense_row(X, row):
 
 def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights,
                             moves=None):
-    """Move each empty cluster onto one of the rows farthest from its centre.
+    """Move each empty cluster onto one of the rows farthest from their centres.
 
     Works on the pass's sufficient statistics in place: the chosen row's
     weighted value leaves its old cluster's sums and becomes the empty
-    cluster's.  Rows are taken by decreasing distance (ties by index), rows
-    of zero weight never.  Returns the number of clusters relocated; when
+    cluster's.  Rows are taken by decreasing distance (ties by index), never
+    a row of zero weight, a row at zero distance from its centre, a row
+    equal to one already taken, nor a cluster's last distinct value (see
+    ``_relocation``): on data with fewer distinct rows than clusters some
+    clusters stay empty.  Returns the number of clusters relocated; when
     ``moves`` is a list, (cluster, row) pairs are appended to it.
     """
     empty = np.flatnonzero(weights == 0)
     if empty.size == 0:
         return 0
-    dist = np.where(sample_weight > 0, min_sqdist.astype(np.float64), -1.0)
-    n_take = min(empty.size, int(np.count_nonzero(sample_weight > 0)))
-    if n_take < dist.size:
-        far = np.argpartition(dist, dist.size - n_take)[dist.size - n_take:]
-    else:
-        far = np.arange(dist.size)
-    far = far[np.lexsort((far, -dist[far]))][:n_take]
-    for cluster, row in zip(empty[:n_take], far):
+    from ._relocation import choose_rows
+    rows = choose_rows(X, sample_weight, labels, min_sqdist, empty.size)
+    for cluster, row in zip(empty, rows):
         old = labels[row]
         wx = float(sample_weight[row]) * dense_row(X, row)
         if weights[old] > sample_weight[row]:
@@ -77,7 +75,7 @@ def relocate_empty_clusters(X, sample_weight, labels, min_sqdist, sums, weights,
         weights[cluster] = sample_weight[row]
         if moves is not None:
             moves.append((int(cluster), int(row)))
-    return n_take
+    return len(rows)
 
 
 def assigned_sqdist(X, centers, labels, n_threads):
