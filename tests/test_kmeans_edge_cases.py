@@ -27,9 +27,11 @@ def duplicated(seed, dtype=np.float64, weighted=False):
 
 
 def fit_warned(X, w, **params):
+    # One thread: many small fits (the thread count changes nothing, see
+    # test_duplicate_rows_same_result_for_any_thread_count).
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        km = KMeans(N_CLUSTERS, n_init=1, **params).fit(X, sample_weight=w)
+        km = KMeans(N_CLUSTERS, n_init=1, n_threads=1, **params).fit(X, sample_weight=w)
     messages = [str(c.message) for c in caught if issubclass(c.category, ConvergenceWarning)]
     return km, messages
 
@@ -109,8 +111,9 @@ def test_duplicate_rows_sparse_matches_dense():
     for seed in range(6):
         values, X, w = duplicated(seed, weighted=True)
         init = init_for("array", seed, X.dtype)
-        dense = KMeans(N_CLUSTERS, init=init, tol=0.0).fit(X, sample_weight=w)
-        csr = KMeans(N_CLUSTERS, init=init, tol=0.0).fit(sp.csr_matrix(X), sample_weight=w)
+        dense = KMeans(N_CLUSTERS, init=init, tol=0.0, n_threads=1).fit(X, sample_weight=w)
+        csr = KMeans(N_CLUSTERS, init=init, tol=0.0, n_threads=1).fit(sp.csr_matrix(X),
+                                                                     sample_weight=w)
         np.testing.assert_array_equal(csr.labels_, dense.labels_)
         np.testing.assert_allclose(csr.cluster_centers_, dense.cluster_centers_, rtol=1e-12)
         assert csr.n_iter_ == dense.n_iter_
@@ -207,11 +210,11 @@ def test_farthest_rows_is_a_prefix_of_the_full_order():
 @pytest.mark.filterwarnings("ignore::kmgmm.ConvergenceWarning")
 def test_duplicate_rows_on_dask_match_in_memory():
     da = pytest.importorskip("dask.array")
-    for seed in range(4):
+    for seed in range(3):
         values, X, w = duplicated(seed, weighted=True)
         init = init_for("array", seed, X.dtype)
-        ref = KMeans(N_CLUSTERS, init=init, tol=0.0).fit(X, sample_weight=w)
-        km = KMeans(N_CLUSTERS, init=init, tol=0.0).fit(
+        ref = KMeans(N_CLUSTERS, init=init, tol=0.0, n_threads=1).fit(X, sample_weight=w)
+        km = KMeans(N_CLUSTERS, init=init, tol=0.0, n_threads=1).fit(
             da.from_array(X, chunks=37), sample_weight=da.from_array(w, chunks=37))
         np.testing.assert_array_equal(km.labels_.compute(), ref.labels_)
         np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-12)
