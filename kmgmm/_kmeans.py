@@ -83,11 +83,14 @@ class KMeans(BaseEstimator):
         the second-nearest distance for the new lower bound), and updates
         the cluster sums with the rows that change cluster only; Elkan keeps
         one float32 lower bound per row and centre (n_samples x n_clusters
-        x 4 bytes; when that exceeds a quarter of the available memory
-        Hamerly runs instead, with a warning).
+        x 4 bytes) and the float64 half-distances between centres
+        (n_clusters x n_clusters x 8 bytes); when those exceed a quarter of
+        the available memory Hamerly runs instead, with a warning.
 
-        "auto" runs Lloyd for sparse X, for ``n_clusters=1`` and for at most
-        4 features, and Hamerly elsewhere, falling back to Lloyd passes
+        "auto" runs Lloyd for sparse X, for ``n_clusters=1``, for at most 4
+        features and for more than ``n_samples / 8`` clusters (where the
+        centres' own geometry, k^2 work an iteration, costs a large share of
+        a pass), and Hamerly elsewhere, falling back to Lloyd passes
         where its bounds do not pay: where a row is little work (n_clusters
         rounded up to 16 (float32) or 8 (float64), times n_features, doubled
         for float64, below 4096) and two consecutive passes from the third
@@ -205,7 +208,8 @@ class KMeans(BaseEstimator):
         if algorithm == "elkan" and not elkan_fits(n_samples, self.n_clusters):
             warnings.warn(
                 f"algorithm='elkan' needs {n_samples} x {self.n_clusters} float32 "
-                "bounds, more than a quarter of the available memory: running "
+                f"bounds and {self.n_clusters} x {self.n_clusters} float64 centre "
+                "distances, more than a quarter of the available memory: running "
                 "'hamerly' (one bound per row, same result) instead.",
                 RuntimeWarning, stacklevel=4)
             return "hamerly"

@@ -33,7 +33,7 @@ from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport sqrt, INFINITY
 from libc.string cimport memset
 
-from _kmgmm_common cimport CHUNK
+from _kmgmm_common cimport CHUNK, gemm_abt
 from _bounds_common cimport (
     ROOT_SLACK, add_row, distance_keys, gather_rows, key_error, lower_from_keys,
     prefetch_row, root_down, root_up, sqdist, sqnorm,
@@ -538,3 +538,62 @@ def label_sqdist(
     with nogil:
         for i in prange(n, num_threads=n_threads, schedule="static"):
             out[i] = <floating> sqdist(&X[i, 0], &centers[labels[i], 0], d)
+
+
+cdef inline double _separation_row(
+    const double* cc, const double* sqn, const double* norms, Py_ssize_t a,
+    Py_ssize_t k, double slack_coef,
+) noexcept nogil:
+    """min over j != a of (sqn[a] + sqn[j] - 2 cc[j]) - slack_coef (norms[a] + norms[j])^2."""
+    cdef Py_ssize_t j
+    cdef double t, s, best = INFINITY
+    for j in range(k):
+        if j == a:
+            continue
+        t = (sqn[a] + sqn[j]) - 2.0 * cc[j]
+        s = norms[a] + norms[j]
+        t = t - slack_coef * (s * s)
+        if t < best:
+            best = t
+    return best
+
+
+def half_separation_sq(
+    const double[:, ::1] C,                # IN (n_clusters, n_features) the centres
+    const double[::1] sqn,                 # IN (n_clusters,) their squared norms
+    const double[::1] norms,               # IN (n_clusters,) their norms
+    double slack_coef,
+    int rows_per_block,
+    double[::1] out,                       # OUT (n_clusters,)
+    int n_threads,
+):
+    """For every centre, the smallest lower bound on its squared distance to
+    another centre: the gemm form ``||c_a||^2 + ||c_j||^2 - 2 c_a.c_j`` minus
+    its rounding allowance ``slack_coef (||c_a|| + ||c_j||)^2``.
+
+    Blocks of ``rows_per_block`` centres: each thread computes a block's dot
+    products with every centre into its own scratch (rows_per_block x
+    n_clusters doubles) and takes the minimum in one pass over it, so the
+    memory is O(n_threads x rows_per_block x n_clusters), never
+    n_clusters^2.  Each value depends on its block only, not on the thread.
+    """
+    cdef Py_ssize_t k = C.shape[0]
+    cdef int d = <int> C.shape[1]
+    cdef Py_ssize_t n_blocks = (k + rows_per_block - 1) // rows_per_block
+    cdef double[:, ::1] scratch = np.empty((n_threads, rows_per_block * k))
+    cdef Py_ssize_t b, a, start, m
+    cdef int t
+    if k == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        t = threadid()
+        for b in prange(n_blocks, schedule="static"):
+            start = b * rows_per_block
+            m = k - start
+            if m > rows_per_block:
+                m = rows_per_block
+            gemm_abt(<int> m, <int> k, d, 1.0, &C[start, 0], d, &C[0, 0], d, 0.0,
+                     &scratch[t, 0], <int> k)
+            for a in range(m):
+                out[start + a] = _separation_row(&scratch[t, a * k], &sqn[0], &norms[0],
+                                                 start + a, k, slack_coef)

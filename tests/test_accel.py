@@ -9,7 +9,8 @@ import pytest
 
 from kmgmm import KMeans, _elkan, _hamerly
 from kmgmm._algorithms.geometry import (
-    center_geometry, choose_algorithm, elkan_bounds_bytes, elkan_fits, largest_other_move,
+    LLOYD_ROWS_PER_CLUSTER, center_geometry, choose_algorithm, elkan_bounds_bytes,
+    elkan_fits, geometry_rows, half_separations, largest_other_move,
 )
 
 BOUNDED = ("hamerly", "elkan")
@@ -198,6 +199,33 @@ def test_geometry_gives_lower_bounds_far_from_origin():
     off = ~np.eye(20, dtype=bool)
     assert np.all(half_cc[off] <= exact[off])
     np.testing.assert_array_equal(half_sep, half_cc.min(1))
+    for n_threads in (1, 2):
+        sep = half_separations(C, n_threads)
+        assert np.all(sep <= np.where(off, exact, np.inf).min(1))
+        np.testing.assert_allclose(sep, half_sep, rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 300, 700])
+def test_half_separations_in_blocks_match_the_full_geometry(k):
+    # 700 centres take two blocks of geometry_rows.
+    assert geometry_rows(700) < 700
+    rng = np.random.RandomState(k)
+    C = rng.standard_normal((k, 6)) * 3 + 5
+    half_cc, half_sep = center_geometry(C)
+    exact = 0.5 * np.sqrt(((C[:, None] - C[None]) ** 2).sum(-1))
+    np.fill_diagonal(exact, np.inf)
+    assert np.all(half_cc <= exact)
+    for n_threads in (1, 2, 3):
+        sep = half_separations(C, n_threads)
+        np.testing.assert_allclose(sep, half_sep, rtol=1e-12)
+        assert np.all(sep <= exact.min(1))
+        np.testing.assert_array_equal(sep, half_separations(C, 1))
+    # The same values written into a given array.
+    out = np.empty((k, k))
+    again, sep2 = center_geometry(C, out=out)
+    assert again is out
+    np.testing.assert_array_equal(again, half_cc)
+    np.testing.assert_array_equal(sep2, half_sep)
 
 
 # ------------------------------------------------------ fits against Lloyd
@@ -378,9 +406,21 @@ def test_auto_rule():
     for shape in [(10**6, 2, 8), (10**6, 4, 256), (1000, 5, 1)]:
         for dtype in (np.float32, np.float64):
             assert choose_algorithm(*shape, dtype) == "lloyd"
+    # Clusters of a few rows each: the k x k centre geometry does not pay.
+    for n, d, k in [(20_000, 8, 10_000), (4_000, 8, 2_000), (8_000, 64, 1_001),
+                    (100, 5, 13)]:
+        for dtype in (np.float32, np.float64):
+            assert choose_algorithm(n, d, k, dtype) == "lloyd"
+    for n, d, k in [(8_000, 64, 1_000), (100, 5, 12)]:
+        assert k * LLOYD_ROWS_PER_CLUSTER == n - n % LLOYD_ROWS_PER_CLUSTER
+        assert choose_algorithm(n, d, k, np.float64) == "hamerly"
     # Elkan's bounds must fit comfortably in memory.
     assert elkan_fits(10**5, 10, memory=elkan_bounds_bytes(10**5, 10) * 4)
     assert not elkan_fits(10**5, 10, memory=elkan_bounds_bytes(10**5, 10) * 2)
+    # The n_clusters x n_clusters distances between centres count too.
+    assert elkan_bounds_bytes(4_000, 2_000) >= 8 * 2_000**2 + 4 * 4_000 * 2_000
+    rows_only = 4 * (4 * 4_000 * 2_000 + 4 * 4_000)
+    assert not elkan_fits(4_000, 2_000, memory=rows_only)
 
 
 def test_elkan_too_big_runs_hamerly(monkeypatch):
@@ -400,4 +440,35 @@ def test_auto_runs_what_the_rule_says(shape):
     assert km.algorithm == "auto"
     assert km._algorithm == choose_algorithm(n, d, k, X.dtype)
     ref = KMeans(k, random_state=0, algorithm="lloyd").fit(X)
+    assert_same_fit(ref, km, np.float64)
+
+
+# ---------------------------------------------------- memory with many clusters
+def traced_fit(X, k, init, algorithm):
+    """(fit, peak bytes traced by tracemalloc during the fit)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        km = KMeans(k, init=init, algorithm=algorithm, max_iter=2, tol=0).fit(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return km, peak
+
+
+def test_many_clusters_memory_stays_near_lloyds():
+    # 2 000 centres: a k x k float64 array is 32 MB, Lloyd's whole fit a few.
+    k = 2_000
+    X = np.random.RandomState(0).standard_normal((4_000, 8))
+    init = X[np.random.RandomState(1).choice(len(X), k, replace=False)]
+    ref, lloyd_peak = traced_fit(X, k, init, "lloyd")
+    assert lloyd_peak < 8 * k * k / 4
+    for algorithm in ("auto", "hamerly"):
+        km, peak = traced_fit(X, k, init, algorithm)
+        assert peak <= 3 * lloyd_peak, (algorithm, peak, lloyd_peak)
+        assert peak < 8 * k * k / 4
+        assert_same_fit(ref, km, np.float64)
+    # Elkan keeps its n x k bounds and one k x k array, no more.
+    km, peak = traced_fit(X, k, init, "elkan")
+    assert peak <= elkan_bounds_bytes(4_000, k) + 2 * lloyd_peak + (8 << 20)
     assert_same_fit(ref, km, np.float64)

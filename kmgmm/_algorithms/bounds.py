@@ -52,7 +52,7 @@ def hamerly(engine, centers, *, max_iter, tol, verbose=0, fallback=False,
     counts = np.empty(n_clusters, dtype=np.int64)
     move = np.zeros(n_clusters)
     lower_drop = np.zeros(n_clusters)
-    half_sep = half_separations(centers)
+    half_sep = half_separations(centers, engine.local_threads)
     # The second pass follows the first moves of the centres, the largest:
     # tightening seldom clears a row then.  From the third pass on, the
     # previous pass tells (a pass that did not tighten counts the rows a
@@ -116,7 +116,7 @@ def hamerly(engine, centers, *, max_iter, tol, verbose=0, fallback=False,
             relocated = [(cluster, row, int(b)) for (cluster, row), b in zip(moves, before)]
             engine.move_rows(moves)
             sums, weights, counts = engine.cluster_statistics(n_clusters)
-        half_sep = half_separations(centers)
+        half_sep = half_separations(centers, engine.local_threads)
         lower_drop = largest_other_move(move)
     _summary(verbose, "hamerly", total_evals, n_iter, full)
     if not (strict and engine.keeps_labels):
@@ -152,7 +152,7 @@ def elkan(engine, centers, *, max_iter, tol, verbose=0, callback=None):
         if stop:
             strict = stop == "strict"
             break
-        half_cc, half_sep = center_geometry(centers)
+        half_cc, half_sep = center_geometry(centers, out=half_cc)
         drops[n_iter] = drops[n_iter - 1] + move
     _summary(verbose, "elkan", total_evals, n_iter, full)
     if not strict:

@@ -5,35 +5,93 @@ import os
 
 import numpy as np
 
+from .. import _hamerly
+
 # Rounding allowance for a distance computed in double over d features.
 _U = 2.0 ** -53
 
 
-def center_geometry(centers):
-    """Lower bounds on half the distances between centres.
+# Entries (centres x centres) per block of the centre-centre distances: a
+# block's float64 temporaries take 8 x GEOMETRY_BLOCK bytes (2 MiB) each (one
+# per thread for Hamerly's half_sep, two for a block of Elkan's half_cc), so
+# Hamerly's geometry needs O(n_clusters) memory beyond them at any k.
+GEOMETRY_BLOCK = 1 << 18
+
+
+def geometry_rows(n_clusters):
+    """Centres per block of the centre-centre distances."""
+    return max(1, GEOMETRY_BLOCK // n_clusters)
+
+
+def _half_distances(C, sqn, norms, start, stop):
+    """Lower bounds on half the distances from centres start:stop to every
+    centre, (stop - start, n_clusters), +inf where a centre meets itself.
+
+    The squared distances come from a float64 gemm; its rounding error, at
+    most (d + 4) u (||c_a|| + ||c_j||)^2, is subtracted so that the results
+    stay lower bounds.
+    """
+    n_features = C.shape[1]
+    d2 = sqn[start:stop, None] + sqn[None, :]
+    cc = C[start:stop] @ C.T
+    cc *= 2.0
+    d2 -= cc
+    slack = np.add(norms[start:stop, None], norms[None, :], out=cc)
+    slack *= slack
+    slack *= (n_features + 8) * _U
+    d2 -= slack
+    np.maximum(d2, 0.0, out=d2)
+    np.sqrt(d2, out=d2)
+    d2 *= 0.5
+    d2 *= 1.0 - 4 * _U
+    rows = np.arange(stop - start)
+    d2[rows, rows + start] = np.inf
+    return d2
+
+
+def _norms(centers):
+    C = np.ascontiguousarray(centers, dtype=np.float64)
+    sqn = np.einsum("ij,ij->i", C, C)
+    return C, sqn, np.sqrt(sqn)
+
+
+def center_geometry(centers, out=None):
+    """Lower bounds on half the distances between centres (Elkan's).
 
     Returns (half_cc, half_sep): half_cc[a, j] <= ||c_a - c_j|| / 2 (the
     diagonal is +inf) and half_sep[a] = min over j != a of half_cc[a, j].
-    The squared distances come from one float64 gemm; its rounding error,
-    at most (d + 4) u (||c_a|| + ||c_j||)^2, is subtracted so that the
-    results stay lower bounds.
+    half_cc is n_clusters x n_clusters float64 (written into ``out`` when
+    given, e.g. the previous iteration's); it is filled in blocks of
+    ``geometry_rows`` centres, so the temporaries stay small.
     """
-    C = np.asarray(centers, dtype=np.float64)
+    C, sqn, norms = _norms(centers)
+    n_clusters = C.shape[0]
+    half_cc = np.empty((n_clusters, n_clusters)) if out is None else out
+    step = geometry_rows(n_clusters)
+    for start in range(0, n_clusters, step):
+        stop = min(start + step, n_clusters)
+        half_cc[start:stop] = _half_distances(C, sqn, norms, start, stop)
+    return half_cc, half_cc.min(axis=1)
+
+
+def half_separations(centers, n_threads=1):
+    """half_sep of ``center_geometry`` (half the distance from each centre to
+    the nearest other, a lower bound with the same rounding allowance)
+    without the n_clusters x n_clusters array: blocks of ``geometry_rows``
+    centres, the bound's minimum taken in one pass over each (the root and
+    the scaling are monotone, so they follow the minimum).  Hamerly needs
+    only this.
+    """
+    C, sqn, norms = _norms(centers)
     n_clusters, n_features = C.shape
-    sqn = np.einsum("ij,ij->i", C, C)
-    norms = np.sqrt(sqn)
-    d2 = sqn[:, None] + sqn[None, :] - 2.0 * (C @ C.T)
-    d2 -= (n_features + 8) * _U * (norms[:, None] + norms[None, :]) ** 2
-    np.maximum(d2, 0.0, out=d2)
-    half_cc = 0.5 * np.sqrt(d2) * (1.0 - 4 * _U)
-    np.fill_diagonal(half_cc, np.inf)
-    half_sep = half_cc.min(axis=1)
-    return np.ascontiguousarray(half_cc), half_sep
-
-
-def half_separations(centers):
-    """half_sep of ``center_geometry``."""
-    return center_geometry(centers)[1]
+    half_sep = np.empty(n_clusters)
+    _hamerly.half_separation_sq(C, sqn, norms, (n_features + 8) * _U,
+                                geometry_rows(n_clusters), half_sep, n_threads)
+    np.maximum(half_sep, 0.0, out=half_sep)
+    np.sqrt(half_sep, out=half_sep)
+    half_sep *= 0.5
+    half_sep *= 1.0 - 4 * _U
+    return half_sep
 
 
 def center_moves(new_centers, old_centers):
@@ -63,20 +121,35 @@ def available_memory():
 
 
 def elkan_bounds_bytes(n_samples, n_clusters):
-    """Memory taken by Elkan's bounds: float32 lower bounds and a stamp per row."""
-    return 4 * n_samples * n_clusters + 4 * n_samples
+    """Memory taken by Elkan's bounds: float32 lower bounds and a stamp per
+    row, and the float64 bounds on half the distances between centres
+    (n_clusters x n_clusters, which dominate when n_clusters nears n_samples)."""
+    return 4 * n_samples * n_clusters + 4 * n_samples + 8 * n_clusters * n_clusters
 
 
 # Up to this many features the Lloyd pass's direct kernel (rows across the
 # vector lanes) is faster than any bound bookkeeping.
 LLOYD_MAX_FEATURES = 4
 
+# From n_clusters > n_samples / LLOYD_ROWS_PER_CLUSTER on, "auto" runs Lloyd.
+# Hamerly recomputes every iteration half the distance from each centre to
+# the nearest other: a k x k x d gemm and a pass over its k x k result, work
+# that grows as k^2 while a Lloyd pass does n k d.  Measured against a Lloyd
+# pass (20 000 rows, one thread, AVX-512), that geometry costs about
+# 0.14-0.41 of a pass at k = n/8 in float64 and 0.29-0.77 in float32 (8 to
+# 128 features, fewer features costing more), 0.36-1.6 at k = n/4 and
+# 1.1-2.5 at k = n/2: with at most a handful of rows per cluster the bounds
+# cannot save that much.  Below the limit a Hamerly iteration costs at worst
+# about two Lloyd passes (every bound failing), and usually much less.
+LLOYD_ROWS_PER_CLUSTER = 8
+
 
 def choose_algorithm(n_samples, n_features, n_clusters, dtype):
     """The algorithm ``KMeans(algorithm="auto")`` runs on dense data.
 
-    Lloyd for a single cluster and for at most LLOYD_MAX_FEATURES features;
-    elsewhere Hamerly, with the Lloyd fallback of ``bounded_kmeans``.
+    Lloyd for a single cluster, for at most LLOYD_MAX_FEATURES features and
+    for more than n_samples / LLOYD_ROWS_PER_CLUSTER clusters; elsewhere
+    Hamerly, with the Lloyd fallback of ``_algorithms.bounds.hamerly``.
     Measured (``KMeans`` docstring): Hamerly beat Elkan on every n_features
     (2 to 784), n_clusters (8 to 128) and dtype tried, so the rule never
     picks Elkan, whose n_samples x n_clusters bounds also cost the most
@@ -84,11 +157,14 @@ def choose_algorithm(n_samples, n_features, n_clusters, dtype):
     """
     if n_clusters == 1 or n_features <= LLOYD_MAX_FEATURES:
         return "lloyd"
+    if n_clusters * LLOYD_ROWS_PER_CLUSTER > n_samples:
+        return "lloyd"
     return "hamerly"
 
 
 def elkan_fits(n_samples, n_clusters, memory=None):
-    """Whether Elkan's bounds take at most a quarter of the available memory."""
+    """Whether Elkan's bounds (``elkan_bounds_bytes``) take at most a quarter
+    of the available memory."""
     if memory is None:
         memory = available_memory()
     return elkan_bounds_bytes(n_samples, n_clusters) <= memory / 4

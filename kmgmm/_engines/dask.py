@@ -48,7 +48,7 @@ from .._relocation import (
     CANDIDATES_PER_CLUSTER, MIN_CANDIDATES, RowChooser, distinct_keys, farthest_rows,
     row_keys,
 )
-from .._threads import single_threaded_blas
+from .._threads import effective_n_threads, single_threaded_blas
 from .dask_runner import Blocks, runner, task_threads
 from .dask_seeding import seed_centers
 
@@ -296,6 +296,11 @@ class DaskEngine:
         """Forget the per-row state of a previous run."""
         self.release()
         self._digests = self._labels = self._counts = None
+
+    @property
+    def local_threads(self):
+        """Threads for the work an algorithm does between passes (here)."""
+        return effective_n_threads(None)
 
     @property
     def source(self):

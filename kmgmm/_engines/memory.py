@@ -100,6 +100,11 @@ class MemoryEngine:
 
     # ----------------------------------------------------------- the data
     @property
+    def local_threads(self):
+        """Threads for the work an algorithm does between passes."""
+        return self.n_threads
+
+    @property
     def source(self):
         """X, as a user's ``init`` callable is given it."""
         return self.X
