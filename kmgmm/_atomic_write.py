@@ -130,12 +130,29 @@ class AtomicFile:
             self.discard()
             raise
 
-    def commit(self):
-        """Flush the temporary file to disk and rename it to ``path``."""
+    def finish(self):
+        """Flush the temporary file to disk and close it (before ``commit``).
+
+        Finishing every output first, then committing them, means a full disk
+        is found before any output is renamed into place.
+        """
+        if self.fh.closed:
+            return
         try:
             self.fh.flush()
             os.fsync(self.fh.fileno())
             self.fh.close()
+        except OSError as exc:
+            self.discard()
+            raise _write_error(exc, self.path, self.what) from None
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self):
+        """Finish the temporary file and rename it to ``path``."""
+        self.finish()
+        try:
             check_target(self.path, what=self.what)  # still safe to replace
             os.replace(self.tmp, self.path)
         except OSError as exc:

@@ -391,28 +391,11 @@ def _saved_array(value):
     return np.ascontiguousarray(arr)
 
 
-def save_model(estimator, path):
-    """Write a fitted estimator to ``path`` (exactly that name) as a model file.
+def model_file_members(estimator):
+    """The members of the model file of a fitted estimator, checked.
 
-    What is written is what was fitted: the number of clusters stored is the
-    number of fitted centres (``cluster_centers_`` / ``means_``), even if
-    ``set_params`` changed ``n_clusters`` / ``n_components`` since.  Other
-    parameters changed since the fit are stored as they are now, and must
-    still describe the fitted arrays: a ValueError is raised, before anything
-    is written, when they do not (a different ``covariance_type``, an invalid
-    value).
-
-    Not saved: ``labels_`` (the training labels; ``predict`` on the training
-    data gives them again), and parameters that are not plain values or
-    arrays (a ``RandomState``, a callable ``init``) -- the loaded model has
-    their defaults instead, and the header lists them under
-    ``params_not_saved``.
-
-    The file is written beside ``path`` and renamed into place (see
-    ``kmgmm._atomic_write``): a failed write (a full disk) raises OSError and
-    leaves no partial file; ``path`` must be a regular file or not exist (a
-    device, FIFO, symbolic link or hard-linked file is refused with
-    ValueError); an existing file keeps its permissions.
+    A dict of member name to array, for ``np.savez``; raises ValueError as
+    ``save_model`` does (before anything is written).
     """
     from . import __version__
 
@@ -471,21 +454,53 @@ def save_model(estimator, path):
     if blob.size > MAX_HEADER_BYTES:
         raise ValueError(f"cannot save this {name}: its header would take more than "
                          f"{MAX_HEADER_BYTES} bytes (too many feature names?)")
+    return {HEADER_KEY: blob, **arrays}
+
+
+def write_model_file(members, out):
+    """Write ``model_file_members`` to the open ``AtomicFile`` ``out``."""
+    try:
+        np.savez(out.fh, **members)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(exc.errno, f"cannot write the {out.what} {out.path}: "
+                                 f"{reason}") from None
+
+
+def save_model(estimator, path):
+    """Write a fitted estimator to ``path`` (exactly that name) as a model file.
+
+    What is written is what was fitted: the number of clusters stored is the
+    number of fitted centres (``cluster_centers_`` / ``means_``), even if
+    ``set_params`` changed ``n_clusters`` / ``n_components`` since.  Other
+    parameters changed since the fit are stored as they are now, and must
+    still describe the fitted arrays: a ValueError is raised, before anything
+    is written, when they do not (a different ``covariance_type``, an invalid
+    value).
+
+    Not saved: ``labels_`` (the training labels; ``predict`` on the training
+    data gives them again), and parameters that are not plain values or
+    arrays (a ``RandomState``, a callable ``init``) -- the loaded model has
+    their defaults instead, and the header lists them under
+    ``params_not_saved``.
+
+    The file is written beside ``path`` and renamed into place (see
+    ``kmgmm._atomic_write``): a failed write (a full disk) raises OSError and
+    leaves no partial file; ``path`` must be a regular file or not exist (a
+    device, FIFO, symbolic link or hard-linked file is refused with
+    ValueError); an existing file keeps its permissions.
+    """
+    members = model_file_members(estimator)
     path = os.fspath(path)
     with AtomicFile(path, what="model file") as out:
-        try:
-            np.savez(out.fh, **{HEADER_KEY: blob}, **arrays)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise OSError(exc.errno, f"cannot write the model file {path}: {reason}") \
-                from None
+        write_model_file(members, out)
         out.commit()
     return path
 
 
 # ----------------------------------------------------------------- loading
-def _open_archive(path):
-    """The archive at ``path`` as a ZipFile (the caller closes it)."""
+def _open_file(path):
+    """The model file at ``path`` opened for reading, after checking it is one."""
     try:
         st = os.stat(path)
         if stat.S_ISDIR(st.st_mode):
@@ -500,10 +515,11 @@ def _open_archive(path):
     try:
         if fh.read(4) != b"PK\x03\x04":
             raise _Invalid("is not a kmgmm model file (not an .npz archive)")
-        return zipfile.ZipFile(fh)
+        fh.seek(0)
     except BaseException:
         fh.close()
         raise
+    return fh
 
 
 def _describe(exc):
@@ -611,7 +627,7 @@ def _read_model(path):
     """(header, plan, arrays) of the model file at ``path``; ValueError if unreadable."""
     path = os.fspath(path)
     try:
-        with _open_archive(path) as zf:
+        with _open_file(path) as fh, zipfile.ZipFile(fh) as zf:
             members = _members(zf)
             header = _read_header_member(zf, members)
             plan = _plan(header)
