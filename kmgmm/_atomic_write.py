@@ -179,24 +179,3 @@ class AtomicFile:
     def __exit__(self, exc_type, exc, tb):
         self.discard()
         return False
-
-
-@contextlib.contextmanager
-def atomic_path(path, *, what="output"):
-    """Yield a temporary path; on success it replaces ``path``, else it is removed.
-
-    The same rules as ``AtomicFile`` apply to ``path``.
-    """
-    path = os.fspath(path)
-    existing = check_target(path, what=what)
-    tmp = temporary_beside(path)
-    try:
-        if existing is not None:
-            os.chmod(tmp, stat.S_IMODE(existing.st_mode))
-        yield tmp
-        check_target(path, what=what)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -36,7 +36,6 @@ writes a file that ``load`` refuses.
 import importlib
 import json
 import math
-import numbers
 import os
 import stat
 import struct
