@@ -87,6 +87,19 @@ def temporary_beside(path):
         return tmp
 
 
+def _copy_owner_and_mode(existing, tmp):
+    """Give ``tmp`` the owner (where permitted) and permission bits of ``existing``.
+
+    Done before anything is written to ``tmp``, so a private file's data is
+    never readable under looser permissions.
+    """
+    if hasattr(os, "chown") and hasattr(os, "geteuid") and \
+            (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(OSError):
+            os.chown(tmp, existing.st_uid, existing.st_gid)
+    os.chmod(tmp, stat.S_IMODE(existing.st_mode))
+
+
 def _write_error(exc, path, what):
     """The OSError ``exc`` with a message naming ``path`` and the ``what``."""
     reason = exc.strerror or str(exc) or type(exc).__name__
@@ -118,11 +131,7 @@ class AtomicFile:
             else:
                 self.fh = open(self.tmp, "wb")
             if existing is not None:
-                fd = self.fh.fileno()
-                if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
-                    with contextlib.suppress(OSError):
-                        os.fchown(fd, existing.st_uid, existing.st_gid)
-                os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+                _copy_owner_and_mode(existing, self.tmp)
         except OSError as exc:
             self.discard()
             raise _write_error(exc, self.path, what) from None

@@ -588,6 +588,17 @@ def build_parser():
     return parser
 
 
+def _cap_threads(args):
+    """Lower a --threads above the thread cap to it, with a one-line warning."""
+    from ._threads import max_threads
+
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads > max_threads():
+        print(f"kmgmm: warning: --threads {threads} is more threads than kmgmm "
+              f"starts; using {max_threads()}", file=sys.stderr)
+        args.threads = max_threads()
+
+
 COMMANDS = {"demo": _cmd_demo, "fit": _cmd_fit, "predict": _cmd_predict,
             "info": _cmd_info, "bench": _cmd_bench}
 
@@ -600,6 +611,7 @@ def main(argv=None):
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        _cap_threads(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"kmgmm: {exc}", file=sys.stderr)

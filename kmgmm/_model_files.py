@@ -650,6 +650,8 @@ def _read_model(path):
                 arrays[key] = _read_member(zf, members[key], key, check)
     except _Invalid as exc:
         raise _fail(path, str(exc)) from None
+    except MemoryError:
+        raise _fail(path, "is too large to load in the memory available") from None
     except _DAMAGE as exc:
         raise _fail(path, f"is truncated or damaged ({_describe(exc)}); write it "
                           "again with model.save or 'kmgmm fit'") from None

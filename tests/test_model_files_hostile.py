@@ -385,3 +385,13 @@ def test_model_file_in_a_subprocess_cli_is_one_line(model_path, tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_running_out_of_memory_while_loading_is_a_value_error(model_path, monkeypatch):
+    import kmgmm._model_files as model_files
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(model_files.np, "empty", no_memory)
+    assert_refused(model_path, "too large to load")

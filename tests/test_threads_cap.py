@@ -48,3 +48,18 @@ def test_huge_n_threads_fits_and_predicts_in_a_fresh_process(tmp_path, n_threads
     X = np.random.RandomState(0).randn(300, 3)
     expected = KMeans(3, random_state=0, n_init=1, n_threads=1).fit(X).predict(X)
     assert proc.stdout.strip() == "labels " + str(expected.tolist())
+
+
+def test_command_line_threads_are_capped_with_one_warning_line(tmp_path, capsys):
+    from kmgmm._cli import main
+
+    X = np.random.RandomState(0).randn(200, 2)
+    np.save(tmp_path / "X.npy", X)
+    KMeans(2, random_state=0, n_init=1).fit(X).save(tmp_path / "m.npz")
+    status = main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "X.npy"),
+                   "-o", str(tmp_path / "out.npy"), "--threads", "100000", "-q"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert err.strip().splitlines() == [
+        f"kmgmm: warning: --threads 100000 is more threads than kmgmm starts; "
+        f"using {max_threads()}"]
