@@ -1,8 +1,13 @@
 """The ``kmgmm`` command: demo, fit, predict, info, bench.
 
 Exit status: 0 on success, 2 for a mistake in the command or its files (one
-line on stderr, no traceback), 130 when stopped by Ctrl-C, 1 for an internal
+line on stderr, no traceback), 130 when stopped by Ctrl-C, 1 when an output
+cannot be written (a full disk: one line, nothing written) or for an internal
 failure (a bug: the traceback is printed).
+
+Every output is written beside its target and renamed into place (see
+``kmgmm._atomic_write``), never through a memory map; an output may not be
+any input of the command, nor another output.
 """
 import argparse
 import json
@@ -14,19 +19,61 @@ import warnings
 
 import numpy as np
 
+from ._atomic_write import AtomicFile, OutputPathError
 from ._data_files import (
     ArrayWriter, DataFileError, check_output_path, check_output_suffix, load_data,
-    write_array,
 )
 from ._progress import IterationClock, Interrupted, ProgressLine, StopRequest, watch
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_WRITE_FAILED = 1
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
 DEFAULT_CHUNK_BYTES = 32 << 20
 
 
 class UsageError(Exception):
     """A mistake in the command line or the files it names (exit status 2)."""
+
+
+class WriteFailed(Exception):
+    """An output could not be written, e.g. on a full disk (exit status 1)."""
+
+
+def _write_failed(exc):
+    """WriteFailed from the OSError of a failed write (its message names the file)."""
+    return WriteFailed(exc.strerror or str(exc) or type(exc).__name__)
+
+
+def _file_identity(path):
+    """What makes two paths the same file: device and inode when it exists,
+    else the absolute path with its directory's links resolved."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        directory, name = os.path.split(os.path.abspath(path))
+        return ("path", os.path.normcase(os.path.join(os.path.realpath(directory),
+                                                      name)))
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def _check_distinct(command, inputs, outputs):
+    """Refuse an output that is an input of the command or another output.
+
+    ``inputs`` and ``outputs`` are (what, path) pairs; a None path is absent.
+    """
+    seen = [(what, path, _file_identity(path)) for what, path in inputs
+            if path is not None]
+    for what, path in outputs:
+        if path is None:
+            continue
+        identity = _file_identity(path)
+        for other_what, other_path, other in seen:
+            if identity == other:
+                raise UsageError(
+                    f"{command}: {what} {path} is the same file as {other_what} "
+                    f"{other_path}; writing it would destroy that: choose another "
+                    "name")
+        seen.append((what, path, identity))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -149,6 +196,10 @@ def _cmd_fit(args):
     if args.k > n_samples:
         raise UsageError(f"fit: -k {args.k} is larger than the number of rows in "
                          f"{args.data} ({n_samples}); lower -k or pass more data")
+    _check_distinct("fit", [("the data", args.data),
+                            ("the sample weights", args.sample_weight)],
+                    [("the model (-o)", args.output), ("the labels (--labels)",
+                                                       args.labels)])
     check_output_path(args.output, what="model")
     if args.labels is not None:
         check_output_path(args.labels, what="labels")
@@ -182,14 +233,13 @@ def _cmd_fit(args):
         seconds = time.perf_counter() - start
         stop.check("the end of the fit")
         _warnings_to_stderr(caught)
-        estimator.save(args.output)
         labels = None
         if args.labels is not None:
             labels = getattr(estimator, "labels_", None)
             if labels is None:
                 labels = _predict_in_chunks(estimator, X, "predict", None, stop,
                                             ProgressLine(enabled=False))
-            write_array(args.labels, np.asarray(labels, dtype=np.int32))
+        _write_fit_outputs(estimator, args.output, args.labels, labels)
 
     n_iter = int(estimator.n_iter_)
     value = float(estimator.inertia_ if objective == "inertia"
@@ -226,6 +276,32 @@ def _cmd_fit(args):
         lines.append(f"  labels written to {args.labels}")
     _emit(summary, args.json, lines)
     return EXIT_OK
+
+
+def _write_fit_outputs(estimator, model_path, labels_path, labels):
+    """Write the model and the labels: both, or (on a failed write) neither."""
+    from ._model_files import model_file_members, write_model_file
+
+    members = model_file_members(estimator)
+    try:
+        with AtomicFile(model_path, what="model file") as model_out:
+            write_model_file(members, model_out)
+            if labels_path is None:
+                model_out.commit()
+                return
+            labels = np.asarray(labels, dtype=np.int32)
+            with ArrayWriter(labels_path, labels.shape, labels.dtype,
+                             what="labels") as labels_out:
+                labels_out.write(0, labels)
+                # Both on disk before either is renamed into place.
+                model_out.finish()
+                labels_out.finish()
+                model_out.commit()
+                labels_out.commit()
+    except OutputPathError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise _write_failed(exc) from None
 
 
 # --------------------------------------------------------------- predict
@@ -273,18 +349,25 @@ def _n_clusters(model):
 
 
 def _load_model_or_fail(path):
-    from ._model_files import load_model
+    """(model, header) of a model file; UsageError naming it if unreadable."""
+    from ._model_files import load_model_and_header
 
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
     try:
-        return load_model(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded = load_model_and_header(path)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _warnings_to_stderr(caught)
+    return loaded
 
 
 def _cmd_predict(args):
-    model = _load_model_or_fail(args.model)
+    _check_distinct("predict", [("the model", args.model), ("the data", args.data)],
+                    [("the output (-o)", args.output)])
+    model, _ = _load_model_or_fail(args.model)
     X = load_data(args.data)
     n_samples, n_features = X.shape
     if n_features != model.n_features_in_:
@@ -305,21 +388,26 @@ def _cmd_predict(args):
         dtype = np.int32
     if args.threads is not None:
         model.set_params(n_threads=args.threads)
+    check_output_path(args.output)
     progress = ProgressLine(enabled=not args.quiet)
     start = time.perf_counter()
-    with StopRequest() as stop, ArrayWriter(args.output, shape, dtype) as writer, \
-            warnings.catch_warnings():
-        # A model fitted in Python on a DataFrame has feature names; data files
-        # have none, and one warning per chunk would only be noise.
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        try:
-            counts = _predict_in_chunks(model, X, method, writer, stop, progress,
-                                        chunk_rows=args.chunk_size)
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"predict: {args.data}: {exc}") from None
-        finally:
-            progress.close()
-        writer.commit()
+    try:
+        with StopRequest() as stop, ArrayWriter(args.output, shape, dtype) as writer, \
+                warnings.catch_warnings():
+            # A model fitted in Python on a DataFrame has feature names; data
+            # files have none, and one warning per chunk would only be noise.
+            warnings.filterwarnings("ignore",
+                                    message="X does not have valid feature names")
+            try:
+                counts = _predict_in_chunks(model, X, method, writer, stop, progress,
+                                            chunk_rows=args.chunk_size)
+            except (ValueError, TypeError) as exc:
+                raise UsageError(f"predict: {args.data}: {exc}") from None
+            finally:
+                progress.close()
+            writer.commit()
+    except OSError as exc:
+        raise _write_failed(exc) from None
     seconds = time.perf_counter() - start
     summary = {
         "command": "predict",
@@ -341,10 +429,7 @@ def _cmd_predict(args):
 
 # ------------------------------------------------------------------ info
 def _cmd_info(args):
-    from ._model_files import read_header
-
-    model = _load_model_or_fail(args.model)
-    header = read_header(args.model)
+    model, header = _load_model_or_fail(args.model)
     info = {
         "file": args.model,
         "model": header["estimator"],
@@ -417,6 +502,21 @@ def _add_common(parser, *, json_help="print the result as JSON on stdout"):
                         help="OpenMP threads (default: every core allowed)")
 
 
+CSV_HELP = """\
+CSV and TSV data: lines that are blank or start with '#' are skipped, and a
+UTF-8 byte-order mark is ignored. The first line is a header when one of its
+fields is not a number, or when it reads exactly 0,1,...,d-1 (the column
+labels pandas' DataFrame.to_csv writes) and the line after it holds a value
+that is not an integer (e.g. 1.5, 2.0, 1e-3, nan). Integer data whose first
+row is 0,1,...,d-1 is read as data: give such files a header of names.
+
+Outputs (-o, --labels) are written beside the target and renamed into place,
+so a failed write leaves nothing behind; an output may not be an input or
+another output, and must be a regular file or a new name (not a link, a
+device, a FIFO or a file with other hard links).
+"""
+
+
 def build_parser():
     from . import __version__
 
@@ -424,7 +524,8 @@ def build_parser():
         prog="kmgmm",
         description="Fast k-means and Gaussian-mixture clustering.",
         epilog="Exit status: 0 success, 2 a mistake in the command or its files, "
-               "130 stopped by Ctrl-C, 1 internal error.")
+               "130 stopped by Ctrl-C, 1 an output could not be written (e.g. a "
+               "full disk; nothing is left behind) or an internal error.")
     parser.add_argument("--version", action="version", version=f"kmgmm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -440,7 +541,10 @@ def build_parser():
                         "(needs matplotlib)")
     _add_common(p)
 
-    p = sub.add_parser("fit", help="fit a model to a data file and save it")
+    p = sub.add_parser(
+        "fit", help="fit a model to a data file and save it",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=CSV_HELP)
     p.add_argument("data", metavar="DATA", help=".npy, .npz (one array), .csv or .tsv")
     p.add_argument("-k", type=_positive_int, required=True, metavar="K",
                    help="number of clusters / components")
@@ -462,7 +566,9 @@ def build_parser():
                                                    "(.npy, .csv or .tsv)")
     _add_common(p)
 
-    p = sub.add_parser("predict", help="labels (or probabilities) for a data file")
+    p = sub.add_parser("predict", help="labels (or probabilities) for a data file",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=CSV_HELP)
     p.add_argument("model", metavar="MODEL.npz")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--proba", action="store_true",
@@ -485,6 +591,17 @@ def build_parser():
     return parser
 
 
+def _cap_threads(args):
+    """Lower a --threads above the thread cap to it, with a one-line warning."""
+    from ._threads import max_threads
+
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads > max_threads():
+        print(f"kmgmm: warning: --threads {threads} is more threads than kmgmm "
+              f"starts; using {max_threads()}", file=sys.stderr)
+        args.threads = max_threads()
+
+
 COMMANDS = {"demo": _cmd_demo, "fit": _cmd_fit, "predict": _cmd_predict,
             "info": _cmd_info, "bench": _cmd_bench}
 
@@ -497,13 +614,17 @@ def main(argv=None):
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        _cap_threads(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"kmgmm: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except DataFileError as exc:
+    except (DataFileError, OutputPathError) as exc:
         print(f"kmgmm: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except WriteFailed as exc:
+        print(f"kmgmm: {exc}; nothing was written", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     except Interrupted as exc:
         print(f"kmgmm: interrupted at {exc.where or 'Ctrl-C'}; nothing written",
               file=sys.stderr)

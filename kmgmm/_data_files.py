@@ -1,18 +1,25 @@
 """Reading data files and writing results for the command line.
 
 Data: ``.npy`` (memory-mapped, never read into memory as a whole), ``.npz``
-holding exactly one array, and numeric ``.csv`` / ``.tsv`` text whose first
-line is taken as a header when any of its fields is not a number.
+holding exactly one array, and numeric ``.csv`` / ``.tsv`` text, read as
+``pandas.read_csv(path, comment="#")`` reads it: a UTF-8 byte-order mark is
+ignored, blank lines and ``#`` comments are skipped, and the first line is a
+header by the rule in ``has_header`` (column names, or pandas' numeric
+column labels ``0,1,...,d-1`` over floating-point data).
+
+Outputs are written by ``ArrayWriter`` with ordinary file writes, beside
+their target and renamed into place (``kmgmm._atomic_write``).
 
 Every problem with a file is a ``DataFileError`` whose message names the file
 and says what is wrong; the command line prints it as one line.
 """
+import itertools
 import os
 import zipfile
 
 import numpy as np
 
-from ._atomic_write import temporary_beside
+from ._atomic_write import AtomicFile, OutputPathError, check_target
 
 DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
 OUTPUT_SUFFIXES = (".npy", ".csv", ".tsv")
@@ -103,43 +110,90 @@ def _is_number(field):
         float(field)
     except ValueError:
         return False
-    return True
+    return "_" not in field  # float() takes 1_000; the text reader does not
 
 
-def _first_line(path):
-    """The first line that is not blank or a '#' comment, or None."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            stripped = line.strip()
-            if stripped and not stripped.startswith("#"):
-                return stripped
-    return None
+def _is_integer_text(field):
+    digits = field[1:] if field[:1] in "+-" else field
+    return digits.isdigit()
+
+
+def _fields(line, delimiter):
+    return [f.strip().strip('"').strip() for f in line.split(delimiter)]
+
+
+def _is_data_line(line):
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _data_lines(fh, n):
+    """Up to ``n`` lines of ``fh`` that are not blank or a '#' comment, and
+    every line read to find them (to hand on to the text reader)."""
+    read = []
+    while sum(map(_is_data_line, read)) < n:
+        line = fh.readline()
+        if not line:
+            break
+        read.append(line)
+    return [line.strip() for line in read if _is_data_line(line)], read
+
+
+def _is_header(first, second, delimiter):
+    """The header rule (see ``has_header``)."""
+    fields = _fields(first, delimiter)
+    if not all(_is_number(f) for f in fields):
+        return True
+    if second is None or fields != [str(i) for i in range(len(fields))]:
+        return False
+    # 0,1,...,d-1: pandas' default column labels, when the data below them is
+    # written as floating-point numbers.
+    return any(not _is_integer_text(f) for f in _fields(second, delimiter))
 
 
 def has_header(path, delimiter):
-    """True when the first line has a field that is not a number."""
-    line = _first_line(path)
-    if line is None:
+    """True when the first line of a text data file is a header, not data.
+
+    Lines before it that are blank or start with ``#`` are skipped, and a
+    UTF-8 byte-order mark is ignored.  The first line is a header when
+
+    * one of its fields is not a number (column names), or
+    * it reads exactly ``0,1,...,d-1`` in integers -- the column labels
+      ``pandas.DataFrame(X).to_csv(index=False)`` writes -- and the line after
+      it has a value that is not an integer (``1.5``, ``2.0``, ``1e-3``,
+      ``nan``): floating-point data under integer labels.
+
+    So integer data whose first row is ``0,1,...,d-1`` is read as data; write
+    a header of names to be unambiguous.
+    """
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        lines, _ = _data_lines(fh, 2)
+    if not lines:
         return False
-    fields = [f.strip().strip('"').strip() for f in line.split(delimiter)]
-    return not all(_is_number(f) for f in fields)
+    return _is_header(lines[0], lines[1] if len(lines) > 1 else None, delimiter)
 
 
 def _load_text(path, delimiter):
-    skip = 0
+    header = False
     try:
-        if _first_line(path) is None:
-            raise DataFileError(f"{path}: holds no data")
-        skip = 1 if has_header(path, delimiter) else 0
-        return np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2,
-                          dtype=np.float64, quotechar='"', encoding="utf-8")
+        with open(path, encoding="utf-8-sig") as fh:
+            lines, read = _data_lines(fh, 2)
+            if not lines:
+                raise DataFileError(f"{path}: holds no data")
+            header = _is_header(lines[0], lines[1] if len(lines) > 1 else None,
+                                delimiter)
+            if header:  # hand the text reader what follows the header line
+                first = next(i for i, line in enumerate(read) if _is_data_line(line))
+                read = read[first + 1:]
+            return np.loadtxt(itertools.chain(read, fh), delimiter=delimiter, ndmin=2,
+                              dtype=np.float64, quotechar='"', comments="#")
     except DataFileError:
         raise
     except UnicodeDecodeError as exc:
         raise DataFileError(f"{path}: is not UTF-8 text ({exc})") from None
     except ValueError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else "unreadable values"
-        if skip:  # loadtxt counts rows after the skipped header
+        if header:  # the text reader counts rows after the header
             detail += " (counting rows after the header)"
         raise DataFileError(f"{path}: is not numeric {_suffix(path)[1:]} data: {detail}") \
             from None
@@ -148,14 +202,21 @@ def _load_text(path, delimiter):
 
 
 def check_output_path(path, *, what="output"):
-    """Fail early, before a long fit, if ``path`` cannot be written."""
+    """Fail early, before a long fit, if ``path`` cannot be written.
+
+    Besides a missing or read-only directory, refuses what ``AtomicFile``
+    refuses: a directory, device, FIFO, socket, symbolic link or a file with
+    other hard links at ``path``.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise DataFileError(f"{path}: cannot write the {what}: directory "
                             f"{directory} does not exist")
-    if os.path.isdir(path):
-        raise DataFileError(f"{path}: cannot write the {what}: it is a directory")
+    try:
+        check_target(path, what=what)
+    except OutputPathError as exc:
+        raise DataFileError(str(exc)) from None
     if not os.access(directory, os.W_OK):
         raise DataFileError(f"{path}: cannot write the {what}: directory {directory} "
                             "is not writable")
@@ -172,62 +233,83 @@ def check_output_suffix(path):
 
 
 class ArrayWriter:
-    """Write an array of known shape chunk by chunk, then rename into place.
+    """Write an array of known shape block by block, in order, then rename it
+    into place.
 
-    ``.npy`` output is a memory map on disk, so an output larger than memory
-    is fine; ``.csv`` / ``.tsv`` output is text.  Nothing appears under the
-    final name unless ``commit`` is reached.
+    ``.npy`` output is the ``.npy`` header (the shape is known in advance)
+    followed by each block, written with ordinary file writes -- never
+    through a memory map, whose stores fault (SIGBUS) instead of raising when
+    the disk fills up -- so an output larger than memory is fine.  ``.csv`` /
+    ``.tsv`` output is text.  The file is written beside ``path`` and renamed
+    by ``commit`` (see ``AtomicFile``): nothing appears under the final name
+    before, and a failed write raises OSError naming the file and removes
+    the temporary file.
     """
 
-    def __init__(self, path, shape, dtype):
-        self.path = check_output_path(path)
+    def __init__(self, path, shape, dtype, *, what="output"):
+        self.path = check_output_path(path, what=what)
         self.suffix = check_output_suffix(path)
-        self.tmp = temporary_beside(self.path)
         self.dtype = np.dtype(dtype)
-        self.shape = shape
+        self.shape = tuple(int(n) for n in shape)
+        self.rows = 0
+        try:
+            self._file = AtomicFile(self.path, what=what, text=self.suffix != ".npy")
+        except OutputPathError as exc:
+            raise DataFileError(str(exc)) from None
         if self.suffix == ".npy":
-            self._out = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=self.dtype,
-                                                  shape=shape)
-            self._fh = None
-        else:
-            self._out = None
-            self._fh = open(self.tmp, "w", encoding="utf-8")
+            header = {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                      "fortran_order": False, "shape": self.shape}
+            self._guard(np.lib.format.write_array_header_1_0, self._file.fh, header)
         self._fmt = "%d" if self.dtype.kind in "iu" else "%.9g"
 
+    def _guard(self, write, *args):
+        try:
+            write(*args)
+        except OSError as exc:
+            self._file.discard()
+            reason = exc.strerror or str(exc)
+            raise OSError(exc.errno, f"cannot write the {self._file.what} "
+                                     f"{self.path}: {reason}") from None
+
     def write(self, start, block):
-        if self._out is not None:
-            self._out[start:start + len(block)] = block
+        """Write rows ``start`` to ``start + len(block)``; blocks come in order."""
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if start != self.rows or block.shape[1:] != self.shape[1:] or \
+                self.rows + len(block) > self.shape[0]:
+            raise ValueError(f"ArrayWriter: block of shape {block.shape} at row {start} "
+                             f"does not continue the {self.shape} array at row "
+                             f"{self.rows}")
+        if self.suffix == ".npy":
+            self._guard(self._file.fh.write, block.data.cast("B"))
         else:
-            np.savetxt(self._fh, block.reshape(len(block), -1), fmt=self._fmt,
-                       delimiter=DELIMITERS[self.suffix])
+            self._guard(np.savetxt, self._file.fh, block.reshape(len(block), -1),
+                        self._fmt, DELIMITERS[self.suffix])
+        self.rows += len(block)
+
+    def finish(self):
+        """Check every row was written and flush the file to disk."""
+        if self.rows != self.shape[0]:
+            raise ValueError(f"ArrayWriter: {self.rows} of {self.shape[0]} rows written")
+        self._file.finish()
 
     def commit(self):
-        if self._out is not None:
-            self._out.flush()
-            del self._out
-            self._out = None
-        else:
-            self._fh.close()
-        os.replace(self.tmp, self.path)
+        """Finish and rename the file into place."""
+        self.finish()
+        self._file.commit()
 
     def discard(self):
-        if self._fh is not None:
-            self._fh.close()
-        self._out = None
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
+        self._file.discard()
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            self.discard()
+        self.discard()
         return False
 
 
-def write_array(path, arr):
+def write_array(path, arr, *, what="output"):
     """Write a whole array (labels) to ``.npy`` / ``.csv`` / ``.tsv``."""
-    with ArrayWriter(path, arr.shape, arr.dtype) as writer:
+    with ArrayWriter(path, arr.shape, arr.dtype, what=what) as writer:
         writer.write(0, arr)
         writer.commit()

@@ -305,3 +305,59 @@ def test_gaussian_mixture_covariance_shape_checked(GaussianMixture, X, tmp_path)
     _write(tmp_path / "bad.npz", members, header)
     with pytest.raises(ValueError, match="disagree in shape"):
         kmgmm.load(tmp_path / "bad.npz")
+
+
+# ------------------------------------------------- saving what was fitted
+def test_save_after_set_params_writes_what_was_fitted(X, tmp_path):
+    km = KMeans(4, random_state=0).fit(X)
+    km.set_params(n_clusters=5)
+    km.save(tmp_path / "m.npz")
+    loaded = kmgmm.load(tmp_path / "m.npz")
+    assert loaded.n_clusters == 4 and km.n_clusters == 5  # the estimator is untouched
+    np.testing.assert_array_equal(loaded.cluster_centers_, km.cluster_centers_)
+    np.testing.assert_array_equal(loaded.predict(X), km.predict(X))
+
+
+def test_mixture_save_after_set_params_writes_what_was_fitted(GaussianMixture, X,
+                                                             tmp_path):
+    gmm = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    proba = gmm.predict_proba(X)
+    gmm.set_params(n_components=7, tol=0.5)
+    gmm.save(tmp_path / "g.npz")
+    loaded = kmgmm.load(tmp_path / "g.npz")
+    assert loaded.n_components == 3 and loaded.tol == 0.5
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"covariance_type": "full"}, ["cannot save", "set_params", "covariances_"]),
+    ({"covariance_type": "fixed", "variance": 1.0}, ["cannot save"]),
+    ({"tol": -1.0}, ["cannot save", "tol"]),
+    ({"assignment": "bogus"}, ["cannot save", "assignment"]),
+])
+def test_save_refuses_parameters_that_no_longer_fit_the_arrays(GaussianMixture, X,
+                                                               tmp_path, change, words):
+    gmm = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    gmm.set_params(**change)
+    with pytest.raises(ValueError) as info:
+        gmm.save(tmp_path / "g.npz")
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+    assert not os.listdir(tmp_path)
+
+
+def test_invalid_kmeans_parameter_set_after_fit_is_not_saved(X, tmp_path):
+    km = KMeans(4, random_state=0).fit(X)
+    km.set_params(algorithm="bogus")
+    with pytest.raises(ValueError, match="cannot save.*algorithm"):
+        km.save(tmp_path / "m.npz")
+    assert not os.listdir(tmp_path)
+
+
+def test_loaded_kmeans_has_no_training_labels(X, tmp_path):
+    km = KMeans(4, random_state=0).fit(X)
+    km.save(tmp_path / "m.npz")
+    loaded = kmgmm.load(tmp_path / "m.npz")
+    assert not hasattr(loaded, "labels_")
+    np.testing.assert_array_equal(loaded.predict(X), km.labels_)
+    assert "labels_" in kmgmm.load.__doc__
