@@ -53,7 +53,10 @@ class BaseEstimator:
         """Write the fitted model to ``path`` as a kmgmm model file (.npz).
 
         The file holds NumPy arrays and a JSON header, nothing executable;
-        ``kmgmm.load(path)`` reads it back.  Returns the path written.
+        ``kmgmm.load(path)`` reads it back.  What is written is what was
+        fitted (the number of clusters comes from the fitted arrays); the
+        training labels (``labels_``) are not saved: ``predict`` on the
+        training data gives them again.  Returns the path written.
         """
         from ._model_files import save_model
 

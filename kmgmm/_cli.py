@@ -9,7 +9,6 @@ Every output is written beside its target and renamed into place (see
 ``kmgmm._atomic_write``), never through a memory map; an output may not be
 any input of the command, nor another output.
 """
-import argparse
 import json
 import os
 import sys
@@ -23,16 +22,13 @@ from ._atomic_write import AtomicFile, OutputPathError
 from ._data_files import (
     ArrayWriter, DataFileError, check_output_path, check_output_suffix, load_data,
 )
+from ._cli_parser import build_parser
+from ._exceptions import UsageError
 from ._progress import IterationClock, Interrupted, ProgressLine, StopRequest, watch
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_WRITE_FAILED = 1
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
 DEFAULT_CHUNK_BYTES = 32 << 20
-
-
-class UsageError(Exception):
-    """A mistake in the command line or the files it names (exit status 2)."""
 
 
 class WriteFailed(Exception):
@@ -76,42 +72,6 @@ def _check_distinct(command, inputs, outputs):
         seen.append((what, path, identity))
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        where = self.prog[len("kmgmm"):].strip()
-        prefix = f"{where}: " if where else ""
-        raise UsageError(f"{prefix}{message} (see '{self.prog} --help')")
-
-
-def _checked(convert, noun, valid, requirement):
-    """An argparse ``type``: ``convert`` the text, then check it is ``valid``."""
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
-        if not valid(value):
-            raise argparse.ArgumentTypeError(f"{value} {requirement}")
-        return value
-    return parse
-
-
-_positive_int = _checked(int, "an integer", lambda v: v >= 1, "must be at least 1")
-_seed = _checked(int, "an integer", lambda v: 0 <= v < 2**32, "is not in [0, 2**32)")
-_positive_float = _checked(float, "a number", lambda v: np.isfinite(v) and v > 0,
-                           "must be a finite number > 0")
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (np.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
-    return value
-
-
 def _emit(obj, as_json, lines):
     if as_json:
         print(json.dumps(obj, indent=2, default=_json_default))
@@ -128,15 +88,6 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _gaussian_mixture_class():
-    import kmgmm
-
-    cls = getattr(kmgmm, "GaussianMixture", None)
-    if cls is None:
-        raise UsageError("--model gmm: this build of kmgmm has no GaussianMixture")
-    return cls
-
-
 # ------------------------------------------------------------------- fit
 def _build_estimator(args):
     if args.model == "kmeans":
@@ -150,7 +101,9 @@ def _build_estimator(args):
         params = dict(n_clusters=args.k, random_state=args.seed, n_threads=args.threads)
         cls = KMeans
     else:
-        cls = _gaussian_mixture_class()
+        from ._gmm import GaussianMixture
+
+        cls = GaussianMixture
         covariance_type = args.covariance_type or "full"
         if covariance_type == "fixed" and args.variance is None:
             raise UsageError("fit: --covariance-type fixed needs --variance V "
@@ -494,103 +447,6 @@ def _cmd_bench(args):
 
 
 # ---------------------------------------------------------------- parser
-def _add_common(parser, *, json_help="print the result as JSON on stdout"):
-    parser.add_argument("--json", action="store_true", help=json_help)
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress line on stderr")
-    parser.add_argument("--threads", type=_positive_int, metavar="N",
-                        help="OpenMP threads (default: every core allowed)")
-
-
-CSV_HELP = """\
-CSV and TSV data: lines that are blank or start with '#' are skipped, and a
-UTF-8 byte-order mark is ignored. The first line is a header when one of its
-fields is not a number, or when it reads exactly 0,1,...,d-1 (the column
-labels pandas' DataFrame.to_csv writes) and the line after it holds a value
-that is not an integer (e.g. 1.5, 2.0, 1e-3, nan). Integer data whose first
-row is 0,1,...,d-1 is read as data: give such files a header of names.
-
-Outputs (-o, --labels) are written beside the target and renamed into place,
-so a failed write leaves nothing behind; an output may not be an input or
-another output, and must be a regular file or a new name (not a link, a
-device, a FIFO or a file with other hard links).
-"""
-
-
-def build_parser():
-    from . import __version__
-
-    parser = _Parser(
-        prog="kmgmm",
-        description="Fast k-means and Gaussian-mixture clustering.",
-        epilog="Exit status: 0 success, 2 a mistake in the command or its files, "
-               "130 stopped by Ctrl-C, 1 an output could not be written (e.g. a "
-               "full disk; nothing is left behind) or an internal error.")
-    parser.add_argument("--version", action="version", version=f"kmgmm {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    p = sub.add_parser("demo", help="fit k-means and every mixture on a known mixture "
-                                    "and compare them in one table")
-    p.add_argument("--n-samples", type=_positive_int, default=1_000_000, metavar="N",
-                   help="rows to draw (default 1000000)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed for the data and the fits")
-    p.add_argument("--max-iter", type=_positive_int, default=None, metavar="N",
-                   help="iteration cap per fit (default: the demo's own)")
-    p.add_argument("--plot", metavar="FILE.png",
-                   help="draw the data, k-means regions and mixture ellipses "
-                        "(needs matplotlib)")
-    _add_common(p)
-
-    p = sub.add_parser(
-        "fit", help="fit a model to a data file and save it",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=CSV_HELP)
-    p.add_argument("data", metavar="DATA", help=".npy, .npz (one array), .csv or .tsv")
-    p.add_argument("-k", type=_positive_int, required=True, metavar="K",
-                   help="number of clusters / components")
-    p.add_argument("--model", choices=("kmeans", "gmm"), default="kmeans")
-    p.add_argument("--covariance-type", choices=COVARIANCE_TYPES,
-                   help="gmm only (default full)")
-    p.add_argument("--assignment", choices=("soft", "hard"),
-                   help="gmm only: soft EM or hard (classification) EM (default soft)")
-    p.add_argument("--variance", type=_positive_float, metavar="V",
-                   help="the shared variance of --covariance-type fixed")
-    p.add_argument("--sample-weight", metavar="FILE", help="one weight per row")
-    p.add_argument("--seed", type=_seed, default=None, help="random seed")
-    p.add_argument("--max-iter", type=_positive_int, metavar="N")
-    p.add_argument("--tol", type=_non_negative_float, metavar="TOL")
-    p.add_argument("--n-init", type=_positive_int, metavar="N")
-    p.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
-                   help="where to write the model")
-    p.add_argument("--labels", metavar="OUT", help="write the training labels "
-                                                   "(.npy, .csv or .tsv)")
-    _add_common(p)
-
-    p = sub.add_parser("predict", help="labels (or probabilities) for a data file",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog=CSV_HELP)
-    p.add_argument("model", metavar="MODEL.npz")
-    p.add_argument("data", metavar="DATA")
-    p.add_argument("--proba", action="store_true",
-                   help="write the (n_samples, k) membership probabilities (gmm)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help=".npy, .csv or .tsv")
-    p.add_argument("--chunk-size", type=_positive_int, metavar="ROWS",
-                   help="rows per chunk (default: about 32 MB of data per chunk)")
-    _add_common(p)
-
-    p = sub.add_parser("info", help="what a model file holds")
-    p.add_argument("model", metavar="MODEL.npz")
-    p.add_argument("--json", action="store_true", help="print as JSON")
-
-    p = sub.add_parser("bench", help="time kmgmm against scikit-learn and faiss")
-    p.add_argument("--quick", action="store_true", help="small shapes, about a minute")
-    p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F",
-                   help="multiply every n_samples by F (e.g. 0.01 for a smoke run)")
-    _add_common(p, json_help="print the results as JSON on stdout")
-    return parser
-
-
 def _cap_threads(args):
     """Lower a --threads above the thread cap to it, with a one-line warning."""
     from ._threads import max_threads

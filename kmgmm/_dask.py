@@ -105,7 +105,7 @@ def gmm_blockwise(est, X, method, what):
     hard = est.assignment == "hard"
     if what == "resp":
         return X.map_blocks(_gmm_block, model, params, hard, est.n_threads, what,
-                            dtype=X.dtype, chunks=(X.chunks[0], (est.n_components,)))
+                            dtype=X.dtype, chunks=(X.chunks[0], (est.means_.shape[0],)))
     dtype = np.int32 if what == "labels" else np.float64
     return X.map_blocks(_gmm_block, model, params, hard, est.n_threads, what,
                         dtype=dtype, drop_axis=1)

@@ -15,6 +15,11 @@ class ConvergenceWarning(UserWarning):
     """The fit ended in a state the user should know about."""
 
 
+class UsageError(Exception):
+    """A mistake in the command line or the files it names (the ``kmgmm``
+    command exits with status 2)."""
+
+
 class NotFittedError(ValueError, AttributeError):
     """Raised when a method that needs a fitted estimator is called before fit."""
 

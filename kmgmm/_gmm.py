@@ -370,7 +370,7 @@ class GaussianMixture(BaseEstimator):
         if labels:
             out["labels"] = np.empty(n, dtype=np.int32)
         if resp:
-            out["resp"] = np.empty((n, self.n_components), dtype=X.dtype)
+            out["resp"] = np.empty((n, self.means_.shape[0]), dtype=X.dtype)
         n_threads = effective_n_threads(self.n_threads)
         with single_threaded_blas():
             self._model(X.dtype).run(X, np.ones(n, dtype=X.dtype),
@@ -423,9 +423,11 @@ class GaussianMixture(BaseEstimator):
 
     def _n_parameters(self):
         n_features = self.means_.shape[1]
-        n = n_parameters(self.covariance_type, self.n_components, n_features)
+        k = self.means_.shape[0]
+        n = n_parameters(getattr(self, "_fitted_covariance_type", self.covariance_type),
+                         k, n_features)
         if not self.estimate_weights:
-            n -= self.n_components - 1
+            n -= k - 1
         return n
 
     def bic(self, X):

@@ -290,3 +290,13 @@ def test_verbose_true_and_integral_float_sample_counts_are_accepted(capsys):
         gm.sample(2.5)
     with pytest.raises(ValueError, match="verbose"):
         KMeans(2, verbose=-1).fit(X0)
+
+
+def test_a_fitted_mixture_keeps_its_shape_after_set_params():
+    X0, _ = two_blobs(n=200)
+    gm = GaussianMixture(2, random_state=0).fit(X0)
+    bic = gm.bic(X0)
+    gm.set_params(n_components=7)
+    assert gm.predict_proba(X0).shape == (200, 2)
+    np.testing.assert_allclose(gm.predict_proba(X0).sum(axis=1), 1.0)
+    assert gm.bic(X0) == bic
