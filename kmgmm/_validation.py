@@ -377,6 +377,7 @@ def as_float_csr(X, *, name="X", dtype=None):
         )
     fmt = X.format
     if fmt == "csr":
+        _check_csr_structure(X, name)    # before scipy itself reads the arrays
         csr = X.astype(dtype, copy=False)
         owned = csr is not X
     else:
@@ -390,6 +391,24 @@ def as_float_csr(X, *, name="X", dtype=None):
         csr = sp.csr_matrix(csr)
     check_finite(csr.data, name)
     return csr
+
+
+def _check_csr_structure(csr, name):
+    """The kernels index by ``indices`` and ``indptr``: a matrix whose arrays
+    were changed after it was built must not send them out of bounds."""
+    indptr, indices = csr.indptr, csr.indices
+    n_rows, n_cols = csr.shape
+    ok = (indptr.shape == (n_rows + 1,) and indptr[0] == 0
+          and indptr[-1] == indices.shape[0] == csr.data.shape[0]
+          and bool(np.all(np.diff(indptr) >= 0)))
+    if ok and indices.size:
+        ok = 0 <= int(indices.min()) and int(indices.max()) < n_cols
+    if not ok:
+        raise ValueError(
+            f"{name} is a damaged sparse matrix: its indptr or column indices do "
+            "not describe its shape (were its arrays changed after it was "
+            "built?); rebuild it, e.g. with scipy.sparse.csr_matrix((data, "
+            "indices, indptr), shape=shape), which checks them.")
 
 
 def is_dask_collection(X):

@@ -173,3 +173,20 @@ def test_sparse_array_and_nan_rejected():
 def test_auto_on_sparse_runs_lloyd():
     km = KMeans(3, random_state=0).fit(sparse_blobs(500, 10, 3, seed=9))
     assert km._algorithm == "lloyd"
+
+
+@pytest.mark.parametrize("damage", ["index past the end", "negative index", "indptr"])
+def test_damaged_csr_is_refused_not_a_crash(damage):
+    rng = np.random.RandomState(0)
+    X = sp.random(50, 6, density=0.5, format="csr", random_state=rng)
+    km = KMeans(2, random_state=0).fit(X)
+    bad = X.copy()
+    if damage == "index past the end":
+        bad.indices[3] = 10_000_000
+    elif damage == "negative index":
+        bad.indices[3] = -5
+    else:
+        bad.indptr[2] = bad.indptr[-1] + 100
+    for call in (km.predict, km.transform, km.score, KMeans(2).fit):
+        with pytest.raises(ValueError, match="damaged sparse matrix"):
+            call(bad)
