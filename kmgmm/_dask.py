@@ -10,15 +10,11 @@ import numpy as np
 
 from ._assign import assign_conditioned
 from ._conditioning import distances, for_centers
-from ._engines.dask_runner import task_threads
+from ._engines.dask_runner import task_threads, weights_of
 from ._gaussian import repair_far_rows
 from ._threads import single_threaded_blas
 from ._engines.dask_collections import _feature_names, as_dask_array, as_dask_weight
 from ._validation import check_features
-
-
-def _weights_of(x, w):
-    return np.ones(x.shape[0], dtype=x.dtype) if w is None else w
 
 
 # ------------------------------------------------------------ predictions
@@ -33,7 +29,7 @@ def _test_array(est, X, method):
 def _kmeans_assign_block(x, w, centers, n_threads):
     """Labels and weighted inertia of a block, conditioned as in memory."""
     labels = np.empty(x.shape[0], dtype=np.int32)
-    w = _weights_of(x, w)
+    w = weights_of(x, w)
     with single_threaded_blas():
         inertia = assign_conditioned(x, w, centers, for_centers(centers, x.dtype),
                                      labels, task_threads(n_threads))

@@ -9,6 +9,17 @@ from .._gaussian import moments_about
 from .seeding import ROWS_PER_BLOCK
 
 
+def _add_moments(s1, s2, j, kind, w, D):
+    """Add rows ``D`` (about component j's mean), weighted ``w``, to the
+    first and second moments (``kind``: the covariance type's moments)."""
+    s1[j] += w @ D
+    if kind in ("full", "tied"):
+        target = s2[j] if kind == "full" else s2
+        target += (w[:, None] * D).T @ D
+    elif kind == "diag":
+        s2[j] += w @ (D * D)
+
+
 def one_hot_blocks(labels, n_components):
     def blocks():
         for start in range(0, labels.shape[0], ROWS_PER_BLOCK):
@@ -62,13 +73,7 @@ def label_moments(X, sample_weight, labels, n_components, covariance_type,
         if nk[j] > 0:
             means[j] = sx / nk[j]
         for x, wj in pieces(j):
-            D = x - means[j]
-            s1[j] += wj @ D
-            if kind in ("full", "tied"):
-                target = s2[j] if kind == "full" else s2
-                target += (wj[:, None] * D).T @ D
-            elif kind == "diag":
-                s2[j] += wj @ (D * D)
+            _add_moments(s1, s2, j, kind, wj, x - means[j])
     return nk, s1, s2.ravel(), means
 
 
@@ -100,14 +105,7 @@ def second_moments(X, sample_weight, blocks, n_components, covariance_type, mean
             sel = wr[:, j] > 0
             if not sel.any():
                 continue
-            D = x[sel] - means[j]
-            a = wr[sel, j]
-            s1[j] += a @ D
-            if kind in ("full", "tied"):
-                target = s2[j] if kind == "full" else s2
-                target += (a[:, None] * D).T @ D
-            elif kind == "diag":
-                s2[j] += a @ (D * D)
+            _add_moments(s1, s2, j, kind, wr[sel, j], x[sel] - means[j])
     return s1, s2.ravel()
 
 

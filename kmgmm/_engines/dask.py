@@ -49,22 +49,18 @@ from .._relocation import (
     row_keys,
 )
 from .._threads import effective_n_threads, single_threaded_blas
-from .dask_runner import Blocks, runner, task_threads
+from .dask_runner import Blocks, runner, task_threads, weights_of
 from .dask_seeding import seed_centers
 
 
 
 # ------------------------------------------------------------- block tasks
-def _weights_of(x, w):
-    return np.ones(x.shape[0], dtype=x.dtype) if w is None else w
-
-
 # ------------------------------------------------------------- block tasks
 def _summary_block(x, w):
     """Total weight, weighted sum of rows, rows of positive weight, and, as
     1-tuples (so that the reduction keeps them per block), the total weight
     and the smallest and largest value of each feature."""
-    w = _weights_of(x, w)
+    w = weights_of(x, w)
     w64 = w.astype(np.float64)
     wsum = float(w64.sum())
     with np.errstate(over="ignore", invalid="ignore"):
@@ -74,7 +70,7 @@ def _summary_block(x, w):
 
 
 def _variance_block(x, w, mean, unit):
-    w = _weights_of(x, w).astype(np.float64)
+    w = weights_of(x, w).astype(np.float64)
     diff = x.astype(np.float64) - mean
     diff /= unit
     return (w @ (diff * diff),)
@@ -91,7 +87,7 @@ def _lloyd_block(x, w, centers, n_threads):
     sums = np.empty((k, d))
     weights = np.empty(k)
     with single_threaded_blas():
-        inertia = _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels,
+        inertia = _lloyd.lloyd_pass(x, weights_of(x, w), centers, labels,
                                     np.empty(0, dtype=x.dtype), sums, weights,
                                     task_threads(n_threads))
     digest = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
@@ -102,7 +98,7 @@ def _labels_block(x, w, centers, n_threads):
     """Labels, inertia and rows per cluster of a block."""
     labels = np.empty(x.shape[0], dtype=np.int32)
     with single_threaded_blas():
-        inertia = _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels,
+        inertia = _lloyd.lloyd_pass(x, weights_of(x, w), centers, labels,
                                     np.empty(0, dtype=x.dtype), np.empty((0, 0)),
                                     np.empty(0), task_threads(n_threads))
     return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
@@ -121,7 +117,7 @@ def _block_labels(x, w, centers, n_threads):
 def _farthest_block(x, w, centers, n_take, offset, n_threads):
     """The block's ``n_take`` rows of positive weight farthest from their centre,
     at positive distance (ties by index; all rows tied with the last one too)."""
-    w = _weights_of(x, w)
+    w = weights_of(x, w)
     labels, min_sqdist = _block_labels(x, w, centers, n_threads)
     dist = np.where(w > 0, min_sqdist.astype(np.float64), 0.0)
     rows = farthest_rows(dist, n_take)
@@ -131,7 +127,7 @@ def _farthest_block(x, w, centers, n_take, offset, n_threads):
 def _distinct_block(x, w, centers, clusters, caps, n_threads):
     """For each cluster, the keys of up to ``cap`` distinct values among the
     block's rows of positive weight in it."""
-    w = _weights_of(x, w)
+    w = weights_of(x, w)
     labels, _ = _block_labels(x, w, centers, n_threads)
     positive = w > 0
     return [distinct_keys(x, np.flatnonzero((labels == a) & positive), cap)
@@ -170,7 +166,7 @@ def _hamerly_block(x, w, key, params, n_pass, exact, tighten, n_threads):
         state = _new_block_state(x.shape[0], k, d)
     with single_threaded_blas():
         inertia, evals, changed, n_failed, n_clear = _hamerly.hamerly_pass(
-            x, _weights_of(x, w), centers, half_sep, move, lower_drop, state["labels"],
+            x, weights_of(x, w), centers, half_sep, move, lower_drop, state["labels"],
             state["upper"], state["lower"], state["sums"], state["weights"],
             state["counts"], state["moved_rows"], state["moved_from"], first, exact,
             task_threads(n_threads), state["x_sqnorm"], tighten)
@@ -206,7 +202,7 @@ def _statistics_block(x, w, key, n_threads):
     """The block's statistics from its labels (kept as its running ones)."""
     state = _block_state(key)
     with single_threaded_blas():
-        _hamerly.cluster_statistics(x, _weights_of(x, w), state["labels"], state["sums"],
+        _hamerly.cluster_statistics(x, weights_of(x, w), state["labels"], state["sums"],
                                     state["weights"], state["counts"],
                                     task_threads(n_threads))
     return state["sums"].copy(), state["weights"].copy(), state["counts"].copy()
@@ -217,7 +213,7 @@ def _state_inertia_block(x, w, key, centers, n_threads):
     with single_threaded_blas():
         _hamerly.label_sqdist(x, centers, _block_state(key)["labels"], out,
                               task_threads(n_threads))
-    return (float(_weights_of(x, w).astype(np.float64) @ out.astype(np.float64)),)
+    return (float(weights_of(x, w).astype(np.float64) @ out.astype(np.float64)),)
 
 
 def _release_block(x, key):
@@ -230,7 +226,7 @@ def _em_block(x, w, model, hard, n_threads):
     """One EM pass over a block: log-likelihood and the statistics about
     ``model.moment_means`` (additive over blocks for a fixed model)."""
     with single_threaded_blas():
-        ll, (nk, s1, s2) = model.run(x, _weights_of(x, w), hard=hard,
+        ll, (nk, s1, s2) = model.run(x, weights_of(x, w), hard=hard,
                                      n_threads=task_threads(n_threads), stats=True)
     return ll, nk, s1, s2
 
@@ -245,20 +241,20 @@ def _init_responsibilities(x, seeds, n_components, seed, n_threads):
 
 def _first_moments_block(x, w, seeds, n_components, seed, n_threads):
     blocks = _init_responsibilities(x, seeds, n_components, seed, n_threads)
-    return first_moments(x, _weights_of(x, w), blocks, n_components)
+    return first_moments(x, weights_of(x, w), blocks, n_components)
 
 
 def _second_moments_block(x, w, seeds, n_components, seed, means, covariance_type,
                           n_threads):
     blocks = _init_responsibilities(x, seeds, n_components, seed, n_threads)
-    return second_moments(x, _weights_of(x, w), blocks, n_components,
+    return second_moments(x, weights_of(x, w), blocks, n_components,
                           covariance_type, means)
 
 
 def _gmm_labels_block(x, w, model, hard, n_threads):
     labels = np.empty(x.shape[0], dtype=np.int32)
     with single_threaded_blas():
-        model.run(x, _weights_of(x, w), hard=hard, n_threads=task_threads(n_threads),
+        model.run(x, weights_of(x, w), hard=hard, n_threads=task_threads(n_threads),
                   labels=labels)
     return labels
 

@@ -45,6 +45,11 @@ def task_threads(n_threads):
     return max(1, worker.state.nthreads // busy)
 
 
+def weights_of(x, w):
+    """A block's weights: ``w``, or ones when the fit has none."""
+    return np.ones(x.shape[0], dtype=x.dtype) if w is None else w
+
+
 def _hold(obj):
     return obj
 

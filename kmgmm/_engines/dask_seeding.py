@@ -7,7 +7,7 @@ from .. import _lloyd
 from .._algorithms.lloyd import lloyd
 from .._algorithms.seeding import canonical_order, kmeans_plusplus, random_rows
 from .._threads import effective_n_threads, single_threaded_blas
-from .dask_runner import Blocks, task_threads
+from .dask_runner import Blocks, task_threads, weights_of
 from .memory import MemoryEngine
 
 # k-means|| settings: rounds, and rows sampled per round per cluster.
@@ -19,27 +19,23 @@ OVERSAMPLING_FACTOR = 2.0
 SAMPLE_ROWS = 10_000
 
 
-def _weights_of(x, w):
-    return np.ones(x.shape[0], dtype=x.dtype) if w is None else w
-
-
 def _nearest_block(x, w, state, centers, n_threads):
     """k-means||: each row's squared distance to the candidates so far, and the
     weighted cost (``state`` is this block's previous result, or None)."""
     labels = np.empty(x.shape[0], dtype=np.int32)
     sqdist = np.empty(x.shape[0], dtype=x.dtype)
     with single_threaded_blas():
-        _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels, sqdist,
+        _lloyd.lloyd_pass(x, weights_of(x, w), centers, labels, sqdist,
                           np.empty((0, 0)), np.empty(0), task_threads(n_threads))
     closest = sqdist.astype(np.float64)
     if state is not None:
         closest = np.minimum(state[0], closest)
-    return closest, (float(_weights_of(x, w).astype(np.float64) @ closest),)
+    return closest, (float(weights_of(x, w).astype(np.float64) @ closest),)
 
 
 def _oversample_block(x, w, state, cost, ell, seed):
     """k-means||: rows drawn with probability min(1, ell * w * d^2 / cost)."""
-    p = ell * _weights_of(x, w).astype(np.float64) * state[0] / cost
+    p = ell * weights_of(x, w).astype(np.float64) * state[0] / cost
     u = np.random.RandomState(seed).uniform(size=x.shape[0])
     return x[u < p]
 
@@ -47,12 +43,12 @@ def _oversample_block(x, w, state, cost, ell, seed):
 def _uniform_sample_block(x, w, rate, seed):
     """Rows kept with probability ``rate``, with their weights."""
     keep = np.random.RandomState(seed).uniform(size=x.shape[0]) < rate
-    return x[keep], _weights_of(x, w)[keep]
+    return x[keep], weights_of(x, w)[keep]
 
 
 def _draw_row_block(x, w, value):
     """The row where the block's cumulative weight first exceeds ``value``."""
-    w = _weights_of(x, w).astype(np.float64)
+    w = weights_of(x, w).astype(np.float64)
     j = int(np.searchsorted(np.cumsum(w), value, side="right"))
     positive = np.flatnonzero(w > 0)
     if j >= x.shape[0] or w[j] <= 0:
@@ -67,7 +63,7 @@ def _candidate_weight_block(x, w, candidates, n_threads):
     sums = np.empty((k, d))
     weights = np.empty(k)
     with single_threaded_blas():
-        _lloyd.lloyd_pass(x, _weights_of(x, w), candidates, labels,
+        _lloyd.lloyd_pass(x, weights_of(x, w), candidates, labels,
                           np.empty(0, dtype=x.dtype), sums, weights,
                           task_threads(n_threads))
     return (weights,)
