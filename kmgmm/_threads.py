@@ -2,7 +2,7 @@
 import contextlib
 import os
 
-from . import _lloyd
+from . import _kernels
 from ._validation import check_int
 
 _controller = None
@@ -24,7 +24,7 @@ def effective_n_threads(n_threads):
     this process may use.  A positive integer is taken as is.
     """
     if n_threads is None:
-        return max(1, min(_lloyd.omp_max_threads(), available_cores()))
+        return max(1, min(_kernels.common.omp_max_threads(), available_cores()))
     return check_int(n_threads, "n_threads", low=1)
 
 

@@ -36,7 +36,7 @@ import hashlib
 
 import numpy as np
 
-from .. import _hamerly, _lloyd
+from .. import _kernels
 from .._conditioning import Moments, power_of_two_at_least
 from .._algorithms.mixture_moments import (
     first_moments, means_from_moments, one_hot_blocks, random_blocks, second_moments,
@@ -89,9 +89,9 @@ def _lloyd_block(x, w, centers, n_threads):
     sums = np.empty((k, d))
     weights = np.empty(k)
     with single_threaded_blas():
-        inertia = _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels,
-                                    np.empty(0, dtype=x.dtype), sums, weights,
-                                    task_threads(n_threads))
+        inertia = _kernels.lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels,
+                                            sums=sums, weights=weights,
+                                            n_threads=task_threads(n_threads))
     digest = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
     return sums, weights, inertia, (digest,)
 
@@ -100,9 +100,8 @@ def _labels_block(x, w, centers, n_threads):
     """Labels, inertia and rows per cluster of a block."""
     labels = np.empty(x.shape[0], dtype=np.int32)
     with single_threaded_blas():
-        inertia = _lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels,
-                                    np.empty(0, dtype=x.dtype), np.empty((0, 0)),
-                                    np.empty(0), task_threads(n_threads))
+        inertia = _kernels.lloyd.lloyd_pass(x, _weights_of(x, w), centers, labels,
+                                            n_threads=task_threads(n_threads))
     return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
 
 
@@ -111,8 +110,8 @@ def _block_labels(x, w, centers, n_threads):
     labels = np.empty(x.shape[0], dtype=np.int32)
     min_sqdist = np.empty(x.shape[0], dtype=x.dtype)
     with single_threaded_blas():
-        _lloyd.lloyd_pass(x, w, centers, labels, min_sqdist, np.empty((0, 0)),
-                          np.empty(0), task_threads(n_threads))
+        _kernels.lloyd.lloyd_pass(x, w, centers, labels, min_sqdist=min_sqdist,
+                                  n_threads=task_threads(n_threads))
     return labels, min_sqdist
 
 
@@ -157,11 +156,12 @@ def _hamerly_block(x, w, state, centers, half_sep, move, lower_drop, first, exac
     weights = np.zeros(k)
     counts = np.zeros(k, dtype=np.int64)
     with single_threaded_blas():
-        inertia, evals, changed, n_failed, n_clear = _hamerly.hamerly_pass(
-            x, _weights_of(x, w), centers, half_sep, move, lower_drop, state["labels"],
-            state["upper"], state["lower"], sums, weights, counts,
-            np.empty(n, dtype=np.intc), np.empty(n, dtype=np.intc), first, exact,
-            task_threads(n_threads), state["x_sqnorm"], tighten)
+        inertia, evals, changed, n_failed, n_clear = _kernels.hamerly.hamerly_pass(
+            x, _weights_of(x, w), centers, half_sep=half_sep, move=move,
+            lower_drop=lower_drop, labels=state["labels"], upper=state["upper"],
+            lower=state["lower"], sums=sums, weights=weights, counts=counts, first=first,
+            exact=exact, n_threads=task_threads(n_threads), x_sqnorm=state["x_sqnorm"],
+            tighten=tighten)
     return state, (sums, weights, counts, inertia, evals, changed, n_failed, n_clear)
 
 
@@ -183,15 +183,17 @@ def _statistics_block(x, w, state, n_clusters, n_threads):
     weights = np.empty(k)
     counts = np.empty(k, dtype=np.int64)
     with single_threaded_blas():
-        _hamerly.cluster_statistics(x, _weights_of(x, w), state["labels"], sums, weights,
-                                    counts, task_threads(n_threads))
+        _kernels.common.cluster_statistics(x, _weights_of(x, w), state["labels"],
+                                           sums=sums, weights=weights, counts=counts,
+                                           n_threads=task_threads(n_threads))
     return sums, weights, counts
 
 
 def _state_inertia_block(x, w, state, centers, n_threads):
     out = np.empty(x.shape[0], dtype=x.dtype)
     with single_threaded_blas():
-        _hamerly.label_sqdist(x, centers, state["labels"], out, task_threads(n_threads))
+        _kernels.common.label_sqdist(x, centers, state["labels"], out=out,
+                                     n_threads=task_threads(n_threads))
     return (float(_weights_of(x, w).astype(np.float64) @ out.astype(np.float64)),)
 
 
