@@ -34,6 +34,18 @@ OPENMP_PROBE = textwrap.dedent(
     """
 )
 
+# The compiled modules, all in the package kmgmm._kernels, and their sources
+# in src/ (kmgmm/_kernels/__init__.py lists what each one holds).
+KERNELS = {
+    "common": "_common.pyx",
+    "elkan": "_elkan.pyx",
+    "em": "_em.pyx",
+    "hamerly": "_hamerly.pyx",
+    "lloyd": "_lloyd.pyx",
+    "seeding": "_seeding.pyx",
+    "sparse": "_sparse_lloyd.pyx",
+}
+
 
 def _compiler():
     return os.environ.get("CC", "cc")
@@ -73,13 +85,16 @@ def extensions():
     compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", *omp_compile]
     if os.environ.get("KMGMM_NATIVE"):
         compile_args.append("-march=native")
+    unlisted = sorted(set(map(os.path.basename, glob.glob(os.path.join("src", "*.pyx"))))
+                      - set(KERNELS.values()))
+    if unlisted:
+        raise RuntimeError(f"setup.py: add {unlisted} to KERNELS")
     exts = []
-    for pyx in sorted(glob.glob(os.path.join("src", "*.pyx"))):
-        name = "kmgmm." + os.path.splitext(os.path.basename(pyx))[0]
+    for name, pyx in sorted(KERNELS.items()):
         exts.append(
             Extension(
-                name,
-                [pyx],
+                "kmgmm._kernels." + name,
+                [os.path.join("src", pyx)],
                 include_dirs=[np.get_include(), "src"],
                 depends=sorted(glob.glob(os.path.join("src", "*.h"))
                                + glob.glob(os.path.join("src", "*.pxd"))),

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from kmgmm import _hamerly, _lloyd
+from kmgmm._kernels import common, hamerly, lloyd
 from kmgmm._kmeans_bounds import center_geometry, largest_other_move
 
 SHAPES = [(400_000, 8, 8), (300_000, 16, 32), (200_000, 32, 64), (100_000, 64, 16),
@@ -44,20 +44,23 @@ def measure(n, d, k, dtype):
     labels = np.full(n, -1, np.int32)
     upper, lower = np.empty(n), np.zeros(n)
     sums, weights, counts = np.empty((k, d)), np.empty(k), np.empty(k, np.int64)
-    moved = np.empty(n, np.intc), np.empty(n, np.intc)
-    xs = _hamerly.row_sqnorms(X, N_THREADS)
+    xs = common.row_sqnorms(X, n_threads=N_THREADS)
+    moved_rows, moved_from = np.empty(n, np.intc), np.empty(n, np.intc)
     half_sep = center_geometry(C)[1]
 
     def run(move, first=False, tighten=False, sep=half_sep):
-        return _hamerly.hamerly_pass(X, w, C, sep, move, largest_other_move(move),
-                                     labels, upper, lower, sums, weights, counts, *moved,
-                                     first, False, N_THREADS, xs, tighten)
+        return hamerly.hamerly_pass(
+            X, w, C, half_sep=sep, move=move, lower_drop=largest_other_move(move),
+            labels=labels, upper=upper, lower=lower, sums=sums, weights=weights,
+            counts=counts, first=first, exact=False, n_threads=N_THREADS, x_sqnorm=xs,
+            tighten=tighten, moved_rows=moved_rows, moved_from=moved_from)
 
     run(np.zeros(k), first=True)
     nc = np.zeros(1, np.int64)
     lab2 = labels.copy()
-    t_lloyd = best_of(lambda: _lloyd.lloyd_pass(X, w, C, lab2, np.empty(0, dtype), sums,
-                                                weights, N_THREADS, False, nc))
+    t_lloyd = best_of(lambda: lloyd.lloyd_pass(X, w, C, lab2, sums=sums, weights=weights,
+                                               want_inertia=False, n_changed=nc,
+                                               n_threads=N_THREADS))
     # Every bound fails (a huge move, no help from the centres' spacing),
     # with and without tightening first.
     big, no_sep = np.full(k, 1e9), np.zeros(k)

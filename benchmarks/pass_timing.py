@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
 from threadpoolctl import threadpool_limits
 
-from kmgmm import _lloyd
+from kmgmm._kernels import lloyd
 
 SHAPES = {"a": (1_000_000, 32, 64), "b": (200_000, 128, 256),
           "c": (2_000_000, 2, 8), "d": (100_000, 784, 10)}
@@ -53,12 +53,13 @@ def main(which="abcd", threads="12"):
             for t in map(int, threads):
                 with threadpool_limits(1, user_api="blas"):
                     def kmgmm_pass():
-                        _lloyd.lloyd_pass(X, w, C, labels, min_sqdist, sums, weights, t)
+                        lloyd.lloyd_pass(X, w, C, labels, min_sqdist=min_sqdist, sums=sums,
+                                         weights=weights, n_threads=t)
 
                     simd = best_time(kmgmm_pass)
-                    previous = _lloyd.set_simd(False)
+                    previous = lloyd.set_simd(False)
                     portable = best_time(kmgmm_pass)
-                    _lloyd.set_simd(previous)
+                    lloyd.set_simd(previous)
                     sk = best_time(lambda: lloyd_iter_chunked_dense(
                         X, w, C, sk_centers, sk_weights, sk_labels, sk_shift, t,
                         update_centers=True))

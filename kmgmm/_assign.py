@@ -3,7 +3,7 @@ centres need it: what ``predict``, ``score``, mixture initialisation and the
 block tasks of every engine share."""
 import numpy as np
 
-from . import _lloyd
+from . import _kernels
 from ._conditioning import for_centers
 
 # Rows per block when assigning transformed data: the float64 temporary of a
@@ -13,9 +13,8 @@ ASSIGN_BLOCK_VALUES = 1 << 22
 
 def assign(X, sample_weight, centers, labels, n_threads):
     """Label every row with its nearest centre; return the weighted inertia."""
-    return _lloyd.lloyd_pass(X, sample_weight, centers, labels,
-                             np.empty(0, dtype=X.dtype), np.empty((0, 0)),
-                             np.empty(0), n_threads)
+    return _kernels.lloyd.lloyd_pass(X, sample_weight, centers, labels,
+                                     n_threads=n_threads)
 
 
 def assign_conditioned(X, sample_weight, centers, cond, labels, n_threads):

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from . import _lloyd
+from . import _kernels
 from ._threads import available_cores, blas_info, effective_n_threads
 
 
@@ -17,9 +17,9 @@ def config():
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "numpy": np.__version__,
-        "openmp": _lloyd.openmp_enabled(),
-        "omp_max_threads": _lloyd.omp_max_threads(),
-        "simd": _lloyd.simd_available(),
+        "openmp": _kernels.common.openmp_enabled(),
+        "omp_max_threads": _kernels.common.omp_max_threads(),
+        "simd": _kernels.lloyd.simd_available(),
         "available_cores": available_cores(),
         "default_n_threads": effective_n_threads(None),
         "blas": [

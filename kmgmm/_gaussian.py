@@ -17,7 +17,7 @@ fixed      (k,), all equal   (k,); the variance is given, not fitted
 import numpy as np
 from scipy import linalg
 
-from . import _em
+from . import _kernels
 from ._covariance import COVARIANCE_TYPES, COVARIANCES  # noqa: F401 (re-exported)
 
 
@@ -187,7 +187,7 @@ def moments_about(nk, s1c, s2c, mu, covariance_type):
 
 
 class KernelModel:
-    """The parameters in the form ``_em.em_pass`` takes, for one dtype.
+    """The parameters in the form ``kmgmm._kernels.em.em_pass`` takes, for one dtype.
 
     Means and data are centred on ``shift`` inside the kernel, so the gemm
     expansions never see the data's offset from the origin.
@@ -212,8 +212,7 @@ class KernelModel:
                     - 0.5 * d * np.log(2 * np.pi))
         self.log_norm = np.ascontiguousarray(np.broadcast_to(log_norm, (k,)),
                                              dtype=np.float64)
-        empty = np.empty((0, 0), dtype=dtype)
-        self.quad = self.prec = self.b = empty
+        self.quad = self.prec = self.b = None   # those of the covariance type below
         if covariance_type == "full":
             # -maha/2 = q @ quad + const with q = [lower(xc xc^T), xc]: the
             # coefficients of the precision Lambda on the packed lower
@@ -243,21 +242,18 @@ class KernelModel:
         ``moment_means`` in the layout ``m_step`` takes.
         """
         k, d = self.mu.shape
-        dtype = X.dtype
         if stats:
             nk = np.empty(k)
             s1 = np.empty((k, d))
             size = COVARIANCES[self.covariance_type].kernel_moments_size(k, d)
             s2 = np.empty(size)
         else:
-            nk, s1, s2 = np.empty(0), np.empty((0, 0)), np.empty(0)
-        ll = _em.em_pass(
-            X, sample_weight, self.shift, self.ctype, self.quad, self.prec, self.b,
-            self.const, self.log_norm, hard, nk, s1, s2,
-            np.empty(0) if lse is None else lse,
-            np.empty(0, dtype=np.int32) if labels is None else labels,
-            np.empty((0, 0), dtype=dtype) if resp is None else resp,
-            n_threads,
+            nk = s1 = s2 = None
+        ll = _kernels.em.em_pass(
+            X, sample_weight, shift=self.shift, ctype=self.ctype, quad=self.quad,
+            prec=self.prec, b=self.b, const_k=self.const, log_norm=self.log_norm,
+            hard=hard, nk=nk, s1=s1, s2=s2, lse=lse, labels=labels, resp=resp,
+            n_threads=n_threads,
         )
         if not stats:
             return ll, None

@@ -3,7 +3,7 @@ import contextlib
 import os
 import warnings
 
-from . import _lloyd
+from . import _kernels
 from ._validation import check_int
 
 _controller = None
@@ -43,7 +43,7 @@ def effective_n_threads(n_threads):
     enough of them crash the OpenMP runtime.
     """
     if n_threads is None:
-        return max(1, min(_lloyd.omp_max_threads(), available_cores()))
+        return max(1, min(_kernels.common.omp_max_threads(), available_cores()))
     n_threads = check_int(n_threads, "n_threads", low=1)
     cap = max_threads()
     if n_threads > cap:

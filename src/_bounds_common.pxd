@@ -1,7 +1,9 @@
-# Helpers shared by the bound kernels (Hamerly, Elkan): exact row-to-centre
-# distances, the Lloyd pass's distance keys for a set of rows, and lower
-# bounds derived from those keys that stay valid under rounding.
+# Helpers shared by the bound kernels (Hamerly, Elkan) and src/_common.pyx:
+# exact row-to-centre distances and row norms (kmgmm_sqdist.h), the centres'
+# norms, the Lloyd pass's distance keys for a set of rows, and lower bounds
+# derived from those keys that stay valid under rounding.
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.math cimport sqrt
 from libc.string cimport memcpy
 
@@ -183,3 +185,29 @@ cdef inline double lower_from_keys(
     return root_down(sq * (1.0 - rho) + (ks - kb) * (1.0 - ROOT_SLACK)
                      - 2.0 * (d + 4) * eps * xn * xn * (1.0 + ROOT_SLACK))
 
+
+
+cdef inline void row_sqnorms_into(
+    const floating[:, ::1] X,   # IN (n, d)
+    double[::1] out,            # OUT (n,)
+    int n_threads,
+) noexcept nogil:
+    """Squared norm of every row of X, in float64."""
+    cdef Py_ssize_t i
+    cdef int d = <int> X.shape[1]
+    for i in prange(X.shape[0], num_threads=n_threads, schedule="static"):
+        out[i] = sqnorm(&X[i, 0], d)
+
+
+cdef inline centre_norms(centers):
+    """(squared norms of the centres in their dtype, largest norm in float64).
+
+    The squared norms are the ones the Lloyd pass's keys use (NumPy's
+    einsum, as there); the largest norm enters the bound passes' rounding
+    allowance for those keys.
+    """
+    import numpy as np
+    C = np.asarray(centers)
+    C64 = C.astype(np.float64, copy=False)
+    return (np.einsum("ij,ij->i", C, C).astype(C.dtype, copy=False),
+            float(np.sqrt(np.einsum("ij,ij->i", C64, C64).max())))

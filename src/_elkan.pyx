@@ -23,15 +23,11 @@ from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport sqrt
 from libc.string cimport memset
 
-from _kmgmm_common cimport CHUNK, block_count
+from _kmgmm_common cimport DIRECT_MAX_FEATURES, CHUNK, LINE_DOUBLES, block_count
 from _bounds_common cimport (
-    ROOT_SLACK, add_row, distance_keys, kmgmm_float_below, lower_from_key,
+    ROOT_SLACK, add_row, centre_norms, distance_keys, kmgmm_float_below, lower_from_key,
     sqdist, sqnorm,
 )
-
-from kmgmm._lloyd import centre_norms
-
-DIRECT_MAX_FEATURES = 4
 
 
 cdef void _elkan_chunk(
@@ -151,6 +147,7 @@ def elkan_pass(
     const floating[:, ::1] X,              # IN (n_samples, n_features)
     const floating[::1] sample_weight,     # IN (n_samples,)
     const floating[:, ::1] centers,        # IN (n_clusters, n_features)
+    *,
     const double[::1] half_sep,            # IN (n_clusters,)
     const double[:, ::1] half_cc,          # IN (n_clusters, n_clusters)
     const double[:, ::1] drops,            # IN (n_passes, n_clusters)
@@ -172,6 +169,7 @@ def elkan_pass(
     from pass t to pass ``now`` minus that up to pass t (cumulative, row
     ``now`` the latest); ``half_sep`` and ``half_cc`` are lower bounds on
     half the inter-centre distances.  ``sums``/``weights`` are overwritten.
+    Everything but X, the weights and the centres is passed by keyword.
     Inputs are trusted: C-contiguous, finite, matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
@@ -195,7 +193,8 @@ def elkan_pass(
     cdef double[:, ::1] sq = np.empty((n_threads, CHUNK), dtype=np.float64)
     cdef double[:, :, ::1] block_sums = np.empty((n_blocks, k, d), dtype=np.float64)
     cdef double[:, ::1] block_wsum = np.empty((n_blocks, k), dtype=np.float64)
-    cdef double[:, ::1] block_acc = np.zeros((n_blocks, 8), dtype=np.float64)
+    # (three accumulators per block, on a cache line of their own)
+    cdef double[:, ::1] block_acc = np.zeros((n_blocks, LINE_DOUBLES), dtype=np.float64)
 
     cdef Py_ssize_t b, ch, row, m, ch_end
     cdef int j, l, tid

@@ -60,7 +60,16 @@ COV_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": DIAG,
              "fixed": NONE}
 
 # Elements of the widest per-chunk scratch; rows per chunk follow from it.
+# 64 Ki elements (512 KiB per float64 buffer) keeps each thread's scratch
+# near the size of a core's cache whatever the model's shape.
 cdef Py_ssize_t _SCRATCH = 1 << 16
+cdef enum:
+    # Rows per chunk at least this many (for very wide models): a gemm of
+    # fewer rows is mostly call overhead.
+    MIN_CHUNK_ROWS = 8
+    # and at most this many: with few features and components the scratch
+    # would allow far larger chunks, leaving few blocks of parallel work.
+    MAX_CHUNK_ROWS = 1024
 
 
 def em_chunk_rows(Py_ssize_t n_components, Py_ssize_t n_features, int ctype):
@@ -71,10 +80,10 @@ def em_chunk_rows(Py_ssize_t n_components, Py_ssize_t n_features, int ctype):
     if ctype == FULL:
         width = max(width, n_features * (n_features + 3) // 2)
     cdef Py_ssize_t m = _SCRATCH // width
-    if m < 8:
-        m = 8
-    if m > 1024:
-        m = 1024
+    if m < MIN_CHUNK_ROWS:
+        m = MIN_CHUNK_ROWS
+    if m > MAX_CHUNK_ROWS:
+        m = MAX_CHUNK_ROWS
     return m
 
 
@@ -307,35 +316,42 @@ cdef void _stats_chunk(
 def em_pass(
     const floating[:, ::1] X,              # IN (n_samples, n_features)
     const floating[::1] sample_weight,     # IN (n_samples,)
+    *,
     const double[::1] shift,               # IN (n_features,)
     int ctype,
-    const floating[:, ::1] quad,           # IN FULL (d(d+3)/2, k); else empty
-    const floating[:, ::1] prec,           # IN TIED (d, d); DIAG (k, 2 d)
-    const floating[:, ::1] b,              # IN TIED (k, d); else empty
+    const floating[:, ::1] quad=None,      # IN FULL (d(d+3)/2, k)
+    const floating[:, ::1] prec=None,      # IN TIED (d, d); DIAG (k, 2 d)
+    const floating[:, ::1] b=None,         # IN TIED (k, d)
     const double[::1] const_k,             # IN (k,)
     const double[::1] log_norm,            # IN (k,)
     bint hard,
-    double[::1] nk,                        # OUT (k,) or empty: no statistics
-    double[:, ::1] s1,                     # OUT (k, d) or empty
-    double[::1] s2,                        # OUT flat s2 or empty
-    double[::1] lse_out,                   # OUT (n_samples,) or empty
-    int[::1] labels_out,                   # OUT (n_samples,) or empty
-    floating[:, ::1] resp_out,             # OUT (n_samples, k) or empty
+    double[::1] nk=None,                   # OUT (k,)
+    double[:, ::1] s1=None,                # OUT (k, d)
+    double[::1] s2=None,                   # OUT flat s2 (empty for NONE)
+    double[::1] lse=None,                  # OUT (n_samples,)
+    int[::1] labels=None,                  # OUT (n_samples,)
+    floating[:, ::1] resp=None,            # OUT (n_samples, k)
     int n_threads,
 ):
     """One pass over X; return the weighted log-likelihood sum_i w_i lse_i.
 
-    With non-empty ``nk`` the statistics of the module docstring are written
-    (overwritten, not added to).  ``lse_out`` receives each row's
-    log-likelihood (the best weighted log-density in hard mode),
-    ``labels_out`` the most likely component and ``resp_out`` the
-    responsibilities (one-hot in hard mode), each only when non-empty.
-    Inputs are trusted: C-contiguous, finite, of matching shapes.
+    Everything but X and the weights is passed by keyword.  The model's
+    operands (``quad``, ``prec``, ``b``: the ones its covariance type
+    ``ctype`` uses, see the module docstring), ``const_k`` and ``log_norm``
+    come from ``kmgmm._gaussian.KernelModel``.  Given ``nk``, ``s1`` and
+    ``s2`` (all three or none), the statistics of the module docstring are
+    written (overwritten, not added to).  ``lse`` receives each row's
+    log-likelihood (the best weighted log-density in hard mode), ``labels``
+    the most likely component and ``resp`` the responsibilities (one-hot in
+    hard mode), each only when given.  Inputs are trusted: C-contiguous,
+    finite, of matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
     cdef int k = <int> log_norm.shape[0]
-    cdef bint stats = nk.shape[0] > 0
+    if not (nk is None) == (s1 is None) == (s2 is None):
+        raise ValueError("em_pass: give all of nk, s1 and s2, or none")
+    cdef bint stats = nk is not None
     cdef Py_ssize_t m_max = em_chunk_rows(k, d, ctype)
     cdef Py_ssize_t n_chunks = (n + m_max - 1) // m_max
     cdef Py_ssize_t n_tri = <Py_ssize_t> d * (d + 1) // 2
@@ -372,12 +388,12 @@ def em_pass(
     cdef double* st
     cdef double* lse_ptr
     cdef int* lab_ptr
-    cdef bint want_lse = lse_out.shape[0] > 0
-    cdef bint want_labels = labels_out.shape[0] > 0
-    cdef bint want_resp = resp_out.shape[0] > 0
-    cdef const floating* quad_ptr = &quad[0, 0] if quad.shape[0] > 0 else NULL
-    cdef const floating* prec_ptr = &prec[0, 0] if prec.shape[0] > 0 else NULL
-    cdef const floating* b_ptr = &b[0, 0] if b.shape[0] > 0 else NULL
+    cdef bint want_lse = lse is not None
+    cdef bint want_labels = labels is not None
+    cdef bint want_resp = resp is not None
+    cdef const floating* quad_ptr = &quad[0, 0] if quad is not None else NULL
+    cdef const floating* prec_ptr = &prec[0, 0] if prec is not None else NULL
+    cdef const floating* b_ptr = &b[0, 0] if b is not None else NULL
     cdef const double* c_ptr = &const_k[0] if const_k.shape[0] > 0 else NULL
 
     with nogil, parallel(num_threads=n_threads):
@@ -408,17 +424,17 @@ def em_pass(
                 )
                 lse_ptr = NULL
                 if want_lse:
-                    lse_ptr = &lse_out[row]
+                    lse_ptr = &lse[row]
                 lab_ptr = NULL
                 if want_labels:
-                    lab_ptr = &labels_out[row]
+                    lab_ptr = &labels[row]
                 block_ll[blk] += _responsibilities_chunk(
                     &logp_buf[tid, 0], &sample_weight[row], m, k, hard,
                     lse_ptr, lab_ptr,
                 )
                 if want_resp:
                     _copy_resp(&logp_buf[tid, 0], &sample_weight[row], m, k,
-                               &resp_out[row, 0])
+                               &resp[row, 0])
                 if stats:
                     _stats_chunk(
                         &xc_buf[tid, 0], &sample_weight[row], &logp_buf[tid, 0],

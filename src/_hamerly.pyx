@@ -33,25 +33,37 @@ from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport sqrt, INFINITY
 from libc.string cimport memset
 
-from _kmgmm_common cimport CHUNK, gemm_abt
+from _kmgmm_common cimport DIRECT_MAX_FEATURES, CHUNK, LINE_DOUBLES, gemm_abt
 from _bounds_common cimport (
-    ROOT_SLACK, add_row, distance_keys, gather_rows, key_error, lower_from_keys,
-    prefetch_row, root_down, root_up, sqdist, sqnorm,
+    ROOT_SLACK, add_row, centre_norms, distance_keys, gather_rows, key_error,
+    lower_from_keys, prefetch_row, root_down, root_up, row_sqnorms_into, sqdist, sqnorm,
 )
+from _cluster_stats cimport clear_clusters, move_rows
 from _lloyd_simd cimport (
     KMGMM_LANES_F32, KMGMM_LANES_F64, kmgmm_argmin2_f32, kmgmm_argmin2_f64,
+    kmgmm_simd_available, simd_layout,
 )
-
-from kmgmm._lloyd import centre_norms, simd_enabled, simd_layout
-
-# Up to this many features the keys come from a direct loop (as in _lloyd).
-DIRECT_MAX_FEATURES = 4
 
 cdef enum:
     # Chunks per block of parallel work; blocks depend on the data shape only.
     CHUNKS_PER_BLOCK = 16
     # How many rows ahead a scattered row of X is fetched.
     PREFETCH_AHEAD = 8
+
+# Whether the scan uses the AVX2/FMA micro-kernel: as the Lloyd pass does, so
+# that the two agree on every label (see set_simd).
+cdef bint _use_simd = kmgmm_simd_available()
+
+
+def set_simd(bint enabled):
+    """Scan with the AVX2/FMA micro-kernel when available (True) or the
+    portable keys; returns the previous setting.  ``kmgmm._kernels.set_simd``
+    switches this pass and the Lloyd pass together, as they must be."""
+    global _use_simd
+    previous = bool(_use_simd)
+    _use_simd = enabled and kmgmm_simd_available()
+    return previous
+
 
 # Bounds come from the exact distance rather than the keys when the keys'
 # rounding allowance exceeds this fraction of the squared distance.
@@ -268,95 +280,11 @@ cdef void _hamerly_block(
     acc[3] += n_clear
 
 
-cdef void _clear_clusters(
-    int lo, int hi, int d,
-    double* sums,               # OUT (k, d) rows lo..hi-1 zeroed
-    double* weights,            # OUT (k,)
-    long long* counts,          # OUT (k,)
-) noexcept nogil:
-    cdef int j, l
-    for j in range(lo, hi):
-        for l in range(d):
-            sums[j * d + l] = 0
-        weights[j] = 0
-        counts[j] = 0
-
-
-cdef void _move_rows(
-    const floating* X,          # IN (n, d)
-    const floating* w,          # IN (n,)
-    const int* labels,          # IN (n,) the rows' clusters now
-    const int* rows,            # IN (n_items,) rows that moved, or NULL for rows 0..n_items-1
-    const int* moved_from,      # IN (n_items,) their clusters before (-1: none), or NULL
-    Py_ssize_t n_items,
-    int d,
-    int lo, int hi,             # only clusters lo..hi-1 are touched
-    double* sums,               # INOUT (k, d)
-    double* weights,            # INOUT (k,)
-    long long* counts,          # INOUT (k,) rows of positive weight
-) noexcept nogil:
-    """Move rows, in order, from their old clusters' statistics to their new ones'."""
-    cdef Py_ssize_t c, i
-    cdef int j, a, l
-    cdef double wi
-    cdef double* s
-    cdef const floating* x
-    for c in range(n_items):
-        i = rows[c] if rows != NULL else c
-        j = labels[i]
-        a = moved_from[c] if moved_from != NULL else -1
-        wi = w[i]
-        x = X + i * d
-        if j >= lo and j < hi:
-            s = sums + j * d
-            for l in range(d):
-                s[l] += wi * x[l]
-            weights[j] += wi
-            if wi > 0:
-                counts[j] += 1
-        if a >= lo and a < hi:
-            s = sums + a * d
-            for l in range(d):
-                s[l] -= wi * x[l]
-            weights[a] -= wi
-            if wi > 0:
-                counts[a] -= 1
-
-
-def cluster_statistics(
-    const floating[:, ::1] X,              # IN (n_samples, n_features)
-    const floating[::1] sample_weight,     # IN (n_samples,)
-    const int[::1] labels,                 # IN (n_samples,) in [0, n_clusters)
-    double[:, ::1] sums,                   # OUT (n_clusters, n_features)
-    double[::1] weights,                   # OUT (n_clusters,)
-    long long[::1] counts,                 # OUT (n_clusters,) rows of positive weight
-    int n_threads,
-):
-    """Weighted per-cluster sums, weights and counts of the given labels.
-
-    The arithmetic of the running statistics (rows added in row order, each
-    cluster by one thread), so the result is the same for any thread count.
-    """
-    cdef Py_ssize_t n = X.shape[0]
-    cdef int d = <int> X.shape[1]
-    cdef int k = <int> sums.shape[0]
-    cdef int p, lo, hi
-    cdef int n_parts = n_threads if n_threads < k else k
-    if n == 0:
-        return
-    with nogil:
-        for p in prange(n_parts, num_threads=n_threads, schedule="static"):
-            lo = <int> ((<Py_ssize_t> k * p) // n_parts)
-            hi = <int> ((<Py_ssize_t> k * (p + 1)) // n_parts)
-            _clear_clusters(lo, hi, d, &sums[0, 0], &weights[0], &counts[0])
-            _move_rows(&X[0, 0], &sample_weight[0], &labels[0], NULL, NULL, n, d, lo, hi,
-                       &sums[0, 0], &weights[0], &counts[0])
-
-
 def hamerly_pass(
     const floating[:, ::1] X,              # IN (n_samples, n_features)
     const floating[::1] sample_weight,     # IN (n_samples,)
     const floating[:, ::1] centers,        # IN (n_clusters, n_features)
+    *,
     const double[::1] half_sep,            # IN (n_clusters,)
     const double[::1] move,                # IN (n_clusters,)
     const double[::1] lower_drop,          # IN (n_clusters,)
@@ -366,14 +294,14 @@ def hamerly_pass(
     double[:, ::1] sums,                   # INOUT (n_clusters, n_features)
     double[::1] weights,                   # INOUT (n_clusters,)
     long long[::1] counts,                 # INOUT (n_clusters,) rows of positive weight
-    int[::1] moved_rows,                   # SCRATCH (n_samples,)
-    int[::1] moved_from,                   # SCRATCH (n_samples,)
     bint first,
     bint exact,
     int n_threads,
     double[::1] x_sqnorm=None,             # IN (n_samples,) squared row norms; OUT if first
     bint tighten=True,
     stats_budget=None,
+    int[::1] moved_rows=None,              # SCRATCH (n_samples,); allocated when None
+    int[::1] moved_from=None,              # SCRATCH (n_samples,); allocated when None
 ):
     """One Hamerly pass.
 
@@ -395,8 +323,11 @@ def hamerly_pass(
     a first pass fills in; computed here when None) unless their rounding
     allowance is large.  A first pass adds up per-block statistics when
     they take at most ``stats_budget`` bytes (default: the larger of 64 MiB
-    and half of X), else moves every row into them.  The inertia is exact
-    for ``exact`` passes and NaN otherwise.  Inputs are trusted: C-contiguous, finite, matching shapes.
+    and half of X), else moves every row into them.  ``moved_rows`` and
+    ``moved_from`` are scratch space a caller may keep between passes.  The
+    inertia is exact for ``exact`` passes and NaN otherwise.  Everything but
+    X, the weights and the centres is passed by keyword.  Inputs are
+    trusted: C-contiguous, finite, matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -411,7 +342,7 @@ def hamerly_pass(
     c_sqnorm_arr, c_norm_max_obj = centre_norms(centers)
     cdef double c_norm_max = c_norm_max_obj
     cdef const floating[::1] c_sqnorm = c_sqnorm_arr
-    cdef bint simd = simd_enabled() and not direct
+    cdef bint simd = _use_simd and not direct
     cdef int lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
     cdef const floating[:, :, ::1] centers_t
     cdef const floating[::1] csq_pad
@@ -433,8 +364,16 @@ def hamerly_pass(
     cdef double[:, ::1] bnd = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK))
     cdef double[:, ::1] tight = np.empty((n_threads, CHUNK * CHUNKS_PER_BLOCK))
     if x_sqnorm is None:
-        x_sqnorm = np.empty(n) if first else row_sqnorms(X, n_threads)
-    cdef double[:, ::1] block_acc = np.zeros((max(n_blocks, 1), 8), dtype=np.float64)
+        x_sqnorm = np.empty(n)
+        if not first:
+            row_sqnorms_into(X, x_sqnorm, n_threads)
+    if moved_rows is None:
+        moved_rows = np.empty(n, dtype=np.intc)
+    if moved_from is None:
+        moved_from = np.empty(n, dtype=np.intc)
+    # (four accumulators per block, on a cache line of their own)
+    cdef double[:, ::1] block_acc = np.zeros((max(n_blocks, 1), LINE_DOUBLES),
+                                             dtype=np.float64)
     cdef Py_ssize_t[::1] block_moved = np.zeros(max(n_blocks, 1), dtype=np.intp)
 
     cdef Py_ssize_t b, m, start
@@ -485,7 +424,7 @@ def hamerly_pass(
             lo = <int> ((<Py_ssize_t> k * p) // n_parts)
             hi = <int> ((<Py_ssize_t> k * (p + 1)) // n_parts)
             if first:
-                _clear_clusters(lo, hi, d, &sums[0, 0], &weights[0], &counts[0])
+                clear_clusters(lo, hi, d, &sums[0, 0], &weights[0], &counts[0])
             if block_stats:
                 for j in range(lo, hi):
                     for b in range(n_blocks):
@@ -496,7 +435,7 @@ def hamerly_pass(
                 continue
             for b in range(n_blocks):
                 start = b * CHUNKS_PER_BLOCK * CHUNK
-                _move_rows(&X[0, 0], &sample_weight[0], &labels[0], &moved_rows[start],
+                move_rows(&X[0, 0], &sample_weight[0], &labels[0], &moved_rows[start],
                            &moved_from[start], block_moved[b], d, lo, hi,
                            &sums[0, 0], &weights[0], &counts[0])
     cdef double n_failed = 0, n_clear = 0
@@ -509,35 +448,6 @@ def hamerly_pass(
     if not exact:
         inertia = np.nan
     return inertia, int(evals), int(changed), int(n_failed), int(n_clear)
-
-
-def row_sqnorms(const floating[:, ::1] X, int n_threads):
-    """Squared norm of every row, accumulated in float64."""
-    cdef Py_ssize_t n = X.shape[0]
-    cdef int d = <int> X.shape[1]
-    cdef Py_ssize_t i
-    out_arr = np.empty(n, dtype=np.float64)
-    cdef double[::1] out = out_arr
-    with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            out[i] = sqnorm(&X[i, 0], d)
-    return out_arr
-
-
-def label_sqdist(
-    const floating[:, ::1] X,              # IN (n_samples, n_features)
-    const floating[:, ::1] centers,        # IN (n_clusters, n_features)
-    const int[::1] labels,                 # IN (n_samples,)
-    floating[::1] out,                     # OUT (n_samples,)
-    int n_threads,
-):
-    """Squared distance from every row to its own centre (double accumulation)."""
-    cdef Py_ssize_t n = X.shape[0]
-    cdef int d = <int> X.shape[1]
-    cdef Py_ssize_t i
-    with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            out[i] = <floating> sqdist(&X[i, 0], &centers[labels[i], 0], d)
 
 
 cdef inline double _separation_row(
@@ -565,6 +475,7 @@ def half_separation_sq(
     double slack_coef,
     int rows_per_block,
     double[::1] out,                       # OUT (n_clusters,)
+    *,
     int n_threads,
 ):
     """For every centre, the smallest lower bound on its squared distance to

@@ -1,4 +1,5 @@
-# Helpers shared by the kernels: row blocking and a fused gemm.
+# Helpers shared by the kernels: row blocking, a fused gemm and the OpenMP
+# queries (kmgmm_openmp.h).
 #
 # Rows are processed in chunks of CHUNK rows (one gemm per chunk).  Chunks are
 # grouped into blocks; one block is the unit of parallel work and owns a
@@ -35,34 +36,20 @@ cdef inline void gemm_abt(
               <double*> A, &lda, &beta, C, &ldc)
 
 
-cdef inline void gemm_atb(
-    int m, int n, int k, floating alpha,
-    const floating* A,     # IN (k, m) row-major, leading dimension lda
-    int lda,
-    const floating* B,     # IN (k, n) row-major, leading dimension ldb
-    int ldb,
-    floating beta,
-    floating* C,           # INOUT (m, n) row-major, leading dimension ldc
-    int ldc,
-) noexcept nogil:
-    """C = alpha * A.T @ B + beta * C for row-major arrays."""
-    # Row-major C = A^T B is column-major C^T = B^T A.
-    cdef char ta = b'N'
-    cdef char tb = b'T'
-    if floating is float:
-        sgemm(&ta, &tb, &n, &m, &k, &alpha, <float*> B, &ldb,
-              <float*> A, &lda, &beta, C, &ldc)
-    else:
-        dgemm(&ta, &tb, &n, &m, &k, &alpha, <double*> B, &ldb,
-              <double*> A, &lda, &beta, C, &ldc)
-
-
 cdef enum:
     # Rows per chunk: one gemm per chunk, the distances stay in cache.
     CHUNK = 256
     # At most this many blocks of rows (units of parallel work with their own
     # partial statistics); enough to balance any realistic core count.
     MAX_BLOCKS = 64
+    # Doubles per 64-byte cache line.  Each thread's (or block's) row of
+    # scratch or partial results is followed by this much padding, so that
+    # no two threads write to the same line.
+    LINE_DOUBLES = 8
+    # Up to this many features a direct distance loop beats a gemm; the bound
+    # passes switch at the same count, as their keys must be the Lloyd pass's
+    # (the AVX2 direct kernels of kmgmm_lloyd_simd.h take up to four).
+    DIRECT_MAX_FEATURES = 4
 
 
 cdef inline Py_ssize_t block_count(

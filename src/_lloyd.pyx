@@ -20,18 +20,13 @@ from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
 from libc.string cimport memcpy, memset
 
-from _kmgmm_common cimport (
-    CHUNK, block_count, gemm_abt, kmgmm_openmp_enabled, kmgmm_omp_max_threads,
-)
+from _kmgmm_common cimport DIRECT_MAX_FEATURES, CHUNK, block_count, gemm_abt
 
 from _lloyd_simd cimport (
     KMGMM_BLOCK_F32, KMGMM_BLOCK_F64, KMGMM_LANES_F32, KMGMM_LANES_F64,
     kmgmm_argmin_f32, kmgmm_argmin_f64, kmgmm_direct_f32, kmgmm_direct_f64,
-    kmgmm_finish_f32, kmgmm_finish_f64, kmgmm_simd_available,
+    kmgmm_finish_f32, kmgmm_finish_f64, kmgmm_simd_available, simd_layout,
 )
-
-# Up to this many features a direct distance loop beats a gemm.
-DIRECT_MAX_FEATURES = 4
 
 # Whether the AVX2/FMA paths run (chosen once from the CPU; see set_simd).
 cdef bint _use_simd = kmgmm_simd_available()
@@ -46,59 +41,14 @@ def set_simd(bint enabled):
     """Use the AVX2/FMA paths when available (True) or the portable loop.
 
     Returns the previous setting.  For tests and benchmarks that compare the
-    two paths; results differ between them only in rounding.
+    two paths; results differ between them only in rounding.  The Hamerly
+    pass has the same switch (its keys must be this pass's):
+    ``kmgmm._kernels.set_simd`` sets both.
     """
     global _use_simd
     previous = bool(_use_simd)
     _use_simd = enabled and kmgmm_simd_available()
     return previous
-
-
-def simd_enabled():
-    """True when the passes use the AVX2/FMA paths now (see set_simd)."""
-    return bool(_use_simd)
-
-
-def simd_layout(centers, c_sqnorm):
-    """The centres as the micro-kernel reads them: (CT, csq).
-
-    Blocks of KMGMM_BLOCK_* centres, each block transposed and contiguous
-    (CT has shape (kp // block, d, block)), padded with zero centres whose
-    squared norm in ``csq`` (kp,) is +inf, so they are never the nearest.
-    ``c_sqnorm``: the centres' squared norms, in their dtype.
-    """
-    centers = np.asarray(centers)
-    k, d = centers.shape
-    block = KMGMM_BLOCK_F32 if centers.dtype == np.float32 else KMGMM_BLOCK_F64
-    kp = ((k + block - 1) // block) * block
-    padded = np.zeros((kp, d), dtype=centers.dtype)
-    padded[:k] = centers
-    centers_t = np.ascontiguousarray(padded.reshape(kp // block, block, d).transpose(0, 2, 1))
-    csq = np.full(kp, np.inf, dtype=centers.dtype)
-    csq[:k] = c_sqnorm
-    return centers_t, csq
-
-
-def centre_norms(centers):
-    """(squared norms of the centres in their dtype, largest norm in float64).
-
-    The squared norms are the ones the passes' keys use; the largest norm
-    enters the bound passes' rounding allowance for those keys.
-    """
-    C = np.asarray(centers)
-    C64 = C.astype(np.float64, copy=False)
-    return (np.einsum("ij,ij->i", C, C).astype(C.dtype, copy=False),
-            float(np.sqrt(np.einsum("ij,ij->i", C64, C64).max())))
-
-
-def openmp_enabled():
-    """True when the kernels were compiled with OpenMP."""
-    return bool(kmgmm_openmp_enabled())
-
-
-def omp_max_threads():
-    """The OpenMP runtime's current thread limit (1 without OpenMP)."""
-    return kmgmm_omp_max_threads()
 
 
 cdef double _assign_chunk(
@@ -189,22 +139,23 @@ def lloyd_pass(
     const floating[::1] sample_weight,     # IN (n_samples,)
     const floating[:, ::1] centers,        # IN (n_clusters, n_features)
     int[::1] labels,                       # OUT (n_samples,)
-    floating[::1] min_sqdist,              # OUT (n_samples,) or empty to skip
-    double[:, ::1] sums,                   # OUT (n_clusters, n_features) or empty
-    double[::1] weights,                   # OUT (n_clusters,) or empty
-    int n_threads,
+    *,
+    floating[::1] min_sqdist=None,         # OUT (n_samples,)
+    double[:, ::1] sums=None,              # OUT (n_clusters, n_features)
+    double[::1] weights=None,              # OUT (n_clusters,)
     bint want_inertia=True,
-    long long[::1] n_changed=None,
+    long long[::1] n_changed=None,         # OUT (1,)
+    int n_threads,
 ):
     """Assign every row to its nearest centre; return the weighted inertia.
 
-    When ``sums``/``weights`` are non-empty they receive the weighted
-    per-cluster sums of X and the per-cluster total weights (overwritten, not
-    added to).  ``min_sqdist``, when non-empty, receives each row's squared
-    distance to its centre.  Inputs are trusted: C-contiguous, finite, of
-    matching shapes, n_threads >= 1.
+    Given ``sums`` and ``weights`` (both or neither), the pass writes the
+    weighted per-cluster sums of X and the per-cluster total weights
+    (overwritten, not added to).  ``min_sqdist``, when given, receives each
+    row's squared distance to its centre.  Inputs are trusted: C-contiguous,
+    finite, of matching shapes, n_threads >= 1.
 
-    ``want_inertia=False`` (with ``min_sqdist`` empty) lets a pass that only
+    ``want_inertia=False`` (without ``min_sqdist``) lets a pass that only
     needs labels and sums skip the exact distances where that saves time;
     the returned value is then NaN, or the inertia where it came for free.
     ``n_changed``, a one-element int64 array, receives the number of rows
@@ -215,11 +166,13 @@ def lloyd_pass(
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
     cdef int k = <int> centers.shape[0]
-    cdef bint update = sums.shape[0] > 0
-    cdef bint want_dist = min_sqdist.shape[0] > 0
+    if (sums is None) != (weights is None):
+        raise ValueError("lloyd_pass: give both sums and weights, or neither")
+    cdef bint update = sums is not None
+    cdef bint want_dist = min_sqdist is not None
     cdef bint direct = d <= DIRECT_MAX_FEATURES
     cdef bint simd = _use_simd
-    cdef int want_sq = want_inertia or min_sqdist.shape[0] > 0
+    cdef int want_sq = want_inertia or want_dist
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t stat_doubles = (k * d + k) if update else 0
     cdef Py_ssize_t n_blocks = block_count(n_chunks, stat_doubles)

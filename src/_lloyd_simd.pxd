@@ -37,3 +37,24 @@ cdef extern from "kmgmm_lloyd_simd.h":
                             const double* centers, const int* labels,
                             double* min_sqdist, double* sums,
                             double* wsum, int want_sq) noexcept nogil
+
+
+cdef inline simd_layout(centers, c_sqnorm):
+    """The centres as the micro-kernel reads them: (CT, csq).
+
+    Blocks of KMGMM_BLOCK_* centres, each block transposed and contiguous
+    (CT has shape (kp // block, d, block)), padded with zero centres whose
+    squared norm in ``csq`` (kp,) is +inf, so they are never the nearest.
+    ``c_sqnorm``: the centres' squared norms, in their dtype.
+    """
+    import numpy as np
+    centers = np.asarray(centers)
+    k, d = centers.shape
+    block = KMGMM_BLOCK_F32 if centers.dtype == np.float32 else KMGMM_BLOCK_F64
+    kp = ((k + block - 1) // block) * block
+    padded = np.zeros((kp, d), dtype=centers.dtype)
+    padded[:k] = centers
+    centers_t = np.ascontiguousarray(padded.reshape(kp // block, block, d).transpose(0, 2, 1))
+    csq = np.full(kp, np.inf, dtype=centers.dtype)
+    csq[:k] = c_sqnorm
+    return centers_t, csq

@@ -13,7 +13,7 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
 
-from _kmgmm_common cimport block_count, gemm_abt
+from _kmgmm_common cimport LINE_DOUBLES, block_count, gemm_abt
 
 cdef enum:
     # Rows per chunk: few candidates, so larger chunks amortise the gemm call.
@@ -65,7 +65,8 @@ def candidate_potentials(
     const double[::1] x_sqnorms,        # IN (n_samples,)
     double[::1] closest,                # INOUT (n_samples,)
     const double[:, ::1] candidates,    # IN (n_candidates, n_features)
-    bint update_closest,
+    *,
+    bint update_closest=False,
     int n_threads,
 ):
     """Potentials (n_candidates,) of each candidate; see the module docstring.
@@ -85,7 +86,7 @@ def candidate_potentials(
     cdef const double[::1] c_sqnorms = c_sqnorms_arr
     cdef double[:, ::1] x64 = np.empty((n_threads, CHUNK * d))
     cdef double[:, ::1] dots = np.empty((n_threads, CHUNK * n_cand))
-    cdef double[:, ::1] acc = np.empty((n_threads, n_cand + 64))
+    cdef double[:, ::1] acc = np.empty((n_threads, n_cand + LINE_DOUBLES))
     cdef double[:, ::1] block_pot = np.zeros((n_blocks, n_cand))
     cdef Py_ssize_t b, ch, row, m, ch_end
     cdef int tid

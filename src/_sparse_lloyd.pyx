@@ -12,7 +12,7 @@ threads, and no thread needs a private (n_clusters, n_features) copy, which
 for text-like data would be far larger than X.
 
 ``sparse_candidate_potentials``, ``sparse_row_sqnorms`` and
-``sparse_projection`` serve k-means++ seeding (see ``_kmeans_init``): the
+``sparse_projection`` serve k-means++ seeding (see ``kmgmm/_algorithms/seeding.py``): the
 first with fixed blocks of rows added in block order, the last two summing
 each row's non-zeros in column order, which gives the same bits as the dense
 computations that add zeros in between.
@@ -25,11 +25,20 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange, parallel, threadid
 
-from _kmgmm_common cimport block_count
+from _kmgmm_common cimport LINE_DOUBLES, block_count
 
 cdef enum:
-    # Rows per block of parallel work (only the inertia is per block).
-    ROWS_PER_BLOCK = 1024
+    # Rows per block of parallel work in ``sparse_assign`` and
+    # ``sparse_candidate_potentials``.  Blocks are handed out dynamically:
+    # rows of CSR data differ widely in their numbers of non-zeros, and
+    # small blocks keep the threads evenly loaded, while a block's own cost
+    # (one partial inertia or one row of partial potentials) stays
+    # negligible at this size.  The partial results are added in block
+    # order, so this constant fixes the order of those sums: changing it
+    # changes the results' last bits (never their dependence on the thread
+    # count).  It is not the 4096-row block of the Python side, which only
+    # bounds the size of a float64 temporary.
+    SPARSE_BLOCK_ROWS = 1024
 
 
 cdef void _assign_rows(
@@ -85,18 +94,22 @@ def sparse_assign(
     const double[::1] x_sqnorms,           # IN (n_samples,)
     const floating[:, ::1] centers,        # IN (n_clusters, n_features)
     int[::1] labels,                       # OUT (n_samples,)
-    floating[::1] min_sqdist,              # OUT (n_samples,) or empty to skip
+    *,
+    floating[::1] min_sqdist=None,         # OUT (n_samples,)
     int n_threads,
 ):
-    """Assign every row to its nearest centre; return the weighted inertia."""
+    """Assign every row to its nearest centre; return the weighted inertia.
+
+    ``min_sqdist``, when given, receives each row's squared distance to its
+    centre."""
     cdef Py_ssize_t n = indptr.shape[0] - 1
     cdef int k = <int> centers.shape[0]
-    cdef bint want_dist = min_sqdist.shape[0] > 0
-    cdef Py_ssize_t n_blocks = (n + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    cdef bint want_dist = min_sqdist is not None
+    cdef Py_ssize_t n_blocks = (n + SPARSE_BLOCK_ROWS - 1) // SPARSE_BLOCK_ROWS
     C64 = np.asarray(centers, dtype=np.float64)
     cdef const double[:, ::1] centers_t = np.ascontiguousarray(C64.T)
     cdef const double[::1] c_sqnorms = np.einsum("ij,ij->i", C64, C64)
-    cdef double[:, ::1] dots = np.empty((n_threads, k + 8))
+    cdef double[:, ::1] dots = np.empty((n_threads, k + LINE_DOUBLES))
     cdef double[::1] block_inertia = np.zeros(max(n_blocks, 1))
     cdef Py_ssize_t b, stop
     cdef floating* dist_ptr = NULL
@@ -106,11 +119,11 @@ def sparse_assign(
 
     with nogil, parallel(num_threads=n_threads):
         for b in prange(n_blocks, schedule="dynamic"):
-            stop = (b + 1) * ROWS_PER_BLOCK
+            stop = (b + 1) * SPARSE_BLOCK_ROWS
             if stop > n:
                 stop = n
             _assign_rows(&data[0], &indices[0], &indptr[0], &sample_weight[0],
-                         &x_sqnorms[0], b * ROWS_PER_BLOCK, stop, &centers_t[0, 0],
+                         &x_sqnorms[0], b * SPARSE_BLOCK_ROWS, stop, &centers_t[0, 0],
                          &c_sqnorms[0], k, &dots[threadid(), 0], &labels[0],
                          dist_ptr, &block_inertia[b])
     for b in range(n_blocks):
@@ -124,6 +137,7 @@ def sparse_cluster_sums(
     const Py_ssize_t[::1] indptr,          # IN (n_samples + 1,)
     const floating[::1] sample_weight,     # IN (n_samples,)
     const int[::1] labels,                 # IN (n_samples,)
+    *,
     double[:, ::1] sums,                   # OUT (n_clusters, n_features)
     double[::1] weights,                   # OUT (n_clusters,)
     int n_threads,
@@ -247,26 +261,27 @@ def sparse_candidate_potentials(
     const double[::1] x_sqnorms,           # IN (n_samples,)
     double[::1] closest,                   # INOUT (n_samples,)
     const double[:, ::1] candidates,       # IN (n_candidates, n_features)
-    bint update_closest,
+    *,
+    bint update_closest=False,
     int n_threads,
 ):
-    """The sparse twin of ``_seeding.candidate_potentials``."""
+    """The sparse twin of ``kmgmm._kernels.seeding.candidate_potentials``."""
     cdef Py_ssize_t n = indptr.shape[0] - 1
     cdef int n_cand = <int> candidates.shape[0]
-    cdef Py_ssize_t n_blocks = (n + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    cdef Py_ssize_t n_blocks = (n + SPARSE_BLOCK_ROWS - 1) // SPARSE_BLOCK_ROWS
     C = np.asarray(candidates)
     cdef const double[:, ::1] cand_t = np.ascontiguousarray(C.T)
     cdef const double[::1] c_sqnorms = np.einsum("ij,ij->i", C, C)
-    cdef double[:, ::1] dots = np.empty((n_threads, n_cand + 8))
-    cdef double[:, ::1] block_pot = np.zeros((max(n_blocks, 1), n_cand + 8))
+    cdef double[:, ::1] dots = np.empty((n_threads, n_cand + LINE_DOUBLES))
+    cdef double[:, ::1] block_pot = np.zeros((max(n_blocks, 1), n_cand + LINE_DOUBLES))
     cdef Py_ssize_t b, stop
     with nogil, parallel(num_threads=n_threads):
         for b in prange(n_blocks, schedule="dynamic"):
-            stop = (b + 1) * ROWS_PER_BLOCK
+            stop = (b + 1) * SPARSE_BLOCK_ROWS
             if stop > n:
                 stop = n
             _potentials_rows(&data[0], &indices[0], &indptr[0], &sample_weight[0],
-                             &x_sqnorms[0], &closest[0], b * ROWS_PER_BLOCK, stop,
+                             &x_sqnorms[0], &closest[0], b * SPARSE_BLOCK_ROWS, stop,
                              &cand_t[0, 0], &c_sqnorms[0], n_cand,
                              &dots[threadid(), 0], &block_pot[b, 0], update_closest)
     pot = np.zeros(n_cand)

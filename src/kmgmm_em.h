@@ -1,9 +1,9 @@
 /* Row-wise log-sum-exp and responsibilities for the EM pass.
  *
  * The exponential is a polynomial the compiler vectorises (a loop over
- * components of libm's exp() stays scalar).  On x86-64 with GCC the row
- * routine is also built for AVX2+FMA and picked at load time, so a portable
- * wheel still runs the wide code where the CPU has it.
+ * components of libm's exp() stays scalar).  On x86-64 the row routine is
+ * also built for AVX2+FMA and run where the CPU has them (kmgmm_dispatch.h),
+ * so a portable wheel still runs the wide code.
  */
 #ifndef KMGMM_EM_H
 #define KMGMM_EM_H
@@ -94,10 +94,7 @@ static inline double kmgmm_log_pos(double x)
  * sum_i w_i lse_i over the rows of non-zero weight.  A row whose densities
  * are all zero (maximum -inf) gets no responsibility. */
 #define KMGMM_ROWS 64
-#define KMGMM_DEFINE_RESPONSIBILITIES(NAME, WTYPE)                              \
-KMGMM_DISPATCH                                                                  \
-static double NAME(double *logp, const WTYPE *w, long m, int k, int hard,       \
-                   double *lse_out, int *labels_out)                            \
+#define KMGMM_RESPONSIBILITIES_BODY                                             \
 {                                                                               \
     double total = 0.0, row_max[KMGMM_ROWS], row_sum[KMGMM_ROWS];              \
     int row_best[KMGMM_ROWS];                                                   \
@@ -150,7 +147,13 @@ static double NAME(double *logp, const WTYPE *w, long m, int k, int hard,       
     return total;                                                               \
 }
 
-KMGMM_DEFINE_RESPONSIBILITIES(kmgmm_responsibilities_f, float)
-KMGMM_DEFINE_RESPONSIBILITIES(kmgmm_responsibilities_d, double)
+KMGMM_DISPATCHED(double, kmgmm_responsibilities_f,
+                 (double *logp, const float *w, long m, int k, int hard,
+                  double *lse_out, int *labels_out),
+                 (logp, w, m, k, hard, lse_out, labels_out), KMGMM_RESPONSIBILITIES_BODY)
+KMGMM_DISPATCHED(double, kmgmm_responsibilities_d,
+                 (double *logp, const double *w, long m, int k, int hard,
+                  double *lse_out, int *labels_out),
+                 (logp, w, m, k, hard, lse_out, labels_out), KMGMM_RESPONSIBILITIES_BODY)
 
 #endif

@@ -1,9 +1,9 @@
 /* AVX2/FMA code paths of the Lloyd pass, chosen at run time.
  *
  * The build has no -march flag by default, so these functions carry their
- * own target attribute and lloyd_pass calls them only when the CPU reports
- * AVX2 and FMA (kmgmm_simd_available); elsewhere the portable Cython loop
- * runs.  Every function handles the rows of one chunk and is deterministic:
+ * own target attribute (kmgmm_dispatch.h) and lloyd_pass calls them only
+ * when the CPU has AVX2 and FMA (kmgmm_simd_available); elsewhere the
+ * portable Cython loop runs.  Every function handles the rows of one chunk and is deterministic:
  * the order of every floating-point operation is fixed by the code, never by
  * the thread that runs it.
  *
@@ -24,14 +24,7 @@
 
 #include <stddef.h>
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define KMGMM_X86_SIMD 1
-#include <immintrin.h>
-#define KMGMM_AVX2 __attribute__((target("avx2,fma"), unused))
-#define KMGMM_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
-#else
-#define KMGMM_X86_SIMD 0
-#endif
+#include "kmgmm_dispatch.h"
 
 /* Centres per block of the micro-kernel: two vectors. */
 #define KMGMM_BLOCK_F32 16
@@ -43,12 +36,7 @@
 /* 1 when the AVX2/FMA paths were compiled and the CPU runs them. */
 __attribute__((unused)) static int kmgmm_simd_available(void)
 {
-#if KMGMM_X86_SIMD
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
+    return kmgmm_has_avx2_fma;
 }
 
 #if KMGMM_X86_SIMD

@@ -35,15 +35,11 @@
     }                                                                  \
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 
-KMGMM_DISPATCH static double kmgmm_sqdist_wide_d(const double* x, const double* c, int d)
-{
-    KMGMM_SQDIST_WIDE_BODY()
-}
+KMGMM_DISPATCHED(double, kmgmm_sqdist_wide_d, (const double* x, const double* c, int d),
+                 (x, c, d), { KMGMM_SQDIST_WIDE_BODY() })
 
-KMGMM_DISPATCH static double kmgmm_sqdist_wide_f(const float* x, const float* c, int d)
-{
-    KMGMM_SQDIST_WIDE_BODY((double))
-}
+KMGMM_DISPATCHED(double, kmgmm_sqdist_wide_f, (const float* x, const float* c, int d),
+                 (x, c, d), { KMGMM_SQDIST_WIDE_BODY((double)) })
 
 static inline double kmgmm_sqdist_d(const double* x, const double* c, int d)
 {
@@ -101,15 +97,11 @@ static inline double kmgmm_sqdist_f(const float* x, const float* c, int d)
         a[j] += CAST x[l] * CAST x[l];                                 \
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 
-KMGMM_DISPATCH static double kmgmm_sqnorm_wide_d(const double* x, int d)
-{
-    KMGMM_SQNORM_WIDE_BODY()
-}
+KMGMM_DISPATCHED(double, kmgmm_sqnorm_wide_d, (const double* x, int d), (x, d),
+                 { KMGMM_SQNORM_WIDE_BODY() })
 
-KMGMM_DISPATCH static double kmgmm_sqnorm_wide_f(const float* x, int d)
-{
-    KMGMM_SQNORM_WIDE_BODY((double))
-}
+KMGMM_DISPATCHED(double, kmgmm_sqnorm_wide_f, (const float* x, int d), (x, d),
+                 { KMGMM_SQNORM_WIDE_BODY((double)) })
 
 /* ||x||^2 accumulated in double, four accumulators as above (eight for
  * long rows). */

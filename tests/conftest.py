@@ -38,9 +38,9 @@ def dtype(request):
 @pytest.fixture(params=[True, False], ids=["simd", "portable"])
 def simd(request):
     """Run a test on the AVX2/FMA paths (where the CPU has them) and the portable loop."""
-    from kmgmm import _lloyd
-    if request.param and not _lloyd.simd_available():
+    from kmgmm._kernels import lloyd, set_simd
+    if request.param and not lloyd.simd_available():
         pytest.skip("this CPU has no AVX2/FMA")
-    previous = _lloyd.set_simd(request.param)
+    previous = set_simd(request.param)
     yield request.param
-    _lloyd.set_simd(previous)
+    set_simd(previous)

@@ -7,7 +7,8 @@ and several thread counts, empty clusters, and the ``auto`` rule.
 import numpy as np
 import pytest
 
-from kmgmm import KMeans, _elkan, _hamerly
+from kmgmm import KMeans
+from kmgmm._kernels import common, elkan, hamerly
 from kmgmm._algorithms.geometry import (
     LLOYD_ROWS_PER_CLUSTER, center_geometry, choose_algorithm, elkan_bounds_bytes,
     elkan_fits, geometry_rows, half_separations, largest_other_move,
@@ -41,12 +42,13 @@ def run_hamerly(X, w, centers, state, half_sep, move, first, n_threads, exact=Tr
     """One Hamerly pass on ``state`` (labels, upper, lower, sums, weights, counts)."""
     n = len(X)
     labels, upper, lower, sums, weights, counts = state
-    out = _hamerly.hamerly_pass(
-        X, w, centers, half_sep, move, largest_other_move(move), labels, upper, lower,
-        sums, weights, counts, np.empty(n, np.intc), np.empty(n, np.intc), first, exact,
-        n_threads, x_sqnorm, tighten, stats_budget)
+    out = hamerly.hamerly_pass(
+        X, w, centers, half_sep=half_sep, move=move, lower_drop=largest_other_move(move),
+        labels=labels, upper=upper, lower=lower, sums=sums, weights=weights, counts=counts,
+        first=first, exact=exact, n_threads=n_threads, x_sqnorm=x_sqnorm, tighten=tighten,
+        stats_budget=stats_budget)
     md = np.empty(n, dtype=X.dtype)
-    _hamerly.label_sqdist(X, centers, labels, md, n_threads)
+    common.label_sqdist(X, centers, labels, out=md, n_threads=n_threads)
     return out, md
 
 
@@ -60,8 +62,9 @@ def run_elkan(X, w, centers, labels, lower, stamp, drops, now, first, n_threads)
     half_cc, half_sep = center_geometry(centers)
     md = np.empty(len(X), dtype=X.dtype)
     sums, weights = np.full((k, d), np.nan), np.full(k, np.nan)
-    out = _elkan.elkan_pass(X, w, centers, half_sep, half_cc, drops, now, labels, lower,
-                            stamp, md, sums, weights, first, n_threads)
+    out = elkan.elkan_pass(X, w, centers, half_sep=half_sep, half_cc=half_cc, drops=drops,
+                           now=now, labels=labels, lower=lower, stamp=stamp, min_sqdist=md,
+                           sums=sums, weights=weights, first=first, n_threads=n_threads)
     return out, md, sums, weights
 
 
@@ -141,7 +144,8 @@ def test_cluster_statistics_match_twin_for_any_thread_count(n_threads, dtype):
     labels[labels == 4] = 5            # an empty cluster
     sums, weights = np.full((6, 9), np.nan), np.full(6, np.nan)
     counts = np.full(6, -1, dtype=np.int64)
-    _hamerly.cluster_statistics(X, w, labels, sums, weights, counts, n_threads)
+    common.cluster_statistics(X, w, labels, sums=sums, weights=weights, counts=counts,
+                              n_threads=n_threads)
     w64 = w.astype(np.float64)
     twin = np.zeros((6, 9))
     np.add.at(twin, labels, w64[:, None] * X.astype(np.float64))
@@ -150,7 +154,8 @@ def test_cluster_statistics_match_twin_for_any_thread_count(n_threads, dtype):
                                rtol=1e-12)
     np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=6))
     one = [np.empty((6, 9)), np.empty(6), np.empty(6, dtype=np.int64)]
-    _hamerly.cluster_statistics(X, w, labels, *one, 1)
+    common.cluster_statistics(X, w, labels, sums=one[0], weights=one[1], counts=one[2],
+                              n_threads=1)
     np.testing.assert_array_equal(sums, one[0])
 
 

@@ -2,12 +2,12 @@
 import io
 
 import kmgmm
-from kmgmm import _lloyd
+from kmgmm._kernels import common
 
 
 def test_build_has_openmp():
     # A build that silently fell back to single-threaded kernels fails here.
-    assert _lloyd.openmp_enabled(), (
+    assert common.openmp_enabled(), (
         "kmgmm was built without OpenMP; rebuild with a compiler that supports it")
 
 

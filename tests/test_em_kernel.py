@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kmgmm import _em
+from kmgmm._kernels import em
 from kmgmm._gaussian import KernelModel, precision_cholesky
 
 COV_TYPES = ["full", "tied", "diag", "spherical", "fixed"]
@@ -76,7 +76,7 @@ def em_twin(X, w, weights, means, cov, cov_type, hard):
 
 
 def boundary_sizes(k, d, cov_type):
-    m = _em.em_chunk_rows(k, d, _em.COV_CODES[cov_type])
+    m = em.em_chunk_rows(k, d, em.COV_CODES[cov_type])
     return [1, m - 1, m, m + 1, 3 * m + 5]
 
 
@@ -121,7 +121,7 @@ def test_em_pass_bit_identical_for_thread_counts(cov_type, dtype):
     k, d = 6, 4
     weights, means, cov = random_model(rng, k, d, cov_type)
     prec_chol = precision_cholesky(cov, cov_type, 0.0)
-    n = 20 * _em.em_chunk_rows(k, d, _em.COV_CODES[cov_type]) + 17
+    n = 20 * em.em_chunk_rows(k, d, em.COV_CODES[cov_type]) + 17
     X = rng.standard_normal((n, d)).astype(dtype) * 2
     w = rng.uniform(0.1, 2, n).astype(dtype)
     model = KernelModel(weights, means, prec_chol, cov_type, X.mean(axis=0), dtype)
@@ -152,19 +152,19 @@ def test_zero_weight_rows_contribute_nothing():
 def test_exp_and_log_match_libm():
     rng = np.random.RandomState(0)
     x = -np.concatenate([np.linspace(0, 708, 200_001), rng.exponential(5, 10_000)])
-    np.testing.assert_allclose(_em.exp_nonpos(x), np.exp(x), rtol=1e-15, atol=0)
-    assert np.all(_em.exp_nonpos(np.array([-709.0, -1e4, -np.inf])) == 0)
+    np.testing.assert_allclose(em.exp_nonpos(x), np.exp(x), rtol=1e-15, atol=0)
+    assert np.all(em.exp_nonpos(np.array([-709.0, -1e4, -np.inf])) == 0)
     y = np.concatenate([np.linspace(1, 1000, 200_001),
                         np.exp(rng.uniform(-700, 700, 10_000)), [np.sqrt(2), 0.5, 1.0]])
-    np.testing.assert_allclose(_em.log_pos(y), np.log(y), rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(em.log_pos(y), np.log(y), rtol=1e-15, atol=1e-15)
 
 
 def test_covariance_table_matches_the_kernel_codes():
     from kmgmm._covariance import COVARIANCES
 
-    assert set(COVARIANCES) == set(_em.COV_CODES)
+    assert set(COVARIANCES) == set(em.COV_CODES)
     for name, cov in COVARIANCES.items():
-        assert cov.kernel_code == _em.COV_CODES[name]
+        assert cov.kernel_code == em.COV_CODES[name]
     assert COVARIANCES["full"].shape(3, 2) == (3, 2, 2)
     assert COVARIANCES["tied"].n_free(3, 4) == 10
     assert COVARIANCES["fixed"].n_free(3, 4) == 0

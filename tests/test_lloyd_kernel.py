@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kmgmm import _lloyd
+from kmgmm._kernels import lloyd
 
 
 def lloyd_pass_twin(X, w, centers):
@@ -27,7 +27,8 @@ def run_pass(X, w, centers, n_threads):
     min_d2 = np.full(n, -1, dtype=X.dtype)
     sums = np.full((k, d), np.nan)
     weights = np.full(k, np.nan)
-    inertia = _lloyd.lloyd_pass(X, w, centers, labels, min_d2, sums, weights, n_threads)
+    inertia = lloyd.lloyd_pass(X, w, centers, labels, min_sqdist=min_d2, sums=sums,
+                               weights=weights, n_threads=n_threads)
     return labels, min_d2, sums, weights, inertia
 
 
@@ -69,8 +70,7 @@ def test_pass_without_statistics_matches_fit_pass(dtype):
     centers = X[:6].copy()
     labels_fit, _, _, _, inertia_fit = run_pass(X, w, centers, 2)
     labels = np.empty(1000, dtype=np.int32)
-    inertia = _lloyd.lloyd_pass(X, w, centers, labels, np.empty(0, dtype=dtype),
-                                np.empty((0, 0)), np.empty(0), 2)
+    inertia = lloyd.lloyd_pass(X, w, centers, labels, n_threads=2)
     np.testing.assert_array_equal(labels, labels_fit)
     assert inertia == inertia_fit
 
@@ -140,7 +140,7 @@ def test_pass_paths_match_numpy_twin(n_samples, n_features, n_clusters, dtype, s
 def test_pass_paths_agree_on_labels(dtype):
     # Away from ties the AVX2/FMA paths and the portable loop give the same
     # labels and statistics equal up to rounding.
-    if not _lloyd.simd_available():
+    if not lloyd.simd_available():
         pytest.skip("this CPU has no AVX2/FMA")
     rng = np.random.RandomState(5)
     for d, k in [(2, 8), (3, 5), (32, 64), (40, 33)]:
@@ -150,11 +150,11 @@ def test_pass_paths_agree_on_labels(dtype):
         centers = means.astype(dtype)
         out = {}
         for enabled in (True, False):
-            previous = _lloyd.set_simd(enabled)
+            previous = lloyd.set_simd(enabled)
             try:
                 out[enabled] = run_pass(X, w, centers, 2)
             finally:
-                _lloyd.set_simd(previous)
+                lloyd.set_simd(previous)
         np.testing.assert_array_equal(out[True][0], out[False][0])
         for a, b in zip(out[True][1:], out[False][1:]):
             np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12)
@@ -163,7 +163,7 @@ def test_pass_paths_agree_on_labels(dtype):
 def test_ties_go_to_the_lowest_index(dtype):
     # Duplicated centres: every row is equally near both copies.  (The
     # portable loop's gemm may round the two copies' dot products apart.)
-    if not _lloyd.simd_available():
+    if not lloyd.simd_available():
         pytest.skip("this CPU has no AVX2/FMA")
     rng = np.random.RandomState(1)
     for d in (2, 17):
@@ -183,8 +183,8 @@ def test_pass_without_inertia_gives_the_same_labels_and_sums(n_features, dtype, 
     labels, _, sums, weights, inertia = run_pass(X, w, centers, 2)
     labels2 = np.empty(3_000, dtype=np.int32)
     sums2, weights2 = np.empty_like(sums), np.empty_like(weights)
-    out = _lloyd.lloyd_pass(X, w, centers, labels2, np.empty(0, dtype=dtype), sums2,
-                            weights2, 2, False)
+    out = lloyd.lloyd_pass(X, w, centers, labels2, sums=sums2, weights=weights2,
+                           want_inertia=False, n_threads=2)
     np.testing.assert_array_equal(labels2, labels)
     np.testing.assert_array_equal(sums2, sums)
     np.testing.assert_array_equal(weights2, weights)
@@ -207,8 +207,8 @@ def test_pass_counts_changed_labels(n_features, want_inertia, dtype, simd):
     for n_threads in (1, 3):
         buf = before.copy()
         changed = np.full(1, -1, dtype=np.int64)
-        _lloyd.lloyd_pass(X, w, centers, buf, np.empty(0, dtype=dtype),
-                          np.empty((6, n_features)), np.empty(6), n_threads, want_inertia,
-                          changed)
+        lloyd.lloyd_pass(X, w, centers, buf, sums=np.empty((6, n_features)),
+                         weights=np.empty(6), want_inertia=want_inertia, n_changed=changed,
+                         n_threads=n_threads)
         np.testing.assert_array_equal(buf, labels)
         assert changed[0] == np.count_nonzero(before != labels)

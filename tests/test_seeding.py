@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kmgmm import _seeding
+from kmgmm._kernels import seeding
 from kmgmm._algorithms.seeding import canonical_order, kmeans_plusplus, row_sqnorms
 
 
@@ -18,10 +18,12 @@ def test_candidate_potentials_match_numpy(n_samples, n_threads, dtype):
     d2 = ((X64[:, None, :] - cand[None]) ** 2).sum(-1)
     expected = (w.astype(np.float64)[:, None] * np.minimum(closest[:, None], d2)).sum(0)
     before = closest.copy()
-    pot = _seeding.candidate_potentials(X, w, row_sqnorms(X), closest, cand, False, n_threads)
+    pot = seeding.candidate_potentials(X, w, row_sqnorms(X), closest, cand,
+                                       n_threads=n_threads)
     np.testing.assert_array_equal(closest, before)
     np.testing.assert_allclose(pot, expected, rtol=1e-9, atol=1e-9)
-    pot1 = _seeding.candidate_potentials(X, w, row_sqnorms(X), closest, cand[:1], True, n_threads)
+    pot1 = seeding.candidate_potentials(X, w, row_sqnorms(X), closest, cand[:1],
+                                        update_closest=True, n_threads=n_threads)
     np.testing.assert_allclose(closest, np.minimum(before, d2[:, 0]), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(pot1, expected[:1], rtol=1e-9, atol=1e-9)
 

@@ -4,7 +4,8 @@ import pytest
 
 sp = pytest.importorskip("scipy.sparse")
 
-from kmgmm import KMeans, _sparse_lloyd  # noqa: E402
+from kmgmm import KMeans  # noqa: E402
+from kmgmm import _kernels  # noqa: E402
 from kmgmm._algorithms.seeding import canonical_order, kmeans_plusplus, row_sqnorms  # noqa: E402
 from kmgmm._engines.memory import (  # noqa: E402
     csr_arrays, sparse_weighted_mean_variance,
@@ -37,12 +38,12 @@ def test_sparse_kernels_match_numpy_twins(n_samples, n_threads, dtype):
     w = rng.uniform(0.1, 3, n_samples).astype(dtype)
     centers = rng.uniform(0, 5, (6, 40)).astype(dtype)
     data, indices, indptr = csr_arrays(X)
-    xs = _sparse_lloyd.sparse_row_sqnorms(data, indptr)
+    xs = _kernels.sparse.sparse_row_sqnorms(data, indptr)
     np.testing.assert_allclose(xs, (X.toarray().astype(np.float64) ** 2).sum(1), rtol=1e-12)
     labels = np.full(n_samples, -1, dtype=np.int32)
     md = np.empty(n_samples, dtype=dtype)
-    inertia = _sparse_lloyd.sparse_assign(data, indices, indptr, w, xs, centers, labels,
-                                          md, n_threads)
+    inertia = _kernels.sparse.sparse_assign(data, indices, indptr, w, xs, centers, labels,
+                                            min_sqdist=md, n_threads=n_threads)
     t_labels, t_d2, t_inertia = twin_assign(X, w.astype(np.float64), centers)
     np.testing.assert_array_equal(labels, t_labels)
     rtol = 1e-5 if dtype == np.float32 else 1e-10
@@ -51,8 +52,8 @@ def test_sparse_kernels_match_numpy_twins(n_samples, n_threads, dtype):
 
     sums = np.full((6, 40), np.nan)
     weights = np.full(6, np.nan)
-    _sparse_lloyd.sparse_cluster_sums(data, indices, indptr, w, labels, sums, weights,
-                                      n_threads)
+    _kernels.sparse.sparse_cluster_sums(data, indices, indptr, w, labels, sums=sums,
+                                        weights=weights, n_threads=n_threads)
     t_sums = np.zeros((6, 40))
     np.add.at(t_sums, labels, w.astype(np.float64)[:, None] * X.toarray())
     np.testing.assert_allclose(sums, t_sums, rtol=1e-12, atol=1e-12)
@@ -62,19 +63,18 @@ def test_sparse_kernels_match_numpy_twins(n_samples, n_threads, dtype):
 
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_sparse_potentials_match_dense(n_threads, dtype):
-    from kmgmm import _seeding
     X = sparse_blobs(2_500, 30, 5, dtype=dtype, seed=1)
     w = np.random.RandomState(0).uniform(0, 2, 2_500).astype(dtype)
     cand = X[[3, 70, 900]].toarray().astype(np.float64)
     closest = np.random.RandomState(1).uniform(0, 500, 2_500)
     Xd = X.toarray()
-    dense = _seeding.candidate_potentials(Xd, w, row_sqnorms(Xd), closest.copy(), cand,
-                                          False, n_threads)
+    dense = _kernels.seeding.candidate_potentials(Xd, w, row_sqnorms(Xd), closest.copy(),
+                                                  cand, n_threads=n_threads)
     data, indices, indptr = csr_arrays(X)
     c2 = closest.copy()
-    sparse = _sparse_lloyd.sparse_candidate_potentials(
-        data, indices, indptr, w, row_sqnorms(X), c2, cand, False, n_threads)
-    np.testing.assert_allclose(sparse, dense, rtol=1e-10)
+    pot = _kernels.sparse.sparse_candidate_potentials(
+        data, indices, indptr, w, row_sqnorms(X), c2, cand, n_threads=n_threads)
+    np.testing.assert_allclose(pot, dense, rtol=1e-10)
     np.testing.assert_array_equal(c2, closest)
 
 

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from .. import _hamerly
+from .. import _kernels
 
 # Rounding allowance for a distance computed in double over d features.
 _U = 2.0 ** -53
@@ -85,8 +85,9 @@ def half_separations(centers, n_threads=1):
     C, sqn, norms = _norms(centers)
     n_clusters, n_features = C.shape
     half_sep = np.empty(n_clusters)
-    _hamerly.half_separation_sq(C, sqn, norms, (n_features + 8) * _U,
-                                geometry_rows(n_clusters), half_sep, n_threads)
+    _kernels.hamerly.half_separation_sq(C, sqn, norms, (n_features + 8) * _U,
+                                        geometry_rows(n_clusters), half_sep,
+                                        n_threads=n_threads)
     np.maximum(half_sep, 0.0, out=half_sep)
     np.sqrt(half_sep, out=half_sep)
     half_sep *= 0.5

@@ -8,7 +8,7 @@ were repeated w times, and a row with weight 0 is never chosen.
 """
 import numpy as np
 
-from .. import _seeding, _sparse_lloyd
+from .. import _kernels
 from .._validation import is_sparse
 
 # Rows per block when a computation over X needs a float64 temporary.
@@ -29,7 +29,7 @@ def canonical_order(X):
     if is_sparse(X):
         # The non-zeros in column order: the same sum as below without its zeros.
         data, indices, indptr = _csr_arrays(X)
-        key = _sparse_lloyd.sparse_projection(data, indices, indptr, direction)
+        key = _kernels.sparse.sparse_projection(data, indices, indptr, direction)
         return np.argsort(key, kind="stable")
     key = np.zeros(n_samples, dtype=np.float64)
     for start in range(0, n_samples, ROWS_PER_BLOCK):
@@ -44,7 +44,7 @@ def row_sqnorms(X):
     """Squared norm of every row, in float64."""
     if is_sparse(X):
         data, _, indptr = _csr_arrays(X)
-        return _sparse_lloyd.sparse_row_sqnorms(data, indptr)
+        return _kernels.sparse.sparse_row_sqnorms(data, indptr)
     out = np.empty(X.shape[0], dtype=np.float64)
     for start in range(0, X.shape[0], ROWS_PER_BLOCK):
         block = X[start:start + ROWS_PER_BLOCK].astype(np.float64, copy=False)
@@ -130,10 +130,12 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
     def step(rows, closest, update):
         cand = np.ascontiguousarray(take_rows(X, rows), dtype=np.float64)
         if sparse:
-            return _sparse_lloyd.sparse_candidate_potentials(
-                *csr, sample_weight, x_sqnorms, closest, cand, update, n_threads)
-        return _seeding.candidate_potentials(X, sample_weight, x_sqnorms, closest,
-                                             cand, update, n_threads)
+            return _kernels.sparse.sparse_candidate_potentials(
+                *csr, sample_weight, x_sqnorms, closest, cand, update_closest=update,
+                n_threads=n_threads)
+        return _kernels.seeding.candidate_potentials(
+            X, sample_weight, x_sqnorms, closest, cand, update_closest=update,
+            n_threads=n_threads)
 
     sampler = InverseCDF(order)
     first = sampler.draw(w, random_state.uniform(size=1) * w.sum())[0]

@@ -38,7 +38,7 @@ import uuid
 
 import numpy as np
 
-from .. import _hamerly, _lloyd
+from .. import _kernels
 from .._conditioning import Moments, power_of_two_at_least
 from .._algorithms.mixture_moments import (
     first_moments, means_from_moments, one_hot_blocks, random_blocks, second_moments,
@@ -87,9 +87,9 @@ def _lloyd_block(x, w, centers, n_threads):
     sums = np.empty((k, d))
     weights = np.empty(k)
     with single_threaded_blas():
-        inertia = _lloyd.lloyd_pass(x, weights_of(x, w), centers, labels,
-                                    np.empty(0, dtype=x.dtype), sums, weights,
-                                    task_threads(n_threads))
+        inertia = _kernels.lloyd.lloyd_pass(x, weights_of(x, w), centers, labels,
+                                            sums=sums, weights=weights,
+                                            n_threads=task_threads(n_threads))
     digest = hashlib.blake2b(labels.tobytes(), digest_size=16).digest()
     return sums, weights, inertia, (digest,)
 
@@ -98,9 +98,8 @@ def _labels_block(x, w, centers, n_threads):
     """Labels, inertia and rows per cluster of a block."""
     labels = np.empty(x.shape[0], dtype=np.int32)
     with single_threaded_blas():
-        inertia = _lloyd.lloyd_pass(x, weights_of(x, w), centers, labels,
-                                    np.empty(0, dtype=x.dtype), np.empty((0, 0)),
-                                    np.empty(0), task_threads(n_threads))
+        inertia = _kernels.lloyd.lloyd_pass(x, weights_of(x, w), centers, labels,
+                                            n_threads=task_threads(n_threads))
     return labels, (inertia, np.bincount(labels, minlength=centers.shape[0]))
 
 
@@ -109,8 +108,8 @@ def _block_labels(x, w, centers, n_threads):
     labels = np.empty(x.shape[0], dtype=np.int32)
     min_sqdist = np.empty(x.shape[0], dtype=x.dtype)
     with single_threaded_blas():
-        _lloyd.lloyd_pass(x, w, centers, labels, min_sqdist, np.empty((0, 0)),
-                          np.empty(0), task_threads(n_threads))
+        _kernels.lloyd.lloyd_pass(x, w, centers, labels, min_sqdist=min_sqdist,
+                                  n_threads=task_threads(n_threads))
     return labels, min_sqdist
 
 
@@ -165,11 +164,14 @@ def _hamerly_block(x, w, key, params, n_pass, exact, tighten, n_threads):
     if first:
         state = _new_block_state(x.shape[0], k, d)
     with single_threaded_blas():
-        inertia, evals, changed, n_failed, n_clear = _hamerly.hamerly_pass(
-            x, weights_of(x, w), centers, half_sep, move, lower_drop, state["labels"],
-            state["upper"], state["lower"], state["sums"], state["weights"],
-            state["counts"], state["moved_rows"], state["moved_from"], first, exact,
-            task_threads(n_threads), state["x_sqnorm"], tighten)
+        inertia, evals, changed, n_failed, n_clear = _kernels.hamerly.hamerly_pass(
+            x, weights_of(x, w), centers, half_sep=half_sep, move=move,
+            lower_drop=lower_drop, labels=state["labels"], upper=state["upper"],
+            lower=state["lower"], sums=state["sums"], weights=state["weights"],
+            counts=state["counts"], moved_rows=state["moved_rows"],
+            moved_from=state["moved_from"], first=first, exact=exact,
+            n_threads=task_threads(n_threads), x_sqnorm=state["x_sqnorm"],
+            tighten=tighten)
     state["pass"] = n_pass
     with _STATES_LOCK:
         _BLOCK_STATES[key] = state
@@ -202,17 +204,18 @@ def _statistics_block(x, w, key, n_threads):
     """The block's statistics from its labels (kept as its running ones)."""
     state = _block_state(key)
     with single_threaded_blas():
-        _hamerly.cluster_statistics(x, weights_of(x, w), state["labels"], state["sums"],
-                                    state["weights"], state["counts"],
-                                    task_threads(n_threads))
+        _kernels.common.cluster_statistics(
+            x, weights_of(x, w), state["labels"], sums=state["sums"],
+            weights=state["weights"], counts=state["counts"],
+            n_threads=task_threads(n_threads))
     return state["sums"].copy(), state["weights"].copy(), state["counts"].copy()
 
 
 def _state_inertia_block(x, w, key, centers, n_threads):
     out = np.empty(x.shape[0], dtype=x.dtype)
     with single_threaded_blas():
-        _hamerly.label_sqdist(x, centers, _block_state(key)["labels"], out,
-                              task_threads(n_threads))
+        _kernels.common.label_sqdist(x, centers, _block_state(key)["labels"], out=out,
+                                     n_threads=task_threads(n_threads))
     return (float(weights_of(x, w).astype(np.float64) @ out.astype(np.float64)),)
 
 

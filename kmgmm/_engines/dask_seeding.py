@@ -3,7 +3,7 @@ blocks, and k-means++ or random rows on a uniform sample gathered to the
 client."""
 import numpy as np
 
-from .. import _lloyd
+from .. import _kernels
 from .._algorithms.lloyd import lloyd
 from .._algorithms.seeding import canonical_order, kmeans_plusplus, random_rows
 from .._threads import effective_n_threads, single_threaded_blas
@@ -25,8 +25,8 @@ def _nearest_block(x, w, state, centers, n_threads):
     labels = np.empty(x.shape[0], dtype=np.int32)
     sqdist = np.empty(x.shape[0], dtype=x.dtype)
     with single_threaded_blas():
-        _lloyd.lloyd_pass(x, weights_of(x, w), centers, labels, sqdist,
-                          np.empty((0, 0)), np.empty(0), task_threads(n_threads))
+        _kernels.lloyd.lloyd_pass(x, weights_of(x, w), centers, labels, min_sqdist=sqdist,
+                                  n_threads=task_threads(n_threads))
     closest = sqdist.astype(np.float64)
     if state is not None:
         closest = np.minimum(state[0], closest)
@@ -63,9 +63,8 @@ def _candidate_weight_block(x, w, candidates, n_threads):
     sums = np.empty((k, d))
     weights = np.empty(k)
     with single_threaded_blas():
-        _lloyd.lloyd_pass(x, weights_of(x, w), candidates, labels,
-                          np.empty(0, dtype=x.dtype), sums, weights,
-                          task_threads(n_threads))
+        _kernels.lloyd.lloyd_pass(x, weights_of(x, w), candidates, labels, sums=sums,
+                                  weights=weights, n_threads=task_threads(n_threads))
     return (weights,)
 
 

@@ -8,7 +8,7 @@ The engine for a Dask collection (``_engines.dask``) has the same methods.
 """
 import numpy as np
 
-from .. import _elkan, _hamerly, _lloyd, _sparse_lloyd
+from .. import _kernels
 from .._algorithms.mixture_moments import label_moments, random_blocks, soft_moments
 from .._assign import nearest_labels
 from .._algorithms.seeding import canonical_order, kmeans_plusplus, random_rows, row_sqnorms
@@ -50,7 +50,7 @@ def sparse_distances(X, centers, dtype):
     C = np.asarray(centers, dtype=np.float64)
     c_sqnorms = np.einsum("ij,ij->i", C, C)
     data, _, indptr = csr_arrays(X)
-    x_sqnorms = _sparse_lloyd.sparse_row_sqnorms(data, indptr)
+    x_sqnorms = _kernels.sparse.sparse_row_sqnorms(data, indptr)
     out = np.empty((X.shape[0], C.shape[0]), dtype=dtype)
     step = 4096
     for start in range(0, X.shape[0], step):
@@ -85,7 +85,8 @@ class MemoryEngine:
         self._n_changed = np.zeros(1, dtype=np.int64)
         if self.sparse:
             self._csr = csr_arrays(X)
-            self._x_sqnorms = _sparse_lloyd.sparse_row_sqnorms(self._csr[0], self._csr[2])
+            self._x_sqnorms = _kernels.sparse.sparse_row_sqnorms(self._csr[0],
+                                                                 self._csr[2])
         self._bounds = None
         self._order = None
 
@@ -154,29 +155,27 @@ class MemoryEngine:
         if self.sparse:
             before = self.labels.copy()
             inertia = self._sparse_assign(centers)
-            _sparse_lloyd.sparse_cluster_sums(*self._csr, self.sample_weight, self.labels,
-                                              sums, weights, self.n_threads)
+            _kernels.sparse.sparse_cluster_sums(*self._csr, self.sample_weight, self.labels,
+                                                sums=sums, weights=weights,
+                                                n_threads=self.n_threads)
             return sums, weights, inertia, int(np.count_nonzero(before != self.labels))
-        inertia = _lloyd.lloyd_pass(self.X, self.sample_weight, centers, self.labels,
-                                    np.empty(0, dtype=self.dtype), sums, weights,
-                                    self.n_threads, want_inertia, self._n_changed)
+        inertia = _kernels.lloyd.lloyd_pass(
+            self.X, self.sample_weight, centers, self.labels, sums=sums, weights=weights,
+            want_inertia=want_inertia, n_changed=self._n_changed, n_threads=self.n_threads)
         return sums, weights, inertia, int(self._n_changed[0])
 
     def _sparse_assign(self, centers, min_sqdist=None):
-        if min_sqdist is None:
-            min_sqdist = np.empty(0, dtype=self.dtype)
-        return _sparse_lloyd.sparse_assign(*self._csr, self.sample_weight,
-                                           self._x_sqnorms, centers, self.labels,
-                                           min_sqdist, self.n_threads)
+        return _kernels.sparse.sparse_assign(*self._csr, self.sample_weight,
+                                             self._x_sqnorms, centers, self.labels,
+                                             min_sqdist=min_sqdist, n_threads=self.n_threads)
 
     def assign(self, centers):
         """Label every row with its nearest centre; return the weighted inertia."""
         centers = self._centers(centers)
         if self.sparse:
             return self._sparse_assign(centers)
-        return _lloyd.lloyd_pass(self.X, self.sample_weight, centers, self.labels,
-                                 np.empty(0, dtype=self.dtype), np.empty((0, 0)),
-                                 np.empty(0), self.n_threads)
+        return _kernels.lloyd.lloyd_pass(self.X, self.sample_weight, centers, self.labels,
+                                         n_threads=self.n_threads)
 
     def assigned_sqdist(self, centers):
         """Squared distance of each row to its labelled centre."""
@@ -185,7 +184,8 @@ class MemoryEngine:
         if self.sparse:
             self._sparse_assign(centers, out)      # the labels are these centres' already
             return out
-        _hamerly.label_sqdist(self.X, centers, self.labels, out, self.n_threads)
+        _kernels.common.label_sqdist(self.X, centers, self.labels, out=out,
+                                     n_threads=self.n_threads)
         return out
 
     def relocation_rows(self, centers, n_empty):
@@ -217,11 +217,12 @@ class MemoryEngine:
                 "x_sqnorm": np.empty(n),   # filled in by the first pass
             }
         b = self._bounds
-        return _hamerly.hamerly_pass(
-            self.X, self.sample_weight, self._centers(centers), half_sep, move,
-            lower_drop, self.labels, b["upper"], b["lower"], sums, weights, counts,
-            b["moved_rows"], b["moved_from"], first, exact, self.n_threads,
-            b["x_sqnorm"], tighten)
+        return _kernels.hamerly.hamerly_pass(
+            self.X, self.sample_weight, self._centers(centers), half_sep=half_sep,
+            move=move, lower_drop=lower_drop, labels=self.labels, upper=b["upper"],
+            lower=b["lower"], sums=sums, weights=weights, counts=counts, first=first,
+            exact=exact, n_threads=self.n_threads, x_sqnorm=b["x_sqnorm"],
+            tighten=tighten, moved_rows=b["moved_rows"], moved_from=b["moved_from"])
 
     def inertia_of_labels(self, centers):
         """The weighted inertia of the current labels under ``centers``."""
@@ -245,8 +246,9 @@ class MemoryEngine:
         sums = np.empty((n_clusters, self.n_features))
         weights = np.empty(n_clusters)
         counts = np.empty(n_clusters, dtype=np.int64)
-        _hamerly.cluster_statistics(self.X, self.sample_weight, self.labels, sums,
-                                    weights, counts, self.n_threads)
+        _kernels.common.cluster_statistics(self.X, self.sample_weight, self.labels,
+                                           sums=sums, weights=weights, counts=counts,
+                                           n_threads=self.n_threads)
         return sums, weights, counts
 
     # ------------------------------------------------------- Elkan passes
@@ -263,10 +265,11 @@ class MemoryEngine:
         b = self._bounds
         sums = np.empty((k, self.n_features))
         weights = np.empty(k)
-        inertia, evals, changed = _elkan.elkan_pass(
-            self.X, self.sample_weight, self._centers(centers), half_sep, half_cc, drops,
-            now, self.labels, b["lower"], b["stamp"], b["min_sqdist"], sums, weights,
-            first, self.n_threads)
+        inertia, evals, changed = _kernels.elkan.elkan_pass(
+            self.X, self.sample_weight, self._centers(centers), half_sep=half_sep,
+            half_cc=half_cc, drops=drops, now=now, labels=self.labels, lower=b["lower"],
+            stamp=b["stamp"], min_sqdist=b["min_sqdist"], sums=sums, weights=weights,
+            first=first, n_threads=self.n_threads)
         return sums, weights, inertia, evals, changed
 
     # ---------------------------------------------------------- EM passes

@@ -1,0 +1,37 @@
+"""The compiled kernels: one module per Cython source in ``src/``.
+
+=========  =======================  ==========================================
+module     source                   what it holds
+=========  =======================  ==========================================
+common     ``src/_common.pyx``      per-cluster statistics of given labels,
+                                    distances to the labelled centres, row
+                                    norms; whether OpenMP is compiled in
+lloyd      ``src/_lloyd.pyx``       the Lloyd pass (nearest centre, sums,
+                                    inertia); the AVX2/FMA switch
+hamerly    ``src/_hamerly.pyx``     the Hamerly pass
+elkan      ``src/_elkan.pyx``       the Elkan pass
+em         ``src/_em.pyx``          the EM pass of a Gaussian mixture
+seeding    ``src/_seeding.pyx``     candidate potentials for k-means++
+sparse     ``src/_sparse_lloyd.pyx``  the passes and seeding steps over CSR
+=========  =======================  ==========================================
+
+Calling convention: the data (X or its CSR arrays, the sample weights) and
+the centres are positional; outputs, options and ``n_threads`` are keyword
+arguments, and an optional output is skipped by leaving it None.  Every
+result is bit-for-bit the same for any ``n_threads``.  The kernel modules
+import nothing from one another: what they share is compiled into each of
+them from the ``src/*.pxd`` files and C headers.
+"""
+from . import common, elkan, em, hamerly, lloyd, seeding, sparse
+
+__all__ = ["common", "elkan", "em", "hamerly", "lloyd", "seeding", "sparse", "set_simd"]
+
+
+def set_simd(enabled):
+    """Run the AVX2/FMA paths where the CPU has them (True) or the portable
+    loops, in the Lloyd and Hamerly passes alike (the Hamerly pass's labels
+    agree with the Lloyd pass's only under the same setting).  Returns the
+    previous setting.  For tests and benchmarks."""
+    previous = lloyd.set_simd(enabled)
+    hamerly.set_simd(enabled)
+    return previous
