@@ -1,6 +1,6 @@
 """Per-row costs of the Hamerly and Lloyd passes, behind ``algorithm="auto"``.
 
-``kmgmm._kmeans_bounds.pass_cost`` estimates what a Hamerly pass costs
+``kmgmm._algorithms.geometry`` estimates what a Hamerly pass costs
 against a Lloyd pass from what the pass did (rows whose bounds held, rows
 tightened, rows scanned in full).  This script measures the per-row times
 it uses, on this machine, 2 threads, and fits them as
@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from kmgmm._kernels import common, hamerly, lloyd
-from kmgmm._kmeans_bounds import center_geometry, largest_other_move
+from kmgmm._algorithms.geometry import center_geometry, largest_other_move
 
 SHAPES = [(400_000, 8, 8), (300_000, 16, 32), (200_000, 32, 64), (100_000, 64, 16),
           (50_000, 128, 256), (40_000, 784, 10)]

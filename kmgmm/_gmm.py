@@ -233,7 +233,7 @@ class GaussianMixture(BaseEstimator):
             Non-negative weights; an integer weight counts as that many copies.
 
         With X a Dask array or DataFrame the fit runs on the cluster of the
-        current ``distributed.Client`` (see ``kmgmm/_dask.py``);
+        current ``distributed.Client`` (``kmgmm/_engines/dask.py``);
         ``fit_predict`` then returns a Dask array.
         """
         self._fit(X, sample_weight)
