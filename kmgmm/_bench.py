@@ -15,15 +15,16 @@ import warnings
 
 import numpy as np
 
+from ._covariance import COVARIANCE_TYPES, COVARIANCES
 from ._progress import ProgressLine
 
 # (n_samples, n_features, n_clusters) as in benchmarks/
 KMEANS_SHAPES = [(1_000_000, 32, 64), (200_000, 128, 256), (2_000_000, 2, 8),
                  (100_000, 784, 10)]
-EM_SHAPES = [((200_000, 16, 16), ("full", "tied", "diag", "spherical", "fixed")),
+EM_SHAPES = [((200_000, 16, 16), COVARIANCE_TYPES),
              ((1_000_000, 32, 64), ("diag", "spherical"))]
 QUICK_KMEANS_SHAPES = [(200_000, 32, 64), (500_000, 2, 8)]
-QUICK_EM_SHAPES = [((50_000, 16, 16), ("full", "tied", "diag", "spherical", "fixed"))]
+QUICK_EM_SHAPES = [((50_000, 16, 16), COVARIANCE_TYPES)]
 # scikit-learn's full and tied EM on this many n*k*d*d flops take minutes.
 SKLEARN_EM_FLOP_LIMIT = 5e10
 
@@ -117,7 +118,7 @@ def _sklearn_em(X, init, n_iter, n_threads, covariance_type):
         return None
     n, d = X.shape
     k = init.shape[0]
-    if covariance_type in ("full", "tied") and n * k * d * d > SKLEARN_EM_FLOP_LIMIT:
+    if COVARIANCES[covariance_type].has_matrix and n * k * d * d > SKLEARN_EM_FLOP_LIMIT:
         return None
     precisions, _ = _initial_precisions(X, k, covariance_type)
     with threadpool_limits(n_threads):

@@ -86,7 +86,7 @@ def precision_cholesky(covariances, covariance_type, reg_covar):
     """Cholesky factors of the precisions, from the covariances (float64)."""
     cov = np.asarray(covariances, dtype=np.float64)
     message = _ILL_DEFINED.format(reg=reg_covar)
-    if covariance_type in ("full", "tied"):
+    if COVARIANCES[covariance_type].has_matrix:
         mats = cov if covariance_type == "full" else cov[None]
         d = mats.shape[-1]
         out = np.empty_like(mats)
@@ -121,7 +121,7 @@ def cholesky_from_precisions(precisions, covariance_type):
     definite.
     """
     prec = np.asarray(precisions, dtype=np.float64)
-    if covariance_type in ("full", "tied"):
+    if COVARIANCES[covariance_type].has_matrix:
         mats = prec if covariance_type == "full" else prec[None]
         chol = np.empty_like(mats)
         cov = np.empty_like(mats)

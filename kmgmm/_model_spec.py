@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._covariance import COVARIANCES
+
 FORMAT_NAME = "kmgmm-model"
 FORMAT_VERSION = 1
 HEADER_KEY = "__kmgmm__"
@@ -43,14 +45,11 @@ _DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, struct.error,
 
 
 def _covariance_shape(params):
-    """Shape of covariances_ / precisions_ / precisions_cholesky_ by type."""
-    return {
-        "full": ("k", "d", "d"),
-        "tied": ("d", "d"),
-        "diag": ("k", "d"),
-        "spherical": ("k",),
-        "fixed": ("k",),
-    }.get(params.get("covariance_type"))
+    """Shape of covariances_ / precisions_ / precisions_cholesky_ by type
+    (None for an unknown type)."""
+    name = params.get("covariance_type")
+    cov = COVARIANCES.get(name) if isinstance(name, str) else None
+    return None if cov is None else cov.shape_spec
 
 
 @dataclass(frozen=True)
