@@ -125,8 +125,72 @@ class Moments:
             return self.variance * self.mean.shape[0] * self.unit * self.unit
 
 
+# Values per block of the one-pass moments: the block's temporaries stay in
+# a core's L2 cache.
+MOMENT_BLOCK_VALUES = 1 << 16
+
+
 def weighted_moments(X, sample_weight):
-    """Weighted mean, variance and extent of the rows of X (two passes)."""
+    """Weighted mean, variance and extent of the rows of X.
+
+    One pass in float64 about one of its rows (so the differences keep their
+    digits however far the data sits from the origin), a block of rows small
+    enough to stay in cache at a time: as exact as a conditioning decision, a
+    shift and a tolerance need.  Data whose squares overflow or vanish in
+    that dtype takes ``careful_moments`` instead (two passes in float64, in
+    units of a power of two).  The extent (``spread``, ``reach``) is an upper
+    bound within a factor of two.
+    """
+    n_samples, n_features = X.shape
+    if n_samples == 0:
+        return careful_moments(X, sample_weight)
+    dtype = X.dtype
+    w = sample_weight.astype(np.float64, copy=False)
+    origin = X[0].astype(np.float64)
+    total = float(w.sum())
+    sum1 = np.zeros(n_features)
+    sum2 = np.zeros(n_features)
+    lo, hi = np.inf, -np.inf
+    rows = max(1, MOMENT_BLOCK_VALUES // n_features)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for start in range(0, n_samples, rows):
+            sl = slice(start, start + rows)
+            d = X[sl].astype(np.float64)
+            d -= origin
+            lo = min(lo, float(d.min()))
+            hi = max(hi, float(d.max()))
+            sum1 += w[sl] @ d
+            d *= d
+            sum2 += w[sl] @ d
+        offset = sum1 / total
+        variance = float(np.mean(sum2 / total - offset * offset))
+    mean = origin + offset
+    if not (np.isfinite(variance) and np.all(np.isfinite(mean))):
+        return careful_moments(X, sample_weight)
+    variance = max(variance, 0.0)
+    off = float(np.max(np.abs(offset)))
+    spread = max(hi, -lo) + off
+    reach = float(np.max(np.abs(origin))) + max(hi, -lo)
+    if (_too_small(variance, 1.0, dtype) or (variance == 0 and spread > 0)
+            or _too_large(_log2_sq(reach), n_features, dtype)):
+        # Squares that vanish or overflow in this dtype: in float64, in units.
+        return careful_moments(X, sample_weight)
+    unit = power_of_two_at_least(spread) if spread > 0 else 1.0
+    return Moments(mean=mean, variance=variance / (unit * unit), unit=unit,
+                   spread=spread, reach=reach)
+
+
+def _centred(moments):
+    """Whether ``for_data`` centres data with these moments."""
+    d = moments.mean.shape[0]
+    with np.errstate(over="ignore", under="ignore"):
+        offset = float(np.sum((moments.mean / moments.unit) ** 2))
+    return offset > CENTRE_RATIO * moments.variance * d
+
+
+def careful_moments(X, sample_weight):
+    """Weighted mean, variance and extent of the rows of X (two passes in
+    float64), safe from overflow whatever the values."""
     n_samples, n_features = X.shape
     w = sample_weight.astype(np.float64, copy=False)
     total = float(w.sum())
@@ -188,9 +252,7 @@ def for_data(moments, dtype):
     d = moments.mean.shape[0]
     mean = moments.mean
     unit = moments.unit
-    with np.errstate(over="ignore", under="ignore"):
-        offset = float(np.sum((mean / unit) ** 2))
-    centre = offset > CENTRE_RATIO * moments.variance * d
+    centre = _centred(moments)
     reach = moments.spread if centre else moments.reach
     scale_needed = (_too_large(_log2_sq(reach), d, dtype)
                     or _too_small(moments.variance, unit, dtype))
@@ -199,7 +261,7 @@ def for_data(moments, dtype):
     shift = mean.astype(dtype).astype(np.float64)
     scale = 1.0
     if scale_needed:
-        spread = float(np.max(np.abs(np.array([moments.spread]))))
+        spread = moments.spread
         scale = power_of_two_at_least(spread) if spread > 0 else 1.0
         if _too_small(moments.variance * (unit / scale) ** 2, 1.0, dtype):
             raise ValueError(

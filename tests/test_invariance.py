@@ -487,9 +487,11 @@ def test_kmeans_row_permutation(algorithm, dtype, spec):
     base = KMeans(k, init=X[b.first], algorithm=algorithm).fit(X, sample_weight=w)
     km = KMeans(k, init=X[b.first], algorithm=algorithm).fit(X[perm], sample_weight=w[perm])
     assert_same_labels(km.labels_, base.labels_[perm], "labels_ of the permuted rows")
-    assert_close(km.cluster_centers_, base.cluster_centers_, 4 * EPS[dtype] * b.extent,
+    # Sums in another order, and a shift (the data's mean, rounded to the
+    # dtype) that may differ in its last bit: tens of units of rounding.
+    assert_close(km.cluster_centers_, base.cluster_centers_, 16 * EPS[dtype] * b.extent,
                  "cluster_centers_")
-    assert_close(km.inertia_, base.inertia_, 4 * EPS[dtype] * base.inertia_, "inertia_")
+    assert_close(km.inertia_, base.inertia_, 32 * EPS[dtype] * base.inertia_, "inertia_")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
