@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import check_finite
+
 # Centre when the squared distance of the data's mean from the origin exceeds
 # this multiple of the data's total variance: the expansion then loses more
 # than a bit or two of a typical distance.
@@ -125,9 +127,9 @@ class Moments:
             return self.variance * self.mean.shape[0] * self.unit * self.unit
 
 
-# Values per block of the one-pass moments: the block's temporaries stay in
-# a core's L2 cache.
-MOMENT_BLOCK_VALUES = 1 << 16
+# Values per block of the one-pass moments: the block's float64 temporary (2 MiB)
+# stays within a core's L2 cache, and few blocks keep the Python overhead low.
+MOMENT_BLOCK_VALUES = 1 << 18
 
 
 def weighted_moments(X, sample_weight):
@@ -138,7 +140,9 @@ def weighted_moments(X, sample_weight):
     enough to stay in cache at a time: as exact as a conditioning decision, a
     shift and a tolerance need.  Data whose squares overflow or vanish in
     that dtype takes ``careful_moments`` instead (two passes in float64, in
-    units of a power of two).  The extent (``spread``, ``reach``) is an upper
+    units of a power of two).  X holding NaN or infinity raises the
+    ``ValueError`` of ``_validation.check_finite``: this pass is a fit's
+    check of its data's values.  The extent (``spread``, ``reach``) is an upper
     bound within a factor of two.
     """
     n_samples, n_features = X.shape
@@ -166,6 +170,7 @@ def weighted_moments(X, sample_weight):
         variance = float(np.mean(sum2 / total - offset * offset))
     mean = origin + offset
     if not (np.isfinite(variance) and np.all(np.isfinite(mean))):
+        check_finite(X, "X")       # NaN or infinity in X: a ValueError
         return careful_moments(X, sample_weight)
     variance = max(variance, 0.0)
     off = float(np.max(np.abs(offset)))

@@ -45,8 +45,11 @@ def _is_sparse(X):
 
 
 def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_samples=1,
-                   ensure_min_features=1, allow_sparse=False):
+                   ensure_min_features=1, allow_sparse=False, check_values=True):
     """Return X as a C-contiguous float32 or float64 array, copying at most once.
+
+    ``check_values=False`` leaves the NaN/infinity check to the caller (a fit
+    does it in the pass that takes the data's moments, saving a read of X).
 
     float32 and float64 input keep their dtype (unless ``dtype`` is given);
     other numeric input becomes float64.  Lists, DataFrames, memory-mapped,
@@ -150,7 +153,8 @@ def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_sample
     if dtype is None:
         dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.float64
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    check_finite(arr, name)
+    if check_values:
+        check_finite(arr, name)
     return arr
 
 

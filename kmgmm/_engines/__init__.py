@@ -39,7 +39,9 @@ def make_engine(X, sample_weight, n_threads, *, allow_sparse=True, dtype=None):
             as_float_array(X)       # raises the estimator's sparse TypeError
         X = as_float_csr(X, dtype=dtype)
     else:
-        X = as_float_array(X, dtype=dtype)
+        # The values are checked (NaN, infinity) by the engine's first read
+        # of X, the pass that takes its moments (``weighted_moments``).
+        X = as_float_array(X, dtype=dtype, check_values=False)
     weights, unit = check_sample_weight(sample_weight, X.shape[0], X.dtype,
                                         with_unit=True)
     return MemoryEngine(X, weights, effective_n_threads(n_threads), unit), unit
