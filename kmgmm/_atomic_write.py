@@ -125,16 +125,23 @@ class AtomicFile:
             self.tmp = temporary_beside(self.path)
         except OSError as exc:
             raise _write_error(exc, self.path, what) from None
-        try:
+        with self._or_discard():
             if text:
                 self.fh = open(self.tmp, "w", encoding="utf-8", newline="")
             else:
                 self.fh = open(self.tmp, "wb")
             if existing is not None:
                 _copy_owner_and_mode(existing, self.tmp)
+
+    @contextlib.contextmanager
+    def _or_discard(self):
+        """Run the block; on any failure remove the temporary file (an OSError
+        becomes one naming ``path``)."""
+        try:
+            yield
         except OSError as exc:
             self.discard()
-            raise _write_error(exc, self.path, what) from None
+            raise _write_error(exc, self.path, self.what) from None
         except BaseException:
             self.discard()
             raise
@@ -147,29 +154,17 @@ class AtomicFile:
         """
         if self.fh.closed:
             return
-        try:
+        with self._or_discard():
             self.fh.flush()
             os.fsync(self.fh.fileno())
             self.fh.close()
-        except OSError as exc:
-            self.discard()
-            raise _write_error(exc, self.path, self.what) from None
-        except BaseException:
-            self.discard()
-            raise
 
     def commit(self):
         """Finish the temporary file and rename it to ``path``."""
         self.finish()
-        try:
+        with self._or_discard():
             check_target(self.path, what=self.what)  # still safe to replace
             os.replace(self.tmp, self.path)
-        except OSError as exc:
-            self.discard()
-            raise _write_error(exc, self.path, self.what) from None
-        except BaseException:
-            self.discard()
-            raise
         self.committed = True
 
     def discard(self):
