@@ -293,3 +293,17 @@ def test_fit_survives_a_killed_worker(client, estimator, mixture):
         _assert_same_mixture(est, ref)
     client.wait_for_workers(2, timeout=60)
     assert est._killed_pid not in client.run(os.getpid).values()
+
+
+def test_hamerly_on_the_cluster_relocates_beside_each_blocks_state(client):
+    # Empty clusters mid-fit make Hamerly move rows and recount its statistics
+    # block by block: those tasks must run where each block's bounds are.
+    rng = np.random.RandomState(5)
+    means = rng.uniform(-20, 20, size=(6, 8))
+    X = means[rng.randint(6, size=6000)] + rng.standard_normal((6000, 8))
+    init = np.vstack([X[:4], np.full((2, 8), 500.0)])
+    ref = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0).fit(X)
+    Xd, _ = _as_dask(X, None, 600)
+    km = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0, verbose=1).fit(Xd)
+    np.testing.assert_array_equal(km.labels_.compute(), ref.labels_)
+    _close(km.cluster_centers_, ref.cluster_centers_)

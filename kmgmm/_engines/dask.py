@@ -49,7 +49,7 @@ from .._relocation import (
     row_keys,
 )
 from .._threads import effective_n_threads, single_threaded_blas
-from .dask_runner import Blocks, runner, task_threads, weights_of
+from .dask_runner import Blocks, here, runner, task_threads, weights_of
 from .dask_seeding import seed_centers
 
 
@@ -176,7 +176,7 @@ def _hamerly_block(x, w, key, params, n_pass, exact, tighten, n_threads):
     with _STATES_LOCK:
         _BLOCK_STATES[key] = state
     return (state["sums"].copy(), state["weights"].copy(), state["counts"].copy(),
-            inertia, evals, changed, n_failed, n_clear)
+            inertia, evals, changed, n_failed, n_clear, (here(),))
 
 
 def _block_state(key):
@@ -288,6 +288,7 @@ class DaskEngine:
         self._digests = None
         self._token = None
         self._n_pass = 0
+        self._homes = [None] * len(self.xs)
         self._labels = None
         self._counts = None
 
@@ -455,14 +456,17 @@ class DaskEngine:
             self.release()
             self._token = uuid.uuid4().hex
             self._n_pass = 0
+            self._homes = [None] * len(self.xs)
         self._n_pass += 1
         params = self.runner.put((np.ascontiguousarray(centers, dtype=self.dtype),
                                   half_sep, move, lower_drop))
-        parts = self.runner.map_beside(self.xs, _hamerly_block, self.xs, self.ws,
+        parts = self.runner.map_beside(self._homes, _hamerly_block, self.xs, self.ws,
                                        self._keys(), params, self._n_pass, exact, tighten,
                                        self.n_threads)
         (sums[...], weights[...], counts[...], inertia, evals, changed, n_failed,
-         n_clear) = self.runner.reduce(parts)
+         n_clear, homes) = self.runner.reduce(parts)
+        # Where each block's state now is: its later tasks go there.
+        self._homes = list(homes)
         if not exact:
             inertia = np.nan
         return inertia, int(evals), int(changed), int(n_failed), int(n_clear)
@@ -476,10 +480,10 @@ class DaskEngine:
         return rows, block
 
     def _on_blocks(self, blocks, fn, *args):
-        """``fn(x, key, *args[b])`` on the given blocks, beside them."""
+        """``fn(x, key, *args[b])`` on the given blocks, beside their state."""
         keys = self._keys()
         return self.runner.gather(self.runner.map_beside(
-            Blocks(self.xs[b] for b in blocks), fn, Blocks(self.xs[b] for b in blocks),
+            [self._homes[b] for b in blocks], fn, Blocks(self.xs[b] for b in blocks),
             Blocks(keys[b] for b in blocks), *[Blocks(a) for a in args]))
 
     def labels_at(self, rows):
@@ -501,11 +505,11 @@ class DaskEngine:
 
     def cluster_statistics(self, n_clusters):
         return self.runner.reduce(self.runner.map_beside(
-            self.xs, _statistics_block, self.xs, self.ws, self._keys(), self.n_threads))
+            self._homes, _statistics_block, self.xs, self.ws, self._keys(), self.n_threads))
 
     def inertia_of_labels(self, centers):
         (inertia,) = self.runner.reduce(self.runner.map_beside(
-            self.xs, _state_inertia_block, self.xs, self.ws, self._keys(),
+            self._homes, _state_inertia_block, self.xs, self.ws, self._keys(),
             self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
             self.n_threads))
         return inertia
@@ -513,8 +517,8 @@ class DaskEngine:
     def release(self):
         """Drop the per-row state a fit left on the workers."""
         if self._token is not None:
-            self.runner.gather(self.runner.map_beside(self.xs, _release_block, self.xs,
-                                                      self._keys()))
+            self.runner.gather(self.runner.map_beside(self._homes, _release_block,
+                                                      self.xs, self._keys()))
             self._token = None
 
     # ---------------------------------------------------------- EM passes

@@ -85,9 +85,9 @@ class LocalRunner:
     def item(self, parts, index):
         return Blocks(p[index] for p in parts)
 
-    def map_beside(self, blocks, fn, *args):
-        """``map``, each task on the worker that holds its block of ``blocks``
-        (so per-block state kept there is found again)."""
+    def map_beside(self, homes, fn, *args):
+        """``map``, task i on worker ``homes[i]`` when it is given (where a
+        block's state was left), else wherever its data is."""
         return self.map(fn, *args)
 
     def to_array(self, parts, chunks, dtype):
@@ -135,22 +135,30 @@ class ClusterRunner(LocalRunner):
         return Blocks(self.client.map(operator.getitem, parts, [index] * len(parts),
                                       pure=False))
 
-    def map_beside(self, blocks, fn, *args):
-        where = self.client.who_has(list(blocks))
-        n = len(blocks)
+    def map_beside(self, homes, fn, *args):
+        n = len(homes)
         lists = [a if isinstance(a, Blocks) else [a] * n for a in args]
-        futures = []
-        for i, block in enumerate(blocks):
-            holders = list(where.get(block.key, ()))
-            futures.append(self.client.submit(
-                fn, *[values[i] for values in lists], pure=False,
-                workers=holders[:1] or None, allow_other_workers=True))
-        return Blocks(futures)
+        return Blocks(
+            self.client.submit(fn, *[values[i] for values in lists], pure=False,
+                               **({"workers": [home], "allow_other_workers": True}
+                                  if home else {}))
+            for i, home in enumerate(homes))
 
     def to_array(self, parts, chunks, dtype):
         return da.concatenate([
             da.from_delayed(dask.delayed(f), shape=(n,), dtype=dtype)
             for f, n in zip(parts, chunks)])
+
+
+def here():
+    """The address of the worker running this task, or None outside a cluster."""
+    dist = sys.modules.get("distributed")
+    if dist is None:
+        return None
+    try:
+        return dist.get_worker().address
+    except ValueError:
+        return None
 
 
 def runner():
