@@ -121,10 +121,6 @@ class Moments:
     spread: float
     reach: float
 
-    def total_variance(self):
-        """Sum over features of the variances, in data units (may be inf)."""
-        with np.errstate(over="ignore"):
-            return self.variance * self.mean.shape[0] * self.unit * self.unit
 
 
 # Values per block of the one-pass moments: the block's float64 temporary (2 MiB)

@@ -306,10 +306,3 @@ class ArrayWriter:
     def __exit__(self, exc_type, exc, tb):
         self.discard()
         return False
-
-
-def write_array(path, arr, *, what="output"):
-    """Write a whole array (labels) to ``.npy`` / ``.csv`` / ``.tsv``."""
-    with ArrayWriter(path, arr.shape, arr.dtype, what=what) as writer:
-        writer.write(0, arr)
-        writer.commit()

@@ -16,7 +16,6 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import kmgmm  # noqa: E402
-from kmgmm import _dask  # noqa: E402
 from kmgmm._engines import dask as dask_engine, dask_runner  # noqa: E402
 
 

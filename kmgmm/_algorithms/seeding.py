@@ -28,7 +28,7 @@ def canonical_order(X):
     direction = np.random.RandomState(_PROJECTION_SEED).standard_normal(n_features)
     if is_sparse(X):
         # The non-zeros in column order: the same sum as below without its zeros.
-        data, indices, indptr = _csr_arrays(X)
+        data, indices, indptr = csr_arrays(X)
         key = _kernels.sparse.sparse_projection(data, indices, indptr, direction)
         return np.argsort(key, kind="stable")
     key = np.zeros(n_samples, dtype=np.float64)
@@ -43,7 +43,7 @@ def canonical_order(X):
 def row_sqnorms(X):
     """Squared norm of every row, in float64."""
     if is_sparse(X):
-        data, _, indptr = _csr_arrays(X)
+        data, _, indptr = csr_arrays(X)
         return _kernels.sparse.sparse_row_sqnorms(data, indptr)
     out = np.empty(X.shape[0], dtype=np.float64)
     for start in range(0, X.shape[0], ROWS_PER_BLOCK):
@@ -52,7 +52,8 @@ def row_sqnorms(X):
     return out
 
 
-def _csr_arrays(X):
+def csr_arrays(X):
+    """(data, indices as C int, indptr as intp) of a canonical CSR matrix."""
     return X.data, np.asarray(X.indices, dtype=np.intc), np.asarray(X.indptr, dtype=np.intp)
 
 
@@ -125,7 +126,7 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
 
     sparse = is_sparse(X)
     if sparse:
-        csr = _csr_arrays(X)
+        csr = csr_arrays(X)
 
     def step(rows, closest, update):
         cand = np.ascontiguousarray(take_rows(X, rows), dtype=np.float64)

@@ -11,15 +11,12 @@ import numpy as np
 from .. import _kernels
 from .._algorithms.mixture_moments import label_moments, random_blocks, soft_moments
 from .._assign import nearest_labels
-from .._algorithms.seeding import canonical_order, kmeans_plusplus, random_rows, row_sqnorms
+from .._algorithms.seeding import (
+    canonical_order, csr_arrays, kmeans_plusplus, random_rows, row_sqnorms,
+)
 from .._conditioning import weighted_moments
 from .._relocation import choose_rows
 from .._validation import is_sparse
-
-
-def csr_arrays(X):
-    """(data, indices as C int, indptr as intp) of a canonical CSR matrix."""
-    return X.data, np.asarray(X.indices, dtype=np.intc), np.asarray(X.indptr, dtype=np.intp)
 
 
 def dense_row(X, row):
@@ -89,6 +86,7 @@ class MemoryEngine:
                                                                  self._csr[2])
         self._bounds = None
         self._order = None
+        self._before = None      # the sparse pass's labels before it (one buffer)
 
     def reset(self):
         """Forget the per-row state of a previous run (labels, bounds)."""
@@ -153,12 +151,14 @@ class MemoryEngine:
         weights = np.empty(k)
         centers = self._centers(centers)
         if self.sparse:
-            before = self.labels.copy()
+            if self._before is None:
+                self._before = np.empty_like(self.labels)
+            np.copyto(self._before, self.labels)
             inertia = self._sparse_assign(centers)
             _kernels.sparse.sparse_cluster_sums(*self._csr, self.sample_weight, self.labels,
                                                 sums=sums, weights=weights,
                                                 n_threads=self.n_threads)
-            return sums, weights, inertia, int(np.count_nonzero(before != self.labels))
+            return sums, weights, inertia, int(np.count_nonzero(self._before != self.labels))
         inertia = _kernels.lloyd.lloyd_pass(
             self.X, self.sample_weight, centers, self.labels, sums=sums, weights=weights,
             want_inertia=want_inertia, n_changed=self._n_changed, n_threads=self.n_threads)
