@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -290,8 +291,19 @@ def test_fit_survives_a_killed_worker(client, estimator, mixture):
         assert est.n_iter_ == ref.n_iter_
     else:
         _assert_same_mixture(est, ref)
-    client.wait_for_workers(2, timeout=60)
-    assert est._killed_pid not in client.run(os.getpid).values()
+    # The killed worker really died (and the nanny started another): wait
+    # until the scheduler has dropped it, then ask every worker its pid.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            pids = client.run(os.getpid)
+        except OSError:     # CommClosedError: a broadcast to the dead worker
+            pids = None
+        if pids is not None and len(pids) == 2:
+            break
+        time.sleep(0.5)
+    assert pids is not None and len(pids) == 2
+    assert est._killed_pid not in pids.values()
 
 
 def test_hamerly_on_the_cluster_relocates_beside_each_blocks_state(client):

@@ -49,7 +49,7 @@ from .._relocation import (
     row_keys,
 )
 from .._threads import effective_n_threads, single_threaded_blas
-from .dask_runner import Blocks, here, runner, task_threads, weights_of
+from .dask_runner import Blocks, here, nbytes, runner, task_threads, weights_of
 from .dask_seeding import seed_centers
 
 
@@ -263,6 +263,12 @@ def _gmm_labels_block(x, w, model, hard, n_threads):
 
 
 
+def _stat_bytes(n_numbers):
+    """Bytes of a block's statistics of about ``n_numbers`` float64 numbers
+    (None: unknown)."""
+    return None if n_numbers is None else 8 * int(n_numbers) + 1024
+
+
 # ------------------------------------------------------------- the engine
 class DaskEngine:
     """X and its sample weights as persisted blocks of rows (see the module)."""
@@ -307,16 +313,19 @@ class DaskEngine:
         """X, as a user's ``init`` callable is given it."""
         return self.array
 
-    def run(self, fn, *args):
-        """fn(x, w, *args) on every block; its statistics added in the tree."""
-        return self.runner.reduce(self.runner.map(fn, self.xs, self.ws, *args))
+    def run(self, fn, *args, per_block=None):
+        """fn(x, w, *args) on every block; its statistics added in the tree.
+        ``per_block``: about how many numbers one block's statistics hold."""
+        return self.runner.reduce(self.runner.map(fn, self.xs, self.ws, *args),
+                                  part_nbytes=_stat_bytes(per_block))
 
     # ----------------------------------------------------------- the data
     def summary(self):
         """(total weight, weighted mean, rows of positive weight, total weight
         per block, smallest and largest value of each feature), once."""
         if self._summary is None:
-            wsum, wx, n_positive, block_wsum, lows, highs = self.run(_summary_block)
+            wsum, wx, n_positive, block_wsum, lows, highs = self.run(
+                _summary_block, per_block=3 * self.n_features)
             if not wsum > 0:
                 raise ValueError("sample_weight sums to zero; at least one row needs "
                                  "a positive weight.")
@@ -348,7 +357,8 @@ class DaskEngine:
         spread = float(np.max(np.maximum(hi - mean, mean - lo)))
         reach = float(max(np.abs(lo).max(), np.abs(hi).max()))
         unit = power_of_two_at_least(spread) if spread > 0 else 1.0
-        (var,) = self.run(_variance_block, self.runner.put(mean), unit)
+        (var,) = self.run(_variance_block, self.runner.put(mean), unit,
+                          per_block=self.n_features)
         return Moments(mean=mean, variance=float(np.mean(var / wsum)), unit=unit,
                        spread=spread, reach=reach)
 
@@ -374,7 +384,7 @@ class DaskEngine:
     def lloyd_pass(self, centers, *, want_inertia=True):
         sums, weights, inertia, digests = self.run(
             _lloyd_block, self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
-            self.n_threads)
+            self.n_threads, per_block=centers.size + 2 * len(centers))
         changed = 0 if digests == self._digests else 1
         self._digests = digests
         return sums, weights, inertia, changed
@@ -435,7 +445,8 @@ class DaskEngine:
             _labels_block, self.xs, self.ws,
             self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
             self.n_threads)
-        inertia, self._counts = self.runner.reduce(self.runner.item(parts, 1))
+        inertia, self._counts = self.runner.reduce(self.runner.item(parts, 1),
+                                                   part_nbytes=_stat_bytes(len(centers)))
         self._labels = self.runner.to_array(self.runner.item(parts, 0), self.chunks,
                                             np.int32)
         return inertia
@@ -464,7 +475,8 @@ class DaskEngine:
                                        self._keys(), params, self._n_pass, exact, tighten,
                                        self.n_threads)
         (sums[...], weights[...], counts[...], inertia, evals, changed, n_failed,
-         n_clear, homes) = self.runner.reduce(parts)
+         n_clear, homes) = self.runner.reduce(parts,
+                                              part_nbytes=_stat_bytes(sums.size + 2 * len(sums)))
         # Where each block's state now is: its later tasks go there.
         self._homes = list(homes)
         if not exact:
@@ -505,13 +517,14 @@ class DaskEngine:
 
     def cluster_statistics(self, n_clusters):
         return self.runner.reduce(self.runner.map_beside(
-            self._homes, _statistics_block, self.xs, self.ws, self._keys(), self.n_threads))
+            self._homes, _statistics_block, self.xs, self.ws, self._keys(), self.n_threads),
+            part_nbytes=_stat_bytes(n_clusters * (self.n_features + 2)))
 
     def inertia_of_labels(self, centers):
         (inertia,) = self.runner.reduce(self.runner.map_beside(
             self._homes, _state_inertia_block, self.xs, self.ws, self._keys(),
             self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
-            self.n_threads))
+            self.n_threads), part_nbytes=_stat_bytes(1))
         return inertia
 
     def release(self):
@@ -523,7 +536,8 @@ class DaskEngine:
 
     # ---------------------------------------------------------- EM passes
     def em_pass(self, model, hard):
-        ll, nk, s1, s2 = self.run(_em_block, self.runner.put(model), hard, self.n_threads)
+        ll, nk, s1, s2 = self.run(_em_block, self.runner.put(model), hard, self.n_threads,
+                                  per_block=nbytes(model) // 8)
         return ll, (nk, s1, s2)
 
     def em_labels(self, model, hard):
@@ -543,9 +557,11 @@ class DaskEngine:
             seed_blocks = Blocks([0] * len(self.xs))
         seeds_h = self.runner.put(None if seeds is None else
                                   np.ascontiguousarray(seeds, dtype=self.dtype))
-        nk, sx = self.run(_first_moments_block, seeds_h, k, seed_blocks, self.n_threads)
+        nk, sx = self.run(_first_moments_block, seeds_h, k, seed_blocks, self.n_threads,
+                          per_block=k * (self.n_features + 1))
         fallback = seeds if seeds is not None else np.zeros((k, self.n_features))
         means = means_from_moments(nk, sx, fallback)
         s1, s2 = self.run(_second_moments_block, seeds_h, k, seed_blocks,
-                          self.runner.put(means), covariance_type, self.n_threads)
+                          self.runner.put(means), covariance_type, self.n_threads,
+                          per_block=k * self.n_features * (self.n_features + 1))
         return nk, s1, s2, means

@@ -8,11 +8,22 @@ import sys
 import dask
 import dask.array as da
 import numpy as np
+from dask.sizeof import sizeof
 
 from .._threads import effective_n_threads
 
 # Children per node of the reduction tree.
 FAN_IN = 8
+
+# A round's parameters travel inside the block tasks when all their copies
+# together are at most this large (one network message per task, no extra
+# hop); larger ones as one task the block tasks depend on.
+INLINE_BYTES = 8 << 20
+
+# Block statistics that are at most this large all together come back to the
+# client and are added there, in the order of the tree (the same sums, one hop
+# instead of one per level); larger ones are added on the workers.
+GATHER_BYTES = 16 << 20
 
 
 class Blocks(list):
@@ -50,6 +61,14 @@ def weights_of(x, w):
     return np.ones(x.shape[0], dtype=x.dtype) if w is None else w
 
 
+def nbytes(obj):
+    """Bytes of ``obj`` and, for an object of the package, of its attributes."""
+    attrs = getattr(obj, "__dict__", None)
+    if attrs is None:
+        return sizeof(obj)
+    return sizeof(obj) + sum(nbytes(value) for value in attrs.values())
+
+
 def _hold(obj):
     return obj
 
@@ -73,7 +92,10 @@ class LocalRunner:
         return Blocks(
             fn(*[a[i] if isinstance(a, Blocks) else a for a in args]) for i in range(n))
 
-    def reduce(self, parts):
+    def reduce(self, parts, part_nbytes=None):
+        """The sum of the blocks' statistics, added in the tree.  ``part_nbytes``
+        (one block's statistics, when known) lets a cluster runner choose
+        where to add them; the sums are the same."""
         parts = list(parts)
         while len(parts) > 1:
             parts = [_add(*parts[i:i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
@@ -99,20 +121,25 @@ class ClusterRunner(LocalRunner):
 
     def __init__(self, client):
         self.client = client
+        self.n_blocks = 1
 
     def blocks(self, arr):
         if arr is None:
             return None
         arr = self.client.persist(arr)
         futures = {f.key: f for f in sys.modules["distributed"].futures_of(arr)}
-        return Blocks(futures[key] for key in dask.core.flatten(arr.__dask_keys__()))
+        out = Blocks(futures[key] for key in dask.core.flatten(arr.__dask_keys__()))
+        self.n_blocks = max(self.n_blocks, len(out))
+        return out
 
     def put(self, obj):
-        # One small task holds the round's parameters: the scheduler sends
-        # them once, workers copy them from each other, and a worker lost
-        # with the only copy is handled like any lost task.  (A broadcast
-        # scatter can hang while the scheduler has not yet noticed a dead
-        # worker.)
+        # Small parameters go inside every block task.  Larger ones are held
+        # by one small task: the scheduler sends them once, workers copy them
+        # from each other, and a worker lost with the only copy is handled
+        # like any lost task.  (A broadcast scatter can hang while the
+        # scheduler has not yet noticed a dead worker.)
+        if nbytes(obj) * self.n_blocks <= INLINE_BYTES:
+            return obj
         return self.client.submit(_hold, obj, pure=False)
 
     def map(self, fn, *args):
@@ -120,8 +147,10 @@ class ClusterRunner(LocalRunner):
         lists = [a if isinstance(a, Blocks) else [a] * n for a in args]
         return Blocks(self.client.map(fn, *lists, pure=False))
 
-    def reduce(self, parts):
+    def reduce(self, parts, part_nbytes=None):
         parts = list(parts)
+        if part_nbytes is not None and part_nbytes * len(parts) <= GATHER_BYTES:
+            return LocalRunner.reduce(self, self.client.gather(parts))
         while len(parts) > 1:
             parts = [self.client.submit(_add, *parts[i:i + FAN_IN], pure=False)
                      if len(parts[i:i + FAN_IN]) > 1 else parts[i]
@@ -138,11 +167,16 @@ class ClusterRunner(LocalRunner):
     def map_beside(self, homes, fn, *args):
         n = len(homes)
         lists = [a if isinstance(a, Blocks) else [a] * n for a in args]
-        return Blocks(
-            self.client.submit(fn, *[values[i] for values in lists], pure=False,
-                               **({"workers": [home], "allow_other_workers": True}
-                                  if home else {}))
-            for i, home in enumerate(homes))
+        out = [None] * n
+        # One submission per worker, not per block.
+        for home in dict.fromkeys(homes):
+            index = [i for i, h in enumerate(homes) if h == home]
+            where = {"workers": [home], "allow_other_workers": True} if home else {}
+            futures = self.client.map(fn, *[[values[i] for i in index] for values in lists],
+                                      pure=False, **where)
+            for i, future in zip(index, futures):
+                out[i] = future
+        return Blocks(out)
 
     def to_array(self, parts, chunks, dtype):
         return da.concatenate([
