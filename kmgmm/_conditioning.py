@@ -128,6 +128,29 @@ class Moments:
 MOMENT_BLOCK_VALUES = 1 << 18
 
 
+def sums_about(X, sample_weight, origin):
+    """(total weight, weighted sums of ``X - origin`` and of its squares per
+    feature, smallest and largest of ``X - origin``), in float64, a block of
+    rows small enough to stay in cache at a time."""
+    n_samples, n_features = X.shape
+    w = sample_weight.astype(np.float64, copy=False)
+    sum1 = np.zeros(n_features)
+    sum2 = np.zeros(n_features)
+    lo, hi = np.inf, -np.inf
+    rows = max(1, MOMENT_BLOCK_VALUES // n_features)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for start in range(0, n_samples, rows):
+            sl = slice(start, start + rows)
+            d = X[sl].astype(np.float64)
+            d -= origin
+            lo = min(lo, float(d.min()))
+            hi = max(hi, float(d.max()))
+            sum1 += w[sl] @ d
+            d *= d
+            sum2 += w[sl] @ d
+    return float(w.sum()), sum1, sum2, lo, hi
+
+
 def weighted_moments(X, sample_weight):
     """Weighted mean, variance and extent of the rows of X.
 
@@ -145,23 +168,9 @@ def weighted_moments(X, sample_weight):
     if n_samples == 0:
         return careful_moments(X, sample_weight)
     dtype = X.dtype
-    w = sample_weight.astype(np.float64, copy=False)
     origin = X[0].astype(np.float64)
-    total = float(w.sum())
-    sum1 = np.zeros(n_features)
-    sum2 = np.zeros(n_features)
-    lo, hi = np.inf, -np.inf
-    rows = max(1, MOMENT_BLOCK_VALUES // n_features)
+    total, sum1, sum2, lo, hi = sums_about(X, sample_weight, origin)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for start in range(0, n_samples, rows):
-            sl = slice(start, start + rows)
-            d = X[sl].astype(np.float64)
-            d -= origin
-            lo = min(lo, float(d.min()))
-            hi = max(hi, float(d.max()))
-            sum1 += w[sl] @ d
-            d *= d
-            sum2 += w[sl] @ d
         offset = sum1 / total
         variance = float(np.mean(sum2 / total - offset * offset))
     mean = origin + offset

@@ -39,7 +39,7 @@ import uuid
 import numpy as np
 
 from .. import _kernels
-from .._conditioning import Moments, power_of_two_at_least
+from .._conditioning import Moments, power_of_two_at_least, sums_about
 from .._algorithms.mixture_moments import (
     first_moments, means_from_moments, one_hot_blocks, random_blocks, second_moments,
 )
@@ -55,18 +55,16 @@ from .dask_seeding import seed_centers
 
 
 # ------------------------------------------------------------- block tasks
-# ------------------------------------------------------------- block tasks
 def _summary_block(x, w):
-    """Total weight, weighted sum of rows, rows of positive weight, and, as
-    1-tuples (so that the reduction keeps them per block), the total weight
-    and the smallest and largest value of each feature."""
+    """Total weight and rows of positive weight, and, as 1-tuples (so that
+    the reduction keeps them per block): the total weight, the block's first
+    row, the weighted sums of the rows' differences from it and of their
+    squares, and the smallest and largest value of each feature."""
     w = weights_of(x, w)
-    w64 = w.astype(np.float64)
-    wsum = float(w64.sum())
-    with np.errstate(over="ignore", invalid="ignore"):
-        wx = w64 @ x.astype(np.float64)
-    return (wsum, wx, int(np.count_nonzero(w > 0)), (wsum,), (x.min(axis=0),),
-            (x.max(axis=0),))
+    origin = x[0].astype(np.float64) if x.shape[0] else np.zeros(x.shape[1])
+    wsum, sum1, sum2, _, _ = sums_about(x, w, origin)
+    return (wsum, int(np.count_nonzero(w > 0)), (wsum,), (origin,), (sum1,), (sum2,),
+            (x.min(axis=0),), (x.max(axis=0),))
 
 
 def _variance_block(x, w, mean, unit):
@@ -322,10 +320,12 @@ class DaskEngine:
     # ----------------------------------------------------------- the data
     def summary(self):
         """(total weight, weighted mean, rows of positive weight, total weight
-        per block, smallest and largest value of each feature), once."""
+        per block, smallest and largest value of each feature, weighted sum of
+        squared differences from the mean per feature (None where float64
+        cannot hold it well)), from one pass, once."""
         if self._summary is None:
-            wsum, wx, n_positive, block_wsum, lows, highs = self.run(
-                _summary_block, per_block=3 * self.n_features)
+            wsum, n_positive, block_wsum, origins, sums1, sums2, lows, highs = self.run(
+                _summary_block, per_block=5 * self.n_features)
             if not wsum > 0:
                 raise ValueError("sample_weight sums to zero; at least one row needs "
                                  "a positive weight.")
@@ -335,12 +335,29 @@ class DaskEngine:
                     "ratios of the weights matter, so divide them by a constant.")
             lo = np.min(np.asarray(lows, dtype=np.float64), axis=0)
             hi = np.max(np.asarray(highs, dtype=np.float64), axis=0)
-            with np.errstate(over="ignore", invalid="ignore"):
-                mean = np.clip(wx / wsum, lo, hi)
+            block_wsum = np.asarray(block_wsum)
+            origins, sums1, sums2 = (np.asarray(a) for a in (origins, sums1, sums2))
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                # Each block's sums are about its own first row; moved to the
+                # first block's, then to the mean (Chan et al.'s combination).
+                # (The offset from the first row is kept apart from the mean,
+                # which rounds to X's magnitude.)
+                to_first = origins - origins[0]
+                offset = (sums1.sum(axis=0) + block_wsum @ to_first) / wsum
+                mean = np.clip(origins[0] + offset, lo, hi)
+                delta = offset - to_first
+                m2 = (sums2.sum(axis=0) - 2 * np.einsum("bf,bf->f", delta, sums1)
+                      + block_wsum @ (delta * delta))
             if not np.all(np.isfinite(mean)):
                 raise ValueError("X's values are too close to the largest float64 to "
                                  "be averaged; rescale X (divide it by a constant).")
-            self._summary = (wsum, mean, n_positive, np.asarray(block_wsum), lo, hi)
+            spread = float(np.max(np.maximum(hi - mean, mean - lo)))
+            if not (np.all(np.isfinite(m2)) and 2.0 ** -500 < wsum < 2.0 ** 500
+                    and (spread == 0 or 2.0 ** -200 < spread < 2.0 ** 200)):
+                m2 = None       # squares near float64's limits: moments() recounts
+            else:
+                m2 = np.maximum(m2, 0.0)
+            self._summary = (wsum, mean, n_positive, block_wsum, lo, hi, m2)
         return self._summary
 
     @property
@@ -352,14 +369,18 @@ class DaskEngine:
         return self.summary()[0]
 
     def moments(self):
-        """``_conditioning.weighted_moments`` of the blocks."""
-        wsum, mean, _, _, lo, hi = self.summary()
+        """``_conditioning.weighted_moments`` of the blocks (a second pass only
+        for data whose squares are near float64's limits)."""
+        wsum, mean, _, _, lo, hi, m2 = self.summary()
         spread = float(np.max(np.maximum(hi - mean, mean - lo)))
         reach = float(max(np.abs(lo).max(), np.abs(hi).max()))
         unit = power_of_two_at_least(spread) if spread > 0 else 1.0
-        (var,) = self.run(_variance_block, self.runner.put(mean), unit,
-                          per_block=self.n_features)
-        return Moments(mean=mean, variance=float(np.mean(var / wsum)), unit=unit,
+        if m2 is None:
+            (m2,) = self.run(_variance_block, self.runner.put(mean), unit,
+                             per_block=self.n_features)
+        else:
+            m2 = m2 / (unit * unit)
+        return Moments(mean=mean, variance=float(np.mean(m2 / wsum)), unit=unit,
                        spread=spread, reach=reach)
 
     def conditioned(self, cond, *, in_place=False):
