@@ -1,6 +1,9 @@
 """Build the compiled kernels; all metadata lives in pyproject.toml.
 
-OpenMP is detected by compiling and running a tiny program.  When that fails
+The build has no -march flag: the kernels carry a copy per CPU level
+(src/kmgmm_cpu.h) and choose at import, so a wheel runs on any CPU of its
+architecture.  OpenMP is detected by compiling and running a tiny program
+with the compiler that builds the extensions.  When that fails
 the extensions are built single-threaded and a warning says so (the test suite
 then fails on ``test_build_has_openmp``, so a silent serial build is caught).
 
@@ -19,6 +22,7 @@ import warnings
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -47,31 +51,43 @@ KERNELS = {
 }
 
 
-def _compiler():
-    return os.environ.get("CC", "cc")
-
-
-def openmp_flags():
-    """Return (compile_args, link_args) for OpenMP, or ([], []) if unusable."""
-    if os.environ.get("KMGMM_NO_OPENMP"):
-        warnings.warn("KMGMM_NO_OPENMP is set: building kmgmm single-threaded")
-        return [], []
-    flags = ["-fopenmp"]
+def _probe(compiler, compile_args, link_args):
+    """True when ``compiler`` builds and runs the OpenMP probe with these flags."""
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "probe.c")
-        exe = os.path.join(tmp, "probe")
         with open(src, "w") as fh:
             fh.write(OPENMP_PROBE)
         try:
-            subprocess.run(
-                [_compiler(), *flags, src, "-o", exe],
-                check=True, capture_output=True, timeout=120,
-            )
+            objects = compiler.compile([src], output_dir=tmp, extra_postargs=compile_args)
+            exe = os.path.join(tmp, "probe")
+            compiler.link_executable(objects, "probe", output_dir=tmp,
+                                     extra_postargs=link_args)
+            if sys.platform == "win32":
+                exe += ".exe"
             out = subprocess.run([exe], check=True, capture_output=True, timeout=60)
-            if out.stdout.strip() == b"1":
-                return flags, flags
-        except (OSError, subprocess.SubprocessError):
-            pass
+            return out.stdout.strip() == b"1"
+        except Exception:  # a compile, link or run failure: this flag set is out
+            return False
+
+
+def openmp_flags(compiler):
+    """Return (compile_args, link_args) for OpenMP, or ([], []) if unusable.
+
+    MSVC takes /openmp; gcc and LLVM clang -fopenmp; Apple clang
+    -Xpreprocessor -fopenmp with libomp (its include and library directories
+    in CPPFLAGS/LDFLAGS, see [tool.cibuildwheel.macos] in pyproject.toml).
+    """
+    if os.environ.get("KMGMM_NO_OPENMP"):
+        warnings.warn("KMGMM_NO_OPENMP is set: building kmgmm single-threaded")
+        return [], []
+    if compiler.compiler_type == "msvc":
+        candidates = [(["/openmp"], [])]
+    else:
+        candidates = [(["-fopenmp"], ["-fopenmp"]),
+                      (["-Xpreprocessor", "-fopenmp"], ["-lomp"])]
+    for compile_args, link_args in candidates:
+        if _probe(compiler, compile_args, link_args):
+            return compile_args, link_args
     warnings.warn(
         "kmgmm: the compiler could not build and run an OpenMP program; the "
         "kernels are built SINGLE-THREADED. Install a compiler with OpenMP "
@@ -80,11 +96,24 @@ def openmp_flags():
     return [], []
 
 
+class BuildExt(build_ext):
+    """Flags by compiler: optimisation, OpenMP (probed), KMGMM_NATIVE."""
+
+    def build_extensions(self):
+        omp_compile, omp_link = openmp_flags(self.compiler)
+        if self.compiler.compiler_type == "msvc":
+            compile_args = ["/O2", *omp_compile]
+        else:
+            compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", *omp_compile]
+            if os.environ.get("KMGMM_NATIVE"):
+                compile_args.append("-march=native")
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_args
+            ext.extra_link_args = omp_link
+        super().build_extensions()
+
+
 def extensions():
-    omp_compile, omp_link = openmp_flags()
-    compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", *omp_compile]
-    if os.environ.get("KMGMM_NATIVE"):
-        compile_args.append("-march=native")
     unlisted = sorted(set(map(os.path.basename, glob.glob(os.path.join("src", "*.pyx"))))
                       - set(KERNELS.values()))
     if unlisted:
@@ -97,10 +126,9 @@ def extensions():
                 [os.path.join("src", pyx)],
                 include_dirs=[np.get_include(), "src"],
                 depends=sorted(glob.glob(os.path.join("src", "*.h"))
-                               + glob.glob(os.path.join("src", "*.pxd"))),
+                               + glob.glob(os.path.join("src", "*.pxd"))
+                               + glob.glob(os.path.join("src", "*.pxi"))),
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-                extra_compile_args=compile_args,
-                extra_link_args=omp_link,
             )
         )
     return cythonize(
@@ -115,4 +143,4 @@ def extensions():
     )
 
 
-setup(ext_modules=extensions())
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

@@ -19,7 +19,8 @@ def config():
         "numpy": np.__version__,
         "openmp": _kernels.common.openmp_enabled(),
         "omp_max_threads": _kernels.common.omp_max_threads(),
-        "simd": _kernels.lloyd.simd_available(),
+        "cpu_path": _kernels.cpu_path(),
+        "cpu_paths_supported": list(_kernels.supported_cpu_paths()),
         "available_cores": available_cores(),
         "default_n_threads": effective_n_threads(None),
         "blas": [
@@ -32,15 +33,15 @@ def config():
 
 
 def show_config(file=None):
-    """Print OpenMP status, BLAS libraries and thread counts."""
+    """Print OpenMP status, the kernels' CPU path, BLAS libraries and thread counts."""
     cfg = config()
     out = file or sys.stdout
     print(f"kmgmm {cfg['kmgmm']} (Python {cfg['python']}, NumPy {cfg['numpy']})", file=out)
     print(f"platform: {cfg['platform']}", file=out)
     status = "enabled" if cfg["openmp"] else "DISABLED (kernels run single-threaded)"
     print(f"OpenMP: {status}", file=out)
-    simd = "AVX2/FMA" if cfg["simd"] else "portable loops (no AVX2/FMA on this CPU)"
-    print(f"kernels: {simd}", file=out)
+    print(f"kernels: {cfg['cpu_path']} (this CPU runs: "
+          f"{', '.join(cfg['cpu_paths_supported'])}; KMGMM_CPU chooses)", file=out)
     print(f"threads: OpenMP limit {cfg['omp_max_threads']}, cores available "
           f"{cfg['available_cores']}, kernels use {cfg['default_n_threads']} by default",
           file=out)

@@ -10,13 +10,12 @@ from libc.string cimport memcpy
 from _kmgmm_common cimport gemm_abt
 
 cdef extern from "kmgmm_sqdist.h":
-    double kmgmm_sqdist_d(const double* x, const double* c, int d) noexcept nogil
-    double kmgmm_sqdist_f(const float* x, const float* c, int d) noexcept nogil
+    # ||x - c||^2, or ||x||^2 when c is NULL
+    double kmgmm_sqdist_f64(const double* x, const double* c, int d) noexcept nogil
+    double kmgmm_sqdist_f32(const float* x, const float* c, int d) noexcept nogil
     float kmgmm_float_below(double v) noexcept nogil
-    double kmgmm_sqnorm_d(const double* x, int d) noexcept nogil
-    double kmgmm_sqnorm_f(const float* x, int d) noexcept nogil
-    void kmgmm_axpy_d(double* s, double w, const double* x, int d) noexcept nogil
-    void kmgmm_axpy_f(double* s, double w, const float* x, int d) noexcept nogil
+    void kmgmm_axpy_f64(double* s, double w, const double* x, int d) noexcept nogil
+    void kmgmm_axpy_f32(double* s, double w, const float* x, int d) noexcept nogil
     void prefetch_row "kmgmm_prefetch" (const void* p, size_t n_bytes) noexcept nogil
     # Relative rounding allowance for a square root or a subtraction of
     # bounds (a few units in the last place of a double).
@@ -30,9 +29,9 @@ cdef inline double sqdist(
 ) noexcept nogil:
     """||x - c||^2 accumulated in double (relative error below (d+4) 2**-53)."""
     if floating is float:
-        return kmgmm_sqdist_f(x, c, d)
+        return kmgmm_sqdist_f32(x, c, d)
     else:
-        return kmgmm_sqdist_d(x, c, d)
+        return kmgmm_sqdist_f64(x, c, d)
 
 
 cdef inline void add_row(
@@ -43,17 +42,14 @@ cdef inline void add_row(
 ) noexcept nogil:
     """s += w * x, element by element (the order of the Lloyd pass)."""
     if floating is float:
-        kmgmm_axpy_f(s, w, x, d)
+        kmgmm_axpy_f32(s, w, x, d)
     else:
-        kmgmm_axpy_d(s, w, x, d)
+        kmgmm_axpy_f64(s, w, x, d)
 
 
 cdef inline double sqnorm(const floating* x, int d) noexcept nogil:
     """||x||^2 in double."""
-    if floating is float:
-        return kmgmm_sqnorm_f(x, d)
-    else:
-        return kmgmm_sqnorm_d(x, d)
+    return sqdist(x, NULL, d)
 
 
 cdef inline void gather_rows(

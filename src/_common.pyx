@@ -16,10 +16,25 @@ from _kmgmm_common cimport kmgmm_openmp_enabled, kmgmm_omp_max_threads
 from _bounds_common cimport row_sqnorms_into, sqdist
 from _cluster_stats cimport clear_clusters, move_rows
 
+include "_cpu.pxi"
+
+cdef extern from "kmgmm_cpu.h":
+    int kmgmm_cpu_best_level() noexcept nogil
+
 
 def openmp_enabled():
     """True when the kernels were compiled with OpenMP."""
     return bool(kmgmm_openmp_enabled())
+
+
+def cpu_best_level():
+    """The widest CPU level of kmgmm_cpu.h this CPU and build run (0, 1, 2)."""
+    return kmgmm_cpu_best_level()
+
+
+def have_vectors():
+    """False for a build without vector extensions (the portable loops run)."""
+    return kmgmm_have_vectors() != 0
 
 
 def omp_max_threads():

@@ -29,6 +29,8 @@ from _bounds_common cimport (
     sqdist, sqnorm,
 )
 
+include "_cpu.pxi"
+
 
 cdef void _elkan_chunk(
     const floating* X,          # IN (m, d) the chunk's rows

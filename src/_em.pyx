@@ -50,6 +50,8 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 from _kmgmm_common cimport block_count, gemm_abt
 
+include "_cpu.pxi"
+
 cdef enum:
     FULL = 0
     TIED = 1
@@ -216,10 +218,10 @@ cdef void _log_prob_chunk(
 
 
 cdef extern from "kmgmm_em.h":
-    double kmgmm_responsibilities_f(
+    double kmgmm_responsibilities_f32(
         double* logp, const float* w, long m, int k, int hard,
         double* lse_out, int* labels_out) noexcept nogil
-    double kmgmm_responsibilities_d(
+    double kmgmm_responsibilities_f64(
         double* logp, const double* w, long m, int k, int hard,
         double* lse_out, int* labels_out) noexcept nogil
     double kmgmm_exp_nonpos(double x) noexcept nogil
@@ -256,9 +258,9 @@ cdef inline double _responsibilities_chunk(
 ) noexcept nogil:
     """Weighted responsibilities in place (see kmgmm_em.h); sum_i w_i lse_i."""
     if floating is float:
-        return kmgmm_responsibilities_f(logp, w, m, k, hard, lse_out, labels_out)
+        return kmgmm_responsibilities_f32(logp, w, m, k, hard, lse_out, labels_out)
     else:
-        return kmgmm_responsibilities_d(logp, w, m, k, hard, lse_out, labels_out)
+        return kmgmm_responsibilities_f64(logp, w, m, k, hard, lse_out, labels_out)
 
 
 cdef void _stats_chunk(

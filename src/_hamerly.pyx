@@ -9,10 +9,11 @@ centre cannot change cluster, and the pass does not even read it.  Otherwise
 the upper bound may first be tightened to the exact distance and the test
 repeated (when the caller's ``tighten`` says it pays); the rows that still
 fail are scanned against every centre with the keys of the Lloyd pass
-(``||c||^2 - 2 x.c``, from its AVX2/FMA micro-kernel where the CPU has it,
-so the labels agree with that pass's bit for bit; from a gemm otherwise, or
-from a direct loop for very few features, which matches the portable Lloyd
-loop but not the Lloyd pass's AVX2 direct kernel, whose sums are fused) and
+(``||c||^2 - 2 x.c``, from its micro-kernel at the same CPU level, so the
+labels agree with that pass's bit for bit; from a gemm in a build without
+vector extensions, or from a direct loop for very few features, which
+matches the portable Lloyd loop but not the Lloyd pass's vector direct
+kernel) and
 get new bounds from the nearest and second-nearest keys.
 
 The per-cluster sums are kept up to date rather than recomputed: only the
@@ -40,8 +41,7 @@ from _bounds_common cimport (
 )
 from _cluster_stats cimport clear_clusters, move_rows
 from _lloyd_simd cimport (
-    KMGMM_LANES_F32, KMGMM_LANES_F64, kmgmm_argmin2_f32, kmgmm_argmin2_f64,
-    kmgmm_simd_available, simd_layout,
+    kmgmm_argmin2_f32, kmgmm_argmin2_f64, kmgmm_lanes_f32, kmgmm_lanes_f64, simd_layout,
 )
 
 cdef enum:
@@ -50,19 +50,9 @@ cdef enum:
     # How many rows ahead a scattered row of X is fetched.
     PREFETCH_AHEAD = 8
 
-# Whether the scan uses the AVX2/FMA micro-kernel: as the Lloyd pass does, so
-# that the two agree on every label (see set_simd).
-cdef bint _use_simd = kmgmm_simd_available()
-
-
-def set_simd(bint enabled):
-    """Scan with the AVX2/FMA micro-kernel when available (True) or the
-    portable keys; returns the previous setting.  ``kmgmm._kernels.set_simd``
-    switches this pass and the Lloyd pass together, as they must be."""
-    global _use_simd
-    previous = bool(_use_simd)
-    _use_simd = enabled and kmgmm_simd_available()
-    return previous
+# The scan uses the Lloyd pass's micro-kernel at the same CPU level (set for
+# every module together by kmgmm._kernels), so the two agree on every label.
+include "_cpu.pxi"
 
 
 # Bounds come from the exact distance rather than the keys when the keys'
@@ -196,7 +186,7 @@ cdef void _hamerly_block(
             if not in_place:
                 gather_rows(X, d, rows + r0, nb, xbuf)
                 src = xbuf
-            lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
+            lanes = kmgmm_lanes_f32() if floating is float else kmgmm_lanes_f64()
             if floating is float:
                 kmgmm_argmin2_f32(src, nb, d, centers_t, kp, csq_pad, keys,
                                   keys + CHUNK * lanes, keys + 2 * CHUNK * lanes,
@@ -342,15 +332,15 @@ def hamerly_pass(
     c_sqnorm_arr, c_norm_max_obj = centre_norms(centers)
     cdef double c_norm_max = c_norm_max_obj
     cdef const floating[::1] c_sqnorm = c_sqnorm_arr
-    cdef bint simd = _use_simd and not direct
-    cdef int lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
-    cdef const floating[:, :, ::1] centers_t
+    cdef bint simd = _use_vectors and not direct
+    cdef int lanes = 1
+    cdef const floating[::1] centers_t
     cdef const floating[::1] csq_pad
     cdef const floating* ct_ptr = NULL
     cdef int kp = 0
     if simd:
-        centers_t, csq_pad = simd_layout(centers, c_sqnorm_arr)
-        ct_ptr = &centers_t[0, 0, 0]
+        centers_t, csq_pad, lanes = simd_layout(centers, c_sqnorm_arr)
+        ct_ptr = &centers_t[0]
         kp = csq_pad.shape[0]
     else:
         csq_pad = c_sqnorm      # unused

@@ -3,13 +3,13 @@ pass, the weighted per-cluster sums, weights and the inertia.
 
 float32 and float64 come from one fused source; sums, weights and inertia are
 accumulated in float64 whatever the data dtype.  Rows are cut into chunks of
-CHUNK rows.  On a CPU with AVX2 and FMA (checked at run time, so the default
-build stays portable) a chunk goes through the kernels of
-``kmgmm_lloyd_simd.h``: a register-blocked micro-kernel that finds the
-nearest centre by ``||c||^2 - 2 x.c`` without storing the distances, or, for
-at most DIRECT_MAX_FEATURES features, exact distances with rows across the
-vector lanes.  Elsewhere a chunk's distances come from one gemm, or from a
-direct loop when there are very few features.  Chunks are grouped into
+CHUNK rows.  A chunk goes through the vector kernels of
+``kmgmm_lloyd_simd.h``, in the copy for the CPU level chosen at import
+(``kmgmm_cpu.h``): a register-blocked micro-kernel that finds the nearest
+centre by ``||c||^2 - 2 x.c`` without storing the distances, or, for at most
+DIRECT_MAX_FEATURES features, exact distances with rows across the vector
+lanes.  In a build without vector extensions a chunk's distances come from
+one gemm, or from a direct loop when there are very few features.  Chunks are grouped into
 blocks (see ``_kmgmm_common.block_count``): each block is done by one thread
 and owns partial statistics, which are added in block order afterwards, so
 every output is bit-for-bit identical for any number of threads.
@@ -23,32 +23,11 @@ from libc.string cimport memcpy, memset
 from _kmgmm_common cimport DIRECT_MAX_FEATURES, CHUNK, block_count, gemm_abt
 
 from _lloyd_simd cimport (
-    KMGMM_BLOCK_F32, KMGMM_BLOCK_F64, KMGMM_LANES_F32, KMGMM_LANES_F64,
     kmgmm_argmin_f32, kmgmm_argmin_f64, kmgmm_direct_f32, kmgmm_direct_f64,
-    kmgmm_finish_f32, kmgmm_finish_f64, kmgmm_simd_available, simd_layout,
+    kmgmm_finish_f32, kmgmm_finish_f64, simd_layout,
 )
 
-# Whether the AVX2/FMA paths run (chosen once from the CPU; see set_simd).
-cdef bint _use_simd = kmgmm_simd_available()
-
-
-def simd_available():
-    """True when the AVX2/FMA paths were compiled and this CPU runs them."""
-    return bool(kmgmm_simd_available())
-
-
-def set_simd(bint enabled):
-    """Use the AVX2/FMA paths when available (True) or the portable loop.
-
-    Returns the previous setting.  For tests and benchmarks that compare the
-    two paths; results differ between them only in rounding.  The Hamerly
-    pass has the same switch (its keys must be this pass's):
-    ``kmgmm._kernels.set_simd`` sets both.
-    """
-    global _use_simd
-    previous = bool(_use_simd)
-    _use_simd = enabled and kmgmm_simd_available()
-    return previous
+include "_cpu.pxi"
 
 
 cdef double _assign_chunk(
@@ -171,7 +150,7 @@ def lloyd_pass(
     cdef bint update = sums is not None
     cdef bint want_dist = min_sqdist is not None
     cdef bint direct = d <= DIRECT_MAX_FEATURES
-    cdef bint simd = _use_simd
+    cdef bint simd = _use_vectors
     cdef int want_sq = want_inertia or want_dist
     cdef Py_ssize_t n_chunks = (n + CHUNK - 1) // CHUNK
     cdef Py_ssize_t stat_doubles = (k * d + k) if update else 0
@@ -194,13 +173,12 @@ def lloyd_pass(
     cdef int[:, ::1] old_chunk = np.empty((n_threads, CHUNK if count else 1),
                                           dtype=np.intc)
 
-    cdef int lanes = KMGMM_LANES_F32 if floating is float else KMGMM_LANES_F64
-    cdef int kp = 0
-    cdef floating[:, :, ::1] centers_t
+    cdef int lanes, kp = 0
+    cdef floating[::1] centers_t
     cdef floating[::1] csq_pad
     cdef floating[:, ::1] minv, mini, best
     if simd and not direct:
-        centers_t, csq_pad = simd_layout(centers, c_sqnorm_arr)
+        centers_t, csq_pad, lanes = simd_layout(centers, c_sqnorm_arr)
         kp = csq_pad.shape[0]
         minv = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
         mini = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
@@ -251,14 +229,14 @@ def lloyd_pass(
                             &block_changed[b] if count else NULL)
                 elif simd:
                     if floating is float:
-                        kmgmm_argmin_f32(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
+                        kmgmm_argmin_f32(&X[row, 0], m, d, &centers_t[0], kp,
                                          &csq_pad[0], &minv[t, 0], &mini[t, 0],
                                          &labels[row], &best[t, 0])
                         block_inertia[b] += kmgmm_finish_f32(
                             &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
                             &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
                     else:
-                        kmgmm_argmin_f64(&X[row, 0], m, d, &centers_t[0, 0, 0], kp,
+                        kmgmm_argmin_f64(&X[row, 0], m, d, &centers_t[0], kp,
                                          &csq_pad[0], &minv[t, 0], &mini[t, 0],
                                          &labels[row], &best[t, 0])
                         block_inertia[b] += kmgmm_finish_f64(

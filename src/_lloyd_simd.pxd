@@ -1,24 +1,25 @@
-# Declarations of the AVX2/FMA kernels in kmgmm_lloyd_simd.h, shared by the
+# Declarations of the vector kernels of kmgmm_lloyd_simd.h, shared by the
 # Lloyd pass and the Hamerly pass (which scans rows with the same
 # micro-kernel, so that their labels agree bit for bit; for at most four
-# features the two use different direct loops).
+# features the two use different direct loops).  Each call runs the copy of
+# the module's CPU level (_cpu.pxi).
 cdef extern from "kmgmm_lloyd_simd.h":
-    int kmgmm_simd_available() noexcept nogil
-    int KMGMM_BLOCK_F32, KMGMM_BLOCK_F64, KMGMM_LANES_F32, KMGMM_LANES_F64
-    void kmgmm_argmin_f32(const float* X, Py_ssize_t m, int d, const float* CT,
+    int kmgmm_lanes_f32() noexcept nogil
+    int kmgmm_lanes_f64() noexcept nogil
+    int kmgmm_argmin_f32(const float* X, Py_ssize_t m, int d, const float* CT,
+                         int kp, const float* csq, float* minv, float* mini,
+                         int* labels, float* best) noexcept nogil
+    int kmgmm_argmin_f64(const double* X, Py_ssize_t m, int d, const double* CT,
+                         int kp, const double* csq, double* minv, double* mini,
+                         int* labels, double* best) noexcept nogil
+    int kmgmm_argmin2_f32(const float* X, Py_ssize_t m, int d, const float* CT,
                           int kp, const float* csq, float* minv, float* mini,
-                          int* labels, float* best) noexcept nogil
-    void kmgmm_argmin_f64(const double* X, Py_ssize_t m, int d, const double* CT,
+                          float* minv2, int* labels, float* best,
+                          float* second) noexcept nogil
+    int kmgmm_argmin2_f64(const double* X, Py_ssize_t m, int d, const double* CT,
                           int kp, const double* csq, double* minv, double* mini,
-                          int* labels, double* best) noexcept nogil
-    void kmgmm_argmin2_f32(const float* X, Py_ssize_t m, int d, const float* CT,
-                           int kp, const float* csq, float* minv, float* mini,
-                           float* minv2, int* labels, float* best,
-                           float* second) noexcept nogil
-    void kmgmm_argmin2_f64(const double* X, Py_ssize_t m, int d, const double* CT,
-                           int kp, const double* csq, double* minv, double* mini,
-                           double* minv2, int* labels, double* best,
-                           double* second) noexcept nogil
+                          double* minv2, int* labels, double* best,
+                          double* second) noexcept nogil
     double kmgmm_direct_f32(const float* X, const float* w, Py_ssize_t m, int d,
                             const float* centers, int k, int* labels,
                             float* min_sqdist, double* sums,
@@ -40,21 +41,30 @@ cdef extern from "kmgmm_lloyd_simd.h":
 
 
 cdef inline simd_layout(centers, c_sqnorm):
-    """The centres as the micro-kernel reads them: (CT, csq).
+    """The centres as the micro-kernel of the current level reads them:
+    (CT, csq, lanes).
 
-    Blocks of KMGMM_BLOCK_* centres, each block transposed and contiguous
-    (CT has shape (kp // block, d, block)), padded with zero centres whose
-    squared norm in ``csq`` (kp,) is +inf, so they are never the nearest.
-    ``c_sqnorm``: the centres' squared norms, in their dtype.
+    k is padded to kp, a multiple of the level's lanes, with zero centres
+    whose squared norm in ``csq`` (kp,) is +inf, so they are never the
+    nearest.  CT (kp * d,) holds blocks of 2 lanes centres (the last block
+    one lanes wide when at most that many remain), each block transposed
+    (d x width) and stored after the one before.  ``c_sqnorm``: the centres'
+    squared norms, in their dtype.
     """
     import numpy as np
     centers = np.asarray(centers)
     k, d = centers.shape
-    block = KMGMM_BLOCK_F32 if centers.dtype == np.float32 else KMGMM_BLOCK_F64
-    kp = ((k + block - 1) // block) * block
+    f32 = centers.dtype == np.float32
+    lanes = kmgmm_lanes_f32() if f32 else kmgmm_lanes_f64()
+    kp = -(-k // lanes) * lanes
     padded = np.zeros((kp, d), dtype=centers.dtype)
     padded[:k] = centers
-    centers_t = np.ascontiguousarray(padded.reshape(kp // block, block, d).transpose(0, 2, 1))
+    parts = []
+    cb = 0
+    while cb < kp:
+        width = 2 * lanes if kp - cb > lanes else lanes
+        parts.append(padded[cb:cb + width].T.ravel())
+        cb += width
     csq = np.full(kp, np.inf, dtype=centers.dtype)
     csq[:k] = c_sqnorm
-    return centers_t, csq
+    return np.concatenate(parts), csq, lanes

@@ -1,9 +1,9 @@
 /* Row-wise log-sum-exp and responsibilities for the EM pass.
  *
  * The exponential is a polynomial the compiler vectorises (a loop over
- * components of libm's exp() stays scalar).  On x86-64 the row routine is
- * also built for AVX2+FMA and run where the CPU has them (kmgmm_dispatch.h),
- * so a portable wheel still runs the wide code.
+ * components of libm's exp() stays scalar).  The row routine
+ * (kmgmm_em_tmpl.h) is compiled for every level (kmgmm_cpu.h), so a portable
+ * wheel still runs the wide code.
  */
 #ifndef KMGMM_EM_H
 #define KMGMM_EM_H
@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kmgmm_dispatch.h"
 
 /* exp(x) for x <= 0, within a few ulp; 0 below -708 (where exp(x) is
  * subnormal: a responsibility of that size is nothing next to the row
@@ -87,73 +86,10 @@ static inline double kmgmm_log_pos(double x)
     return e * ln2_hi + (e * ln2_lo + 2.0 * z * p);
 }
 
-/* For m rows of k log-densities: replace each row by its weighted
- * responsibilities w_i r_ij (soft: exp(logp - lse); hard: w_i at the most
- * likely component, 0 elsewhere), write lse_i (hard: the row maximum) and
- * the most likely component where the outputs are not NULL, and return
- * sum_i w_i lse_i over the rows of non-zero weight.  A row whose densities
- * are all zero (maximum -inf) gets no responsibility. */
+/* Rows per batch of the row routine. */
 #define KMGMM_ROWS 64
-#define KMGMM_RESPONSIBILITIES_BODY                                             \
-{                                                                               \
-    double total = 0.0, row_max[KMGMM_ROWS], row_sum[KMGMM_ROWS];              \
-    int row_best[KMGMM_ROWS];                                                   \
-    for (long i0 = 0; i0 < m; i0 += KMGMM_ROWS) {                               \
-        long nb = m - i0 < KMGMM_ROWS ? m - i0 : KMGMM_ROWS;                    \
-        for (long t = 0; t < nb; t++) {                                         \
-            double *lp = logp + (i0 + t) * k;                                   \
-            double mx = lp[0];                                                  \
-            for (int j = 1; j < k; j++)             /* branch-free: vectorised */ \
-                mx = lp[j] > mx ? lp[j] : mx;                                   \
-            int best = 0;                           /* the first maximum */     \
-            if (hard || labels_out)                                             \
-                while (best < k - 1 && !(lp[best] == mx)) best++;               \
-            double s = 1.0;                                                     \
-            if (!hard && mx != -INFINITY) {                                     \
-                for (int j = 0; j < k; j++)                                     \
-                    lp[j] = kmgmm_exp_nonpos(lp[j] - mx);                       \
-                s = 0.0;                                                        \
-                for (int j = 0; j < k; j++) s += lp[j];                         \
-            }                                                                   \
-            row_max[t] = mx;                                                    \
-            row_sum[t] = s;                                                     \
-            row_best[t] = best;                                                 \
-        }                                                                       \
-        for (long t = 0; t < nb; t++)               /* vectorised */            \
-            row_sum[t] = kmgmm_log_pos(row_sum[t]);                             \
-        for (long t = 0; t < nb; t++) {                                         \
-            long i = i0 + t;                                                    \
-            double *lp = logp + i * k;                                          \
-            double mx = row_max[t], wi = (double) w[i], lse;                    \
-            if (mx == -INFINITY) {                                              \
-                /* Every component has zero density: no responsibility. */      \
-                lse = -INFINITY;                                                \
-                for (int j = 0; j < k; j++) lp[j] = 0.0;                        \
-            } else if (hard) {                                                  \
-                lse = mx;                                                       \
-                for (int j = 0; j < k; j++) lp[j] = 0.0;                        \
-                lp[row_best[t]] = wi;                                           \
-            } else {                                                            \
-                double log_s = row_sum[t];                                      \
-                lse = mx + log_s;                                               \
-                double scale = wi * kmgmm_exp_nonpos(-log_s);                   \
-                for (int j = 0; j < k; j++) lp[j] *= scale;                     \
-            }                                                                   \
-            if (lse_out) lse_out[i] = lse;                                      \
-            if (labels_out) labels_out[i] = row_best[t];                        \
-            if (wi != 0.0) total += wi * lse;                                   \
-        }                                                                       \
-    }                                                                           \
-    return total;                                                               \
-}
 
-KMGMM_DISPATCHED(double, kmgmm_responsibilities_f,
-                 (double *logp, const float *w, long m, int k, int hard,
-                  double *lse_out, int *labels_out),
-                 (logp, w, m, k, hard, lse_out, labels_out), KMGMM_RESPONSIBILITIES_BODY)
-KMGMM_DISPATCHED(double, kmgmm_responsibilities_d,
-                 (double *logp, const double *w, long m, int k, int hard,
-                  double *lse_out, int *labels_out),
-                 (logp, w, m, k, hard, lse_out, labels_out), KMGMM_RESPONSIBILITIES_BODY)
-
+#define KMGMM_TEMPLATE "kmgmm_em_tmpl.h"
+#include "kmgmm_instances.h"
+#undef KMGMM_TEMPLATE
 #endif

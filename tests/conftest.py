@@ -35,12 +35,23 @@ def dtype(request):
     return request.param
 
 
-@pytest.fixture(params=[True, False], ids=["simd", "portable"])
-def simd(request):
-    """Run a test on the AVX2/FMA paths (where the CPU has them) and the portable loop."""
-    from kmgmm._kernels import lloyd, set_simd
-    if request.param and not lloyd.simd_available():
-        pytest.skip("this CPU has no AVX2/FMA")
-    previous = set_simd(request.param)
+CPU_PATHS = ["portable", "baseline", "avx2", "avx512"]
+
+
+def use_cpu_path(name):
+    """Switch the kernels to CPU path ``name`` (skip the test where this CPU
+    or build lacks it); returns the previous path."""
+    from kmgmm import _kernels
+    if name != "portable" and name not in _kernels.supported_cpu_paths():
+        pytest.skip(f"this CPU or build has no {name} path")
+    return _kernels._set_cpu_path(name)
+
+
+@pytest.fixture(params=CPU_PATHS)
+def cpu_path(request):
+    """Run a test on every CPU path of the kernels this machine runs (and the
+    portable Cython loops of a build without vector extensions)."""
+    from kmgmm import _kernels
+    previous = use_cpu_path(request.param)
     yield request.param
-    set_simd(previous)
+    _kernels._set_cpu_path(previous)

@@ -85,7 +85,7 @@ def check_pass(X, w, centers, labels, md, sums, weights, inertia):
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("k, stats_budget", [(7, None), (20, None), (7, 0)])
 def test_hamerly_pass_matches_twin_and_bounds_hold(n_samples, n_features, n_threads, k,
-                                                   stats_budget, dtype, simd):
+                                                   stats_budget, dtype, cpu_path):
     # k = 20 spans several blocks of the SIMD kernel, so the second-nearest
     # key is tracked across blocks and lanes; a zero budget makes the first
     # pass move every row into the statistics instead of adding up blocks.
@@ -252,7 +252,7 @@ def assert_same_fit(ref, km, dtype):
 @pytest.mark.parametrize("algorithm", BOUNDED)
 @pytest.mark.parametrize("n_samples", [255, 256, 257, 5_000])
 @pytest.mark.parametrize("n_features", [2, 3, 20])
-def test_fit_matches_lloyd(algorithm, n_samples, n_features, dtype, simd):
+def test_fit_matches_lloyd(algorithm, n_samples, n_features, dtype, cpu_path):
     X = blobs(n_samples, n_features, 9, spread=3.0, dtype=dtype, seed=n_samples)
     ref, km = fit_pair(X, 9, algorithm, 2, tol=0, max_iter=100)
     assert_same_fit(ref, km, dtype)
@@ -268,7 +268,7 @@ def test_fit_matches_lloyd_weighted(algorithm, dtype):
     assert_same_fit(ref, km, dtype)
 
 
-def test_bounds_hold_far_from_origin_float32(simd):
+def test_bounds_hold_far_from_origin_float32(cpu_path):
     # At 1e4 in float32 the Lloyd keys carry rounding errors far larger than
     # the gaps between distances; the bounds derived from them must still
     # be lower bounds.  (Labels are compared with Lloyd only where Lloyd's

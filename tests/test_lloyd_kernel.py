@@ -103,13 +103,14 @@ def test_float32_statistics_accumulate_in_float64():
 
 # Features: 1-4 take the direct kernel (d = 2 de-interleaved with shuffles,
 # 3 and 4 through a small transpose), 5 and 17 the blocked micro-kernel.
-# Clusters: 7 and 8 fit one block, 33 spans several (float32 blocks of 16,
-# float64 of 8) and leaves a padded tail.  Sample counts cover the chunk
-# boundaries and the rows past the last full vector of 8 or 4.
+# Clusters: 8 and 10 fit one block of one or two vectors, 33 spans several
+# (blocks of two vectors, then one) and leaves a padded tail.  Sample counts
+# cover the chunk boundaries and the rows past the last full vector (2 to 16
+# rows, by path and dtype) and pair of vectors.
 @pytest.mark.parametrize("n_samples", [1, 7, 255, 256, 257, 10_000])
 @pytest.mark.parametrize("n_features", [1, 2, 3, 4, 5, 17])
-@pytest.mark.parametrize("n_clusters", [8, 33])
-def test_pass_paths_match_numpy_twin(n_samples, n_features, n_clusters, dtype, simd):
+@pytest.mark.parametrize("n_clusters", [8, 10, 33])
+def test_pass_paths_match_numpy_twin(n_samples, n_features, n_clusters, dtype, cpu_path):
     rng = np.random.RandomState(n_samples * 7 + n_features * 3 + n_clusters)
     X = rng.standard_normal((n_samples, n_features)).astype(dtype)
     centers = rng.standard_normal((n_clusters, n_features)).astype(dtype)
@@ -138,33 +139,34 @@ def test_pass_paths_match_numpy_twin(n_samples, n_features, n_clusters, dtype, s
 
 
 def test_pass_paths_agree_on_labels(dtype):
-    # Away from ties the AVX2/FMA paths and the portable loop give the same
+    # Away from ties every CPU path (and the portable loops) gives the same
     # labels and statistics equal up to rounding.
-    if not lloyd.simd_available():
-        pytest.skip("this CPU has no AVX2/FMA")
+    from kmgmm import _kernels
     rng = np.random.RandomState(5)
-    for d, k in [(2, 8), (3, 5), (32, 64), (40, 33)]:
+    paths = ["portable", *_kernels.supported_cpu_paths()]
+    for d, k in [(2, 8), (3, 5), (32, 64), (40, 33), (100, 10)]:
         means = 10 * rng.standard_normal((k, d))
         X = (means[rng.randint(k, size=5_000)] + rng.standard_normal((5_000, d))).astype(dtype)
         w = np.ones(5_000, dtype=dtype)
         centers = means.astype(dtype)
         out = {}
-        for enabled in (True, False):
-            previous = lloyd.set_simd(enabled)
+        for path in paths:
+            previous = _kernels._set_cpu_path(path)
             try:
-                out[enabled] = run_pass(X, w, centers, 2)
+                out[path] = run_pass(X, w, centers, 2)
             finally:
-                lloyd.set_simd(previous)
-        np.testing.assert_array_equal(out[True][0], out[False][0])
-        for a, b in zip(out[True][1:], out[False][1:]):
-            np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12)
+                _kernels._set_cpu_path(previous)
+        for path in paths[1:]:
+            np.testing.assert_array_equal(out[path][0], out["portable"][0])
+            for a, b in zip(out[path][1:], out["portable"][1:]):
+                np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-def test_ties_go_to_the_lowest_index(dtype):
+def test_ties_go_to_the_lowest_index(dtype, cpu_path):
     # Duplicated centres: every row is equally near both copies.  (The
     # portable loop's gemm may round the two copies' dot products apart.)
-    if not lloyd.simd_available():
-        pytest.skip("this CPU has no AVX2/FMA")
+    if cpu_path == "portable":
+        pytest.skip("the gemm may round duplicated centres apart")
     rng = np.random.RandomState(1)
     for d in (2, 17):
         base = rng.standard_normal((20, d)).astype(dtype)
@@ -175,7 +177,7 @@ def test_ties_go_to_the_lowest_index(dtype):
 
 
 @pytest.mark.parametrize("n_features", [2, 17])
-def test_pass_without_inertia_gives_the_same_labels_and_sums(n_features, dtype, simd):
+def test_pass_without_inertia_gives_the_same_labels_and_sums(n_features, dtype, cpu_path):
     rng = np.random.RandomState(8)
     X = rng.standard_normal((3_000, n_features)).astype(dtype)
     w = rng.uniform(0.5, 2, 3_000).astype(dtype)
@@ -193,7 +195,7 @@ def test_pass_without_inertia_gives_the_same_labels_and_sums(n_features, dtype, 
 
 @pytest.mark.parametrize("n_features", [1, 2, 3, 4, 17])
 @pytest.mark.parametrize("want_inertia", [True, False])
-def test_pass_counts_changed_labels(n_features, want_inertia, dtype, simd):
+def test_pass_counts_changed_labels(n_features, want_inertia, dtype, cpu_path):
     # 1 003 rows: the last chunk ends in rows the vector loops leave to the
     # scalar tail.
     rng = np.random.RandomState(9)

@@ -7,7 +7,7 @@ common     ``src/_common.pyx``      per-cluster statistics of given labels,
                                     distances to the labelled centres, row
                                     norms; whether OpenMP is compiled in
 lloyd      ``src/_lloyd.pyx``       the Lloyd pass (nearest centre, sums,
-                                    inertia); the AVX2/FMA switch
+                                    inertia)
 hamerly    ``src/_hamerly.pyx``     the Hamerly pass
 elkan      ``src/_elkan.pyx``       the Elkan pass
 em         ``src/_em.pyx``          the EM pass of a Gaussian mixture
@@ -21,17 +21,84 @@ arguments, and an optional output is skipped by leaving it None.  Every
 result is bit-for-bit the same for any ``n_threads``.  The kernel modules
 import nothing from one another: what they share is compiled into each of
 them from the ``src/*.pxd`` files and C headers.
+
+CPU paths: the vector kernels are compiled for three levels (``src/kmgmm_cpu.h``):
+``baseline`` (any CPU of the architecture), ``avx2`` (x86-64-v3: AVX2, FMA)
+and ``avx512`` (x86-64-v4: AVX-512 F/BW/DQ/VL).  At import every module is set
+to the widest level the CPU runs, or to the one the environment variable
+``KMGMM_CPU`` names when the CPU runs it (else a warning and the widest).
 """
+import os
+import warnings
+
 from . import common, elkan, em, hamerly, lloyd, seeding, sparse
 
-__all__ = ["common", "elkan", "em", "hamerly", "lloyd", "seeding", "sparse", "set_simd"]
+__all__ = ["CPU_PATHS", "common", "cpu_path", "elkan", "em", "hamerly", "lloyd", "seeding",
+           "sparse", "supported_cpu_paths"]
+
+#: The CPU paths by level; ``portable`` (level -1) runs the Cython loops that a
+#: build without vector extensions uses, for tests only.
+CPU_PATHS = ("baseline", "avx2", "avx512")
+_PORTABLE = "portable"
+# The modules with a copy of their kernels per level; they switch together
+# (the Hamerly pass's labels agree with the Lloyd pass's only at one level).
+_LEVELLED = (common, elkan, em, hamerly, lloyd)
 
 
-def set_simd(enabled):
-    """Run the AVX2/FMA paths where the CPU has them (True) or the portable
-    loops, in the Lloyd and Hamerly passes alike (the Hamerly pass's labels
-    agree with the Lloyd pass's only under the same setting).  Returns the
-    previous setting.  For tests and benchmarks."""
-    previous = lloyd.set_simd(enabled)
-    hamerly.set_simd(enabled)
+def supported_cpu_paths():
+    """The CPU paths this build and this CPU run, narrowest first."""
+    return CPU_PATHS[:common.cpu_best_level() + 1]
+
+
+def _level_from_env(value):
+    supported = supported_cpu_paths()
+    if not value:
+        return len(supported) - 1
+    name = value.strip().lower()
+    if name not in CPU_PATHS:
+        warnings.warn(f"KMGMM_CPU={value!r} is not one of {', '.join(CPU_PATHS)}; "
+                      f"using {supported[-1]}", RuntimeWarning, stacklevel=3)
+        return len(supported) - 1
+    if name not in supported:
+        warnings.warn(f"KMGMM_CPU={value!r}: this CPU (or build) does not run the "
+                      f"{name} kernels; using {supported[-1]}", RuntimeWarning,
+                      stacklevel=3)
+        return len(supported) - 1
+    return CPU_PATHS.index(name)
+
+
+def _set_level(level):
+    global _level
+    previous = _level
+    for module in _LEVELLED:
+        module.set_cpu_level(level)
+    _level = level
     return previous
+
+
+def cpu_path():
+    """The name of the CPU path the kernels run."""
+    if _level < 0:
+        return _PORTABLE
+    if not common.have_vectors():
+        return CPU_PATHS[0] + " (portable loops: built without vector extensions)"
+    return CPU_PATHS[_level]
+
+
+def _set_cpu_path(name):
+    """Run the kernels of path ``name`` (one of supported_cpu_paths(), or
+    ``portable``); returns the previous path's name.  For tests and
+    benchmarks that compare paths."""
+    previous = CPU_PATHS[_level] if _level >= 0 else _PORTABLE
+    if name == _PORTABLE:
+        _set_level(-1)
+    elif name in supported_cpu_paths():
+        _set_level(CPU_PATHS.index(name))
+    else:
+        raise ValueError(f"cpu path {name!r} is not one of {supported_cpu_paths()} "
+                         f"or {_PORTABLE!r}")
+    return previous
+
+
+_level = 0
+_set_level(_level_from_env(os.environ.get("KMGMM_CPU")))

@@ -1,0 +1,475 @@
+/* The Lloyd pass's vector kernels, written once for every level and dtype
+ * (kmgmm_instances.h compiles this file for each; the names it uses are
+ * listed there).  Every function handles the rows of one chunk and is
+ * deterministic: the order of every floating-point operation is fixed by the
+ * code and the level, never by the thread that runs it.
+ *
+ * kmgmm_argmin_*   nearest centre (kmgmm_argmin2_*: and the second-nearest
+ *                  key) by the gemm form ||c||^2 - 2 x.c, one multiply-add
+ *                  chain per distance in feature order, in a register-blocked
+ *                  micro-kernel: tiles of KR rows x one or two vectors of
+ *                  centres, a running lane-wise minimum, no distance matrix.
+ *                  The centres come in blocks of two vectors and a last
+ *                  block of one when that covers the rest, so k = 10 costs
+ *                  one vector, not two.
+ * kmgmm_direct_*   the whole pass for at most four features: nearest centre
+ *                  by exact distances with rows across the lanes.
+ * kmgmm_finish_*   exact squared distance to the chosen centre and the chunk
+ *                  inertia (when wanted), weighted per-cluster sums and
+ *                  weights (float64).
+ * kmgmm_lanes_*    KW: the centres' layout (simd_layout) and the scratch
+ *                  sizes follow it.
+ */
+#ifndef KMGMM_ENTRIES
+#if KMGMM_HAVE_VECTORS
+
+typedef KT KN(kv) __attribute__((vector_size(VB)));
+typedef KT KN(kvu) __attribute__((vector_size(VB), aligned(sizeof(KT)), may_alias));
+#if KF64
+typedef long long KN(ki) __attribute__((vector_size(VB)));
+#else
+typedef int KN(ki) __attribute__((vector_size(VB)));
+#endif
+/* KW labels; KW float64 (the exact distances of KW rows) */
+typedef int KN(lab) __attribute__((vector_size(KW * 4), aligned(4), may_alias));
+typedef double KN(kvd) __attribute__((vector_size(KW * 8)));
+/* VB / 8 values, as KT and as float64 (a row's features in float64) */
+typedef KT KN(hv) __attribute__((vector_size(VB / 8 * sizeof(KT)), aligned(sizeof(KT)),
+                                 may_alias));
+typedef double KN(dv) __attribute__((vector_size(VB)));
+typedef double KN(dvu) __attribute__((vector_size(VB), aligned(8), may_alias));
+typedef double KN(d4) __attribute__((vector_size(32)));
+#define KV KN(kv)
+#define KI KN(ki)
+#define KINF ((KT)__builtin_inf())
+
+KFN KV KN(load)(const KT *p) { return *(const KN(kvu) *)p; }
+KFN void KN(store)(KT *p, KV v) { *(KN(kvu) *)p = v; }
+KFN KV KN(splat)(KT x) { return (KV){0} + x; }
+/* m ? a : b, lane by lane (m all ones or all zeros) */
+KFN KV KN(sel)(KI m, KV a, KV b) { return (KV)((m & (KI)a) | (~m & (KI)b)); }
+KFN KI KN(seli)(KI m, KI a, KI b) { return (m & a) | (~m & b); }
+KFN KV KN(iota)(KT start)
+{
+    KV v;
+    for (int p = 0; p < KW; p++) v[p] = start + (KT)p;
+    return v;
+}
+
+/* Keys of R rows (x, row stride d) against one block of NV vectors of
+ * centres (Cb: d x NV KW), then each row's running lane-wise minimum (minv,
+ * mini: KW per row), its centre and, when want2, the second smallest
+ * (minv2).  q: the block's squared norms, idx: its centre indices. */
+KFN void KN(tile)(const int R, const int NV, const KT *x, int d, const KT *Cb,
+                  const KV *q, const KV *idx, KT *minv, KT *mini, KT *minv2,
+                  const int want2, const int first)
+{
+    KV a[KR][2];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) a[r][v] = (KV){0};
+    for (int l = 0; l < d; l++) {
+        KV b[2];
+        for (int v = 0; v < NV; v++) b[v] = KN(load)(Cb + (ptrdiff_t)l * NV * KW + v * KW);
+        for (int r = 0; r < R; r++) {
+            const KT xr = x[(ptrdiff_t)r * d + l];
+            for (int v = 0; v < NV; v++) a[r][v] += xr * b[v];
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        KV mv, mi, m2 = KN(splat)(KINF);
+        int v = 0;
+        if (first) {
+            /* ||c||^2 - 2 x.c (2 x.c is exact: one rounding, as in a gemm) */
+            mv = q[0] - (KT)2 * a[r][0];
+            mi = idx[0];
+            v = 1;
+        } else {
+            mv = KN(load)(minv + r * KW);
+            mi = KN(load)(mini + r * KW);
+            if (want2) m2 = KN(load)(minv2 + r * KW);
+        }
+        for (; v < NV; v++) {
+            const KV dv = q[v] - (KT)2 * a[r][v];
+            const KI lt = dv < mv;
+            if (want2) m2 = KN(sel)(lt, mv, KN(sel)(m2 < dv, m2, dv));
+            mv = KN(sel)(lt, dv, mv);
+            mi = KN(sel)(lt, idx[v], mi);
+        }
+        KN(store)(minv + r * KW, mv);
+        KN(store)(mini + r * KW, mi);
+        if (want2) KN(store)(minv2 + r * KW, m2);
+    }
+}
+
+/* All rows of the chunk against one block of NV vectors of centres. */
+KFN void KN(tiles)(const int NV, const KT *X, ptrdiff_t m, int d, const KT *Cb,
+                   const KT *csq, int cb, KT *minv, KT *mini, KT *minv2, const int want2)
+{
+    KV q[2], idx[2];
+    for (int v = 0; v < NV; v++) {
+        q[v] = KN(load)(csq + cb + v * KW);
+        idx[v] = KN(iota)((KT)(cb + v * KW));
+    }
+    const int first = cb == 0;
+    ptrdiff_t r = 0;
+    for (; r + KR <= m; r += KR)
+        KN(tile)(KR, NV, X + r * d, d, Cb, q, idx, minv + r * KW, mini + r * KW,
+                 minv2 + r * KW, want2, first);
+    for (; r < m; r++)
+        KN(tile)(1, NV, X + r * d, d, Cb, q, idx, minv + r * KW, mini + r * KW,
+                 minv2 + r * KW, want2, first);
+}
+
+/* Nearest centre of m rows.  CT: the centres in blocks of 2 KW (the last
+ * block KW when at most KW remain), each block transposed (d x width) and
+ * stored one after the other, kp = k rounded up to KW, zero past k; csq:
+ * (kp,) squared norms, +inf past k.  Scratch minv, mini (and minv2 when
+ * want2): (m, KW).  Ties go to the lowest centre index.  best[i] receives
+ * the smallest key and, when want2, second[i] the second smallest (equal to
+ * it on a tie; +inf for one centre). */
+KFN void KN(argmin_body)(const KT *X, ptrdiff_t m, int d, const KT *CT, int kp,
+                         const KT *csq, KT *minv, KT *mini, KT *minv2, const int want2,
+                         int *labels, KT *best, KT *second)
+{
+    for (int cb = 0; cb < kp;) {
+        const KT *Cb = CT + (ptrdiff_t)cb * d;
+        if (kp - cb > KW) {
+            KN(tiles)(2, X, m, d, Cb, csq, cb, minv, mini, minv2, want2);
+            cb += 2 * KW;
+        } else {
+            KN(tiles)(1, X, m, d, Cb, csq, cb, minv, mini, minv2, want2);
+            cb += KW;
+        }
+    }
+    /* per row, the smallest of the lanes' minima (ties to the lowest
+     * centre) and, when want2, the second smallest */
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const KT *v = minv + i * KW, *j = mini + i * KW;
+        KT bv = v[0], bj = j[0];
+        int bp = 0;
+        for (int p = 1; p < KW; p++) {
+            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
+                bv = v[p];
+                bj = j[p];
+                bp = p;
+            }
+        }
+        labels[i] = (int)bj;
+        best[i] = bv;
+        if (want2) {
+            KT s = KINF;
+            for (int p = 0; p < KW; p++) {
+                const KT c = p == bp ? minv2[i * KW + p] : v[p];
+                s = c < s ? c : s;
+            }
+            second[i] = s;
+        }
+    }
+}
+
+KAPI int KN(kmgmm_argmin)(const KT *X, ptrdiff_t m, int d, const KT *CT, int kp,
+                          const KT *csq, KT *minv, KT *mini, int *labels, KT *best)
+{
+    KN(argmin_body)(X, m, d, CT, kp, csq, minv, mini, minv, 0, labels, best, best);
+    return 0;
+}
+
+KAPI int KN(kmgmm_argmin2)(const KT *X, ptrdiff_t m, int d, const KT *CT, int kp,
+                           const KT *csq, KT *minv, KT *mini, KT *minv2, int *labels,
+                           KT *best, KT *second)
+{
+    KN(argmin_body)(X, m, d, CT, kp, csq, minv, mini, minv2, 1, labels, best, second);
+    return 0;
+}
+
+KAPI int KN(kmgmm_lanes)(void) { return KW; }
+
+/* Exact distances to the chosen centres, weighted sums and weights (when
+ * sums is not NULL), min_sqdist (when not NULL); returns the inertia (when
+ * want_sq).  Differences in KT, squares and sums in float64, VB / 8 lanes
+ * over the features, then the tail, in a fixed order. */
+KAPI double KN(kmgmm_finish)(const KT *X, const KT *w, ptrdiff_t m, int d, const KT *centers,
+                             const int *labels, KT *min_sqdist, double *sums, double *wsum,
+                             int want_sq)
+{
+    enum { DW = VB / 8 };
+    double inertia = 0;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const KT *x = X + i * d;
+        const int j = labels[i];
+        const KT *c = centers + (ptrdiff_t)j * d;
+        const double wi = w[i];
+        double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
+        KN(dv) acc = {0};
+        int l = 0;
+        for (; l + DW <= d; l += DW) {
+            const KN(hv) xv = *(const KN(hv) *)(x + l);
+            if (want_sq) {
+                const KN(dv) e = __builtin_convertvector(xv - *(const KN(hv) *)(c + l), KN(dv));
+                acc += e * e;
+            }
+            if (s)
+                *(KN(dvu) *)(s + l) += wi * __builtin_convertvector(xv, KN(dv));
+        }
+        double sq = 0;
+        for (int p = 0; p < DW; p++) sq += acc[p];
+        for (; l < d; l++) {
+            const double e = (double)(KT)(x[l] - c[l]);
+            sq += e * e;
+            if (s) s[l] += wi * (double)x[l];
+        }
+        if (s) wsum[j] += wi;
+        if (!want_sq) continue;
+        if (min_sqdist) min_sqdist[i] = (KT)sq;
+        inertia += wi * sq;
+    }
+    return inertia;
+}
+
+/* Per-cluster sums and weights of a chunk for d <= 3 features: a cluster's
+ * (sums, weight) sit in one vector of four float64, so a row costs one
+ * vector update.  Rows take turns among SUM_COPIES copies of the
+ * accumulators (row r updates copy r % 4), so consecutive rows of one
+ * cluster do not wait on each other; the copies are added in a fixed order
+ * at the end.  k <= KMGMM_SMALL_K. */
+#ifndef KMGMM_SMALL_K
+#define KMGMM_SMALL_K 64
+#define KMGMM_SUM_COPIES 4
+#endif
+KFN void KN(small_sums)(const int d, const KT *X, const KT *w, ptrdiff_t m, const int *labels,
+                        int k, double *sums, double *wsum)
+{
+    KN(d4) acc[KMGMM_SUM_COPIES][KMGMM_SMALL_K];
+    for (int j = 0; j < k; j++) {
+        for (int c = 0; c < KMGMM_SUM_COPIES; c++) acc[c][j] = (KN(d4)){0};
+        for (int l = 0; l < d; l++) acc[0][j][l] = sums[(ptrdiff_t)j * d + l];
+        acc[0][j][d] = wsum[j];
+    }
+    for (ptrdiff_t r = 0; r < m; r++) {
+        KN(d4) v = {0};
+        for (int l = 0; l < d; l++) v[l] = (double)X[r * d + l];
+        v[d] = 1.0;
+        KN(d4) *a = &acc[r % KMGMM_SUM_COPIES][labels[r]];
+        *a += (double)w[r] * v;
+    }
+    for (int j = 0; j < k; j++) {
+        const KN(d4) t = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
+        for (int l = 0; l < d; l++) sums[(ptrdiff_t)j * d + l] = t[l];
+        wsum[j] = t[d];
+    }
+}
+
+/* The d features of KW rows from X, one vector per feature. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define KMGMM_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define KMGMM_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (KI){__VA_ARGS__})
+#endif
+#define KMGMM_EVEN_2 0, 2
+#define KMGMM_ODD_2 1, 3
+#define KMGMM_EVEN_4 0, 2, 4, 6
+#define KMGMM_ODD_4 1, 3, 5, 7
+#define KMGMM_EVEN_8 0, 2, 4, 6, 8, 10, 12, 14
+#define KMGMM_ODD_8 1, 3, 5, 7, 9, 11, 13, 15
+#define KMGMM_EVEN_16 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define KMGMM_ODD_16 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+KFN void KN(load_rows)(const int d, const KT *X, KV *x)
+{
+    if (d == 1) {
+        x[0] = KN(load)(X);
+    } else if (d == 2) {
+        const KV a = KN(load)(X), b = KN(load)(X + KW);
+        x[0] = KMGMM_SHUFFLE(a, b, KMGMM_CAT2(KMGMM_EVEN, KW));
+        x[1] = KMGMM_SHUFFLE(a, b, KMGMM_CAT2(KMGMM_ODD, KW));
+    } else {
+        for (int l = 0; l < d; l++) {
+            KT t[KW];
+            for (int r = 0; r < KW; r++) t[r] = X[r * d + l];
+            x[l] = KN(load)(t);
+        }
+    }
+}
+
+/* Nearest centre of G groups of KW rows from X (rows across the lanes) by
+ * exact squared distances, the centres in turn (ties to the lowest index):
+ * the running minimum bv, its centre bi and (f32) its coordinates bc.  The
+ * groups are independent chains, which hides the compare-and-select
+ * latency. */
+KFN void KN(direct_rows)(const int G, const int d, const KT *X, const KT *centers, int k,
+                         KV x[][4], KV *bv, KI *bi, KV bc[][4])
+{
+    for (int g = 0; g < G; g++) {
+        KN(load_rows)(d, X + (ptrdiff_t)g * KW * d, x[g]);
+        bi[g] = (KI){0};
+    }
+#if KF64
+    (void)bc;
+#endif
+    KI jv = (KI){0};
+    for (int j = 0; j < k; j++) {
+        const KT *c = centers + (ptrdiff_t)j * d;
+        for (int g = 0; g < G; g++) {
+            KV e = x[g][0] - c[0];
+            KV dist = e * e;
+            for (int l = 1; l < d; l++) {
+                e = x[g][l] - c[l];
+                dist += e * e;
+            }
+            if (j == 0) {
+                bv[g] = dist;
+#if !KF64
+                for (int l = 0; l < d; l++) bc[g][l] = KN(splat)(c[l]);
+#endif
+            } else {
+                const KI lt = dist < bv[g];
+                bv[g] = KN(sel)(lt, dist, bv[g]);
+                bi[g] = KN(seli)(lt, jv, bi[g]);
+#if !KF64
+                for (int l = 0; l < d; l++) bc[g][l] = KN(sel)(lt, KN(splat)(c[l]), bc[g][l]);
+#endif
+            }
+        }
+        jv += 1;
+    }
+}
+
+/* The whole pass for d <= 4 features (d a constant after inlining): labels
+ * (and the count of changed ones), the exact float64 distance to the chosen
+ * centre (KT differences), min_sqdist, the inertia (KW float64 lanes, then
+ * the tail rows, in a fixed order) and, in row order, the sums and weights.
+ * Returns the inertia. */
+KFN double KN(direct_d)(const int d, const KT *X, const KT *w, ptrdiff_t m, const KT *centers,
+                        int k, int *labels, KT *min_sqdist, double *sums, double *wsum,
+                        const int want_sq, long long *changed)
+{
+    long long n_changed = 0;
+    KN(kvd) in_v = {0};
+    double inertia = 0;
+    ptrdiff_t i = 0;
+    while (i + KW <= m) {
+        KV x[2][4], bv[2], bc[2][4];
+        KI bi[2];
+        const int G = i + 2 * KW <= m ? 2 : 1;
+        if (G == 2)
+            KN(direct_rows)(2, d, X + i * d, centers, k, x, bv, bi, bc);
+        else
+            KN(direct_rows)(1, d, X + i * d, centers, k, x, bv, bi, bc);
+        for (int g = 0; g < G; g++, i += KW) {
+            typedef int lab_t __attribute__((vector_size(KW * 4)));
+            const lab_t lab = __builtin_convertvector(bi[g], lab_t);
+            if (changed)
+                for (int p = 0; p < KW; p++) n_changed += labels[i + p] != lab[p];
+            *(KN(lab) *)(labels + i) = lab;
+            if (!want_sq) continue;
+#if KF64
+            /* the chosen distance is already exact in float64 */
+            const KN(kvd) sq = bv[g];
+#else
+            KN(kvd) sq = {0};
+            for (int l = 0; l < d; l++) {
+                const KN(kvd) e = __builtin_convertvector(x[g][l] - bc[g][l], KN(kvd));
+                sq += e * e;
+            }
+#endif
+            if (min_sqdist) KN(store)(min_sqdist + i, __builtin_convertvector(sq, KV));
+            in_v += __builtin_convertvector(KN(load)(w + i), KN(kvd)) * sq;
+        }
+    }
+    for (; i < m; i++) {
+        const KT *x = X + i * d;
+        KT best = 0;
+        int bj = 0;
+        for (int j = 0; j < k; j++) {
+            const KT *c = centers + (ptrdiff_t)j * d;
+            KT e = x[0] - c[0];
+            KT dist = e * e;
+            for (int l = 1; l < d; l++) {
+                e = x[l] - c[l];
+                dist += e * e;
+            }
+            if (j == 0 || dist < best) {
+                best = dist;
+                bj = j;
+            }
+        }
+        n_changed += labels[i] != bj;
+        labels[i] = bj;
+        if (!want_sq) continue;
+        double sq = 0;
+        for (int l = 0; l < d; l++) {
+            const double e = (double)(KT)(x[l] - centers[(ptrdiff_t)bj * d + l]);
+            sq += e * e;
+        }
+        if (min_sqdist) min_sqdist[i] = (KT)sq;
+        inertia += (double)w[i] * sq;
+    }
+    for (int p = 0; p < KW; p++) inertia += in_v[p];
+    /* the sums in row order (a separate sweep: faster than mixing the
+     * scattered stores into the vector loop) */
+    if (sums && d <= 3 && k <= KMGMM_SMALL_K) {
+        KN(small_sums)(d, X, w, m, labels, k, sums, wsum);
+    } else if (sums) {
+        for (ptrdiff_t r = 0; r < m; r++) {
+            const double wr = w[r];
+            double *sr = sums + (ptrdiff_t)labels[r] * d;
+            for (int l = 0; l < d; l++) sr[l] += wr * (double)X[r * d + l];
+            wsum[labels[r]] += wr;
+        }
+    }
+    if (changed) *changed += n_changed;
+    return inertia;
+}
+
+/* A copy of the direct pass for each feature count, with and without the
+ * distances. */
+KAPI double KN(kmgmm_direct)(const KT *X, const KT *w, ptrdiff_t m, int d, const KT *centers,
+                             int k, int *labels, KT *min_sqdist, double *sums, double *wsum,
+                             int want_sq, long long *changed)
+{
+#define KMGMM_DIRECT_CASE(D)                                                            \
+    (want_sq || min_sqdist                                                              \
+         ? KN(direct_d)(D, X, w, m, centers, k, labels, min_sqdist, sums, wsum, 1, changed) \
+         : KN(direct_d)(D, X, w, m, centers, k, labels, NULL, sums, wsum, 0, changed))
+    switch (d) {
+    case 1: return KMGMM_DIRECT_CASE(1);
+    case 2: return KMGMM_DIRECT_CASE(2);
+    case 3: return KMGMM_DIRECT_CASE(3);
+    default: return KMGMM_DIRECT_CASE(4);
+    }
+#undef KMGMM_DIRECT_CASE
+}
+
+#undef KV
+#undef KI
+#undef KINF
+#endif  /* KMGMM_HAVE_VECTORS */
+
+#else  /* KMGMM_ENTRIES */
+
+#if KMGMM_HAVE_VECTORS
+#define KMGMM_LLOYD_ENTRY KMGMM_ENTRY
+#else
+/* never called: the Cython loops run (kmgmm_have_vectors() is 0) */
+#define KMGMM_LLOYD_ENTRY(RET, NAME, PARAMS, ARGS) \
+    KMGMM_STATIC RET KMGMM_CAT2(NAME, KSUF) PARAMS { return 0; }
+#endif
+KMGMM_LLOYD_ENTRY(int, kmgmm_argmin,
+    (const KT *X, ptrdiff_t m, int d, const KT *CT, int kp, const KT *csq, KT *minv,
+     KT *mini, int *labels, KT *best),
+    (X, m, d, CT, kp, csq, minv, mini, labels, best))
+KMGMM_LLOYD_ENTRY(int, kmgmm_argmin2,
+    (const KT *X, ptrdiff_t m, int d, const KT *CT, int kp, const KT *csq, KT *minv,
+     KT *mini, KT *minv2, int *labels, KT *best, KT *second),
+    (X, m, d, CT, kp, csq, minv, mini, minv2, labels, best, second))
+KMGMM_LLOYD_ENTRY(double, kmgmm_finish,
+    (const KT *X, const KT *w, ptrdiff_t m, int d, const KT *centers, const int *labels,
+     KT *min_sqdist, double *sums, double *wsum, int want_sq),
+    (X, w, m, d, centers, labels, min_sqdist, sums, wsum, want_sq))
+KMGMM_LLOYD_ENTRY(double, kmgmm_direct,
+    (const KT *X, const KT *w, ptrdiff_t m, int d, const KT *centers, int k, int *labels,
+     KT *min_sqdist, double *sums, double *wsum, int want_sq, long long *changed),
+    (X, w, m, d, centers, k, labels, min_sqdist, sums, wsum, want_sq, changed))
+KMGMM_LLOYD_ENTRY(int, kmgmm_lanes, (void), ())
+#undef KMGMM_LLOYD_ENTRY
+
+#endif
