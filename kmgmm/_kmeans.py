@@ -265,9 +265,7 @@ class KMeans(BaseEstimator):
             def callback(n_iter, inertia, shift, _report=callback):
                 return _report(n_iter, inertia * factor, shift * cond.squared_factor())
 
-        in_place = (not self.copy_x and engine.keeps_labels and not engine.sparse
-                    and engine.X.flags.writeable)
-        teng = engine.conditioned(cond, in_place=in_place)
+        teng = engine.conditioned(cond, copy_x=self.copy_x)
         kwargs = dict(max_iter=self.max_iter, tol=tol, verbose=verbose, callback=callback)
         best = None
         try:
@@ -302,8 +300,7 @@ class KMeans(BaseEstimator):
                     labels = labels.copy()
         finally:
             teng.release()
-            if in_place:
-                cond.restore(teng.X)
+            teng.restore()
         inertia = inertia * cond.squared_factor() * w_unit
         self._set_fitted(engine, names, labels, inertia, centers, n_iter, counts)
         self._algorithm = algorithm
