@@ -63,7 +63,10 @@ class KMeans(BaseEstimator):
         with False it is X itself, transformed in place and restored before
         ``fit`` returns (X may then differ from the original by rounding, as
         in scikit-learn). Data that needs neither is used as it is, with no
-        copy. Sparse input is never centred (that would densify it): its
+        copy. A memory-mapped X (``numpy.load(path, mmap_mode="r")``), and a
+        read-only X with ``copy_x=False``, is neither copied nor written:
+        each pass transforms one block of rows at a time (the same fit, to
+        rounding). Sparse input is never centred (that would densify it): its
         distances are expanded in float64 whatever its dtype, and lose
         precision as ``1e-16 * ||mean||**2 / variance``. Measured on two unit
         blobs 5 sd apart in 8-D stored as CSR: the labels are right up to an
