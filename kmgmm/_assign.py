@@ -4,6 +4,7 @@ block tasks of every engine share."""
 import numpy as np
 
 from . import _kernels
+from ._blocks import row_blocks
 from ._conditioning import for_centers
 
 # Rows per block when assigning transformed data: the float64 temporary of a
@@ -21,8 +22,12 @@ def assign_conditioned(X, sample_weight, centers, cond, labels, n_threads):
     """``assign`` of the rows of X under the conditioning ``cond``, a block of
     rows at a time; the inertia is returned in X's units."""
     if cond.identity:
-        return assign(X, sample_weight, np.ascontiguousarray(centers, dtype=X.dtype),
-                      labels, n_threads)
+        C = np.ascontiguousarray(centers, dtype=X.dtype)
+        inertia = None
+        for sl, rows in row_blocks(X):     # X whole, or the blocks of a BlockRows
+            part = assign(rows, sample_weight[sl], C, labels[sl], n_threads)
+            inertia = part if inertia is None else inertia + part
+        return inertia
     C = np.ascontiguousarray(cond.to_model(centers), dtype=X.dtype)
     rows = max(1024, ASSIGN_BLOCK_VALUES // X.shape[1])
     inertia = 0.0

@@ -79,14 +79,24 @@ class Conditioning:
         """What a squared distance in transformed units is worth in data units."""
         return self.scale * self.scale
 
-    def transform_block(self, block, dtype):
-        """One block of rows, transformed, in ``dtype``."""
-        out = block.astype(np.float64)
+    def transform_block(self, block, dtype, *, out=None, work=None):
+        """One block of rows, transformed, in ``dtype``: a new array, or
+        ``out``.  ``work``, a float64 array of the block's shape (``out``
+        itself may be it), saves allocating the one the arithmetic runs in.
+        The values do not depend on how the rows are cut into blocks."""
+        if work is None:
+            work = block.astype(np.float64)
+        elif work is not block:
+            np.copyto(work, block, casting="unsafe")
         if self.shift is not None:
-            out -= self.shift
+            work -= self.shift
         if self.scale != 1.0:
-            out *= 1.0 / self.scale
-        return out.astype(dtype, copy=False)
+            work *= 1.0 / self.scale
+        if out is None:
+            return work.astype(dtype, copy=False)
+        if out is not work:
+            np.copyto(out, work, casting="unsafe")     # the rounding of astype
+        return out
 
     def apply(self, X, *, in_place=False):
         """The transformed data: a new array, or X itself when ``in_place``."""

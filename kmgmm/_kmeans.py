@@ -63,7 +63,10 @@ class KMeans(BaseEstimator):
         with False it is X itself, transformed in place and restored before
         ``fit`` returns (X may then differ from the original by rounding, as
         in scikit-learn). Data that needs neither is used as it is, with no
-        copy. Sparse input is never centred (that would densify it): its
+        copy. A memory-mapped X (``numpy.load(path, mmap_mode="r")``), and a
+        read-only X with ``copy_x=False``, is neither copied nor written:
+        each pass transforms one block of rows at a time (the same fit, to
+        rounding). Sparse input is never centred (that would densify it): its
         distances are expanded in float64 whatever its dtype, and lose
         precision as ``1e-16 * ||mean||**2 / variance``. Measured on two unit
         blobs 5 sd apart in 8-D stored as CSR: the labels are right up to an
@@ -265,9 +268,7 @@ class KMeans(BaseEstimator):
             def callback(n_iter, inertia, shift, _report=callback):
                 return _report(n_iter, inertia * factor, shift * cond.squared_factor())
 
-        in_place = (not self.copy_x and engine.keeps_labels and not engine.sparse
-                    and engine.X.flags.writeable)
-        teng = engine.conditioned(cond, in_place=in_place)
+        teng = engine.conditioned(cond, copy_x=self.copy_x)
         kwargs = dict(max_iter=self.max_iter, tol=tol, verbose=verbose, callback=callback)
         best = None
         try:
@@ -302,8 +303,7 @@ class KMeans(BaseEstimator):
                     labels = labels.copy()
         finally:
             teng.release()
-            if in_place:
-                cond.restore(teng.X)
+            teng.restore()
         inertia = inertia * cond.squared_factor() * w_unit
         self._set_fitted(engine, names, labels, inertia, centers, n_iter, counts)
         self._algorithm = algorithm

@@ -44,12 +44,25 @@ def _is_sparse(X):
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
+def fit_dtype(arr_dtype, dtype=None):
+    """The float dtype data of ``arr_dtype`` is used in: ``dtype`` when given,
+    float32 and float64 as they are, float64 for other numbers."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    return np.dtype(arr_dtype) if arr_dtype in FLOAT_DTYPES else np.dtype(np.float64)
+
+
 def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_samples=1,
-                   ensure_min_features=1, allow_sparse=False, check_values=True):
+                   ensure_min_features=1, allow_sparse=False, check_values=True,
+                   convert=True):
     """Return X as a C-contiguous float32 or float64 array, copying at most once.
 
     ``check_values=False`` leaves the NaN/infinity check to the caller (a fit
     does it in the pass that takes the data's moments, saving a read of X).
+    ``convert=False`` checks X but returns its array as it is (any numeric
+    dtype and layout): a caller that converts a block of rows at a time
+    (``_blocks.BlockRows``, to ``fit_dtype(X.dtype, dtype)``) never copies
+    X whole.
 
     float32 and float64 input keep their dtype (unless ``dtype`` is given);
     other numeric input becomes float64.  Lists, DataFrames, memory-mapped,
@@ -150,32 +163,55 @@ def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_sample
                 f"while a minimum of {ensure_min_features} is required: {name} "
                 "must have at least that many columns."
             )
-    if dtype is None:
-        dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.float64
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if convert:
+        arr = np.ascontiguousarray(arr, dtype=fit_dtype(arr.dtype, dtype))
     if check_values:
         check_finite(arr, name)
     return arr
 
 
+# Values per block of ``check_finite``: its temporaries stay a few MiB.
+FINITE_BLOCK_VALUES = 1 << 20
+
+
 def check_finite(arr, name):
-    """Raise a ValueError naming ``name`` if arr holds NaN or infinity."""
-    # np.sum is cheap and propagates NaN/inf; only on failure find which.
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(arr, axis=None, dtype=np.float64)
-    if np.isfinite(total):
+    """Raise a ValueError naming ``name`` if arr holds NaN or infinity.
+
+    A block of rows at a time (``arr`` may be any array that slices by rows,
+    such as a ``_blocks.BlockRows``), so no temporary as large as arr is made.
+    """
+    if arr.ndim == 0 or arr.shape[0] == 0:
         return
-    if np.isnan(arr).any():
-        what = "NaN"
-    elif np.isinf(arr).any():
-        what = "infinity"
-    else:  # finite values whose sum overflows float64
+    per_row = int(np.prod(arr.shape[1:], dtype=np.int64))
+    rows = max(1, FINITE_BLOCK_VALUES // max(per_row, 1))
+    what = None
+    for start in range(0, arr.shape[0], rows):
+        what = _non_finite(arr[start:start + rows])
+        if what is not None:
+            break
+    if what is None:
         return
     raise ValueError(
         f"{name} contains {what} (values must be finite: no NaN or inf); remove "
         "those rows or impute the missing values first, e.g. with "
         "sklearn.impute.SimpleImputer."
     )
+
+
+def _non_finite(block):
+    """"NaN" or "infinity" when ``block`` holds one, else None."""
+    if block.dtype.kind not in "fc":
+        return None
+    # np.sum is cheap and propagates NaN/inf; only on failure find which.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(block, axis=None, dtype=np.float64)
+    if np.isfinite(total):
+        return None
+    if np.isnan(block).any():
+        return "NaN"
+    if np.isinf(block).any():
+        return "infinity"
+    return None     # finite values whose sum overflows float64
 
 
 def check_sample_weight(sample_weight, n_samples, dtype, *, with_unit=False):

@@ -9,6 +9,7 @@ were repeated w times, and a row with weight 0 is never chosen.
 import numpy as np
 
 from .. import _kernels
+from .._blocks import row_blocks
 from .._validation import is_sparse
 
 # Rows per block when a computation over X needs a float64 temporary.
@@ -134,9 +135,13 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
             return _kernels.sparse.sparse_candidate_potentials(
                 *csr, sample_weight, x_sqnorms, closest, cand, update_closest=update,
                 n_threads=n_threads)
-        return _kernels.seeding.candidate_potentials(
-            X, sample_weight, x_sqnorms, closest, cand, update_closest=update,
-            n_threads=n_threads)
+        potentials = None
+        for sl, rows_x in row_blocks(X):
+            part = _kernels.seeding.candidate_potentials(
+                rows_x, sample_weight[sl], x_sqnorms[sl], closest[sl], cand,
+                update_closest=update, n_threads=n_threads)
+            potentials = part if potentials is None else potentials + part
+        return potentials
 
     sampler = InverseCDF(order)
     first = sampler.draw(w, random_state.uniform(size=1) * w.sum())[0]

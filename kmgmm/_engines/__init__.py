@@ -10,10 +10,11 @@ methods: ``lloyd_pass``, ``assign``, ``relocation_rows``, ``hamerly_pass``
 and its companions, ``em_pass``, ``em_labels``, ``mixture_moments``,
 ``seed``, ``moments`` and ``conditioned``.
 """
+from .._blocks import fit_rows, is_memory_mapped
 from .._threads import effective_n_threads
 from .._validation import (
-    as_float_array, as_float_csr, check_int, check_sample_weight, is_dask_collection,
-    is_sparse,
+    as_float_array, as_float_csr, check_int, check_sample_weight, fit_dtype,
+    is_dask_collection, is_sparse,
 )
 from .memory import MemoryEngine
 
@@ -40,8 +41,14 @@ def make_engine(X, sample_weight, n_threads, *, allow_sparse=True, dtype=None):
         X = as_float_csr(X, dtype=dtype)
     else:
         # The values are checked (NaN, infinity) by the engine's first read
-        # of X, the pass that takes its moments (``weighted_moments``).
-        X = as_float_array(X, dtype=dtype, check_values=False)
+        # of X, the pass that takes its moments (``weighted_moments``).  A
+        # memory-mapped X is never copied whole: where it is not already
+        # C-contiguous float32/float64 (or not ``dtype``), the engine converts
+        # a block of rows at a time (``_blocks``).
+        mapped = is_memory_mapped(X)
+        X = as_float_array(X, dtype=dtype, check_values=False, convert=not mapped)
+        if mapped:
+            X = fit_rows(X, fit_dtype(X.dtype, dtype))
     weights, unit = check_sample_weight(sample_weight, X.shape[0], X.dtype,
                                         with_unit=True)
     return MemoryEngine(X, weights, effective_n_threads(n_threads), unit), unit

@@ -383,9 +383,10 @@ class DaskEngine:
         return Moments(mean=mean, variance=float(np.mean(m2 / wsum)), unit=unit,
                        spread=spread, reach=reach)
 
-    def conditioned(self, cond, *, in_place=False):
+    def conditioned(self, cond, *, copy_x=True):
         """The same data with its blocks transformed by ``cond`` on the workers
-        (``self`` when there is nothing to do)."""
+        (``self`` when there is nothing to do); the blocks are always new
+        (``copy_x`` has no effect)."""
         if cond.identity:
             return self
         new = copy.copy(self)
@@ -393,6 +394,9 @@ class DaskEngine:
         new._summary = None
         new.reset()
         return new
+
+    def restore(self):
+        """Nothing to undo: ``conditioned`` never changes the blocks."""
 
     # ------------------------------------------------------------ seeding
     def seed(self, init, n_clusters, random_state):

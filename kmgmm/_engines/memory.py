@@ -1,5 +1,10 @@
 """The in-memory engine: X dense (C-contiguous float32/float64) or CSR, in
-this process; every pass is one call of a threaded kernel.
+this process; every pass is one call of a threaded kernel.  Dense X that must
+not be copied whole (``_blocks``: a memory-mapped file, read-only data fitted
+with ``copy_x=False``, a dtype to convert) is a ``BlockRows``: each pass then
+calls the kernel once per block of rows, converted and conditioned into a
+buffer, with the per-row state sliced alongside, and adds up the blocks'
+statistics in block order.
 
 An engine holds X, its weights and the per-row state of a fit (the labels,
 Hamerly's and Elkan's bounds), runs one pass at a time and returns its
@@ -14,6 +19,7 @@ from .._assign import nearest_labels
 from .._algorithms.seeding import (
     canonical_order, csr_arrays, kmeans_plusplus, random_rows, row_sqnorms,
 )
+from .._blocks import BlockRows, fit_rows, is_memory_mapped, row_blocks
 from .._conditioning import weighted_moments
 from .._relocation import choose_rows
 from .._validation import is_sparse
@@ -61,8 +67,21 @@ def sparse_distances(X, centers, dtype):
     return out
 
 
+def _add(total, part):
+    """``total + part`` for the statistics of a pass (a tuple, an array or a
+    number), adding arrays in place; ``part`` when ``total`` is None."""
+    if total is None:
+        return part
+    if isinstance(total, tuple):
+        return tuple(_add(t, p) for t, p in zip(total, part))
+    if isinstance(total, np.ndarray):
+        total += part
+        return total
+    return total + part
+
+
 class MemoryEngine:
-    """X (dense or CSR) and its sample weights in this process."""
+    """X (dense, CSR or a ``BlockRows``) and its sample weights in this process."""
 
     keeps_labels = True      # the labels of the last pass stay valid here
     inits = ("k-means++", "random")   # the seedings offered
@@ -87,6 +106,7 @@ class MemoryEngine:
         self._bounds = None
         self._order = None
         self._before = None      # the sparse pass's labels before it (one buffer)
+        self._restore = None     # the conditioning to undo on X (in place)
 
     def reset(self):
         """Forget the per-row state of a previous run (labels, bounds)."""
@@ -106,7 +126,16 @@ class MemoryEngine:
     @property
     def source(self):
         """X, as a user's ``init`` callable is given it."""
-        return self.X
+        return self.X.source if isinstance(self.X, BlockRows) else self.X
+
+    @property
+    def blocked(self):
+        """Whether passes run a block of converted rows at a time."""
+        return isinstance(self.X, BlockRows)
+
+    def _blocks(self):
+        """(row slice, rows) pairs covering X: X whole, or its blocks."""
+        return row_blocks(self.X)
 
     @property
     def total_weight(self):
@@ -119,12 +148,32 @@ class MemoryEngine:
         """``_conditioning.Moments`` of the dense data (weighted)."""
         return weighted_moments(self.X, self.sample_weight)
 
-    def conditioned(self, cond, *, in_place=False):
-        """The engine of the transformed data (``cond.apply``)."""
+    def conditioned(self, cond, *, copy_x=True):
+        """The engine of the transformed data.
+
+        Its X is a transformed copy (``cond.apply``); X itself, transformed
+        in place (``copy_x=False`` on a writeable array in memory; ``restore``
+        undoes it); or, for data that may be neither copied nor written
+        (memory-mapped, or read-only with ``copy_x=False``), a ``BlockRows``
+        that transforms a block of rows at a time.
+        """
         if cond.identity:
             return self
-        return MemoryEngine(cond.apply(self.X, in_place=in_place), self.sample_weight,
-                            self.n_threads, self.weight_unit)
+        X = self.X
+        if self.blocked or is_memory_mapped(X) or not (copy_x or X.flags.writeable):
+            return MemoryEngine(fit_rows(X, self.dtype, cond), self.sample_weight,
+                                self.n_threads, self.weight_unit)
+        engine = MemoryEngine(cond.apply(X, in_place=not copy_x), self.sample_weight,
+                              self.n_threads, self.weight_unit)
+        if not copy_x:
+            engine._restore = cond
+        return engine
+
+    def restore(self):
+        """Undo a transformation of X in place (``conditioned``), once."""
+        if self._restore is not None:
+            self._restore.restore(self.X)
+            self._restore = None
 
     # ------------------------------------------------------------ seeding
     def seed(self, init, n_clusters, random_state):
@@ -159,10 +208,16 @@ class MemoryEngine:
                                                 sums=sums, weights=weights,
                                                 n_threads=self.n_threads)
             return sums, weights, inertia, int(np.count_nonzero(self._before != self.labels))
-        inertia = _kernels.lloyd.lloyd_pass(
-            self.X, self.sample_weight, centers, self.labels, sums=sums, weights=weights,
-            want_inertia=want_inertia, n_changed=self._n_changed, n_threads=self.n_threads)
-        return sums, weights, inertia, int(self._n_changed[0])
+        total = None
+        for sl, X in self._blocks():
+            if total is not None:
+                sums, weights = np.empty_like(sums), np.empty_like(weights)
+            inertia = _kernels.lloyd.lloyd_pass(
+                X, self.sample_weight[sl], centers, self.labels[sl], sums=sums,
+                weights=weights, want_inertia=want_inertia, n_changed=self._n_changed,
+                n_threads=self.n_threads)
+            total = _add(total, (sums, weights, inertia, int(self._n_changed[0])))
+        return total
 
     def _sparse_assign(self, centers, min_sqdist=None):
         return _kernels.sparse.sparse_assign(*self._csr, self.sample_weight,
@@ -174,8 +229,12 @@ class MemoryEngine:
         centers = self._centers(centers)
         if self.sparse:
             return self._sparse_assign(centers)
-        return _kernels.lloyd.lloyd_pass(self.X, self.sample_weight, centers, self.labels,
-                                         n_threads=self.n_threads)
+        inertia = None
+        for sl, X in self._blocks():
+            inertia = _add(inertia, _kernels.lloyd.lloyd_pass(
+                X, self.sample_weight[sl], centers, self.labels[sl],
+                n_threads=self.n_threads))
+        return inertia
 
     def assigned_sqdist(self, centers):
         """Squared distance of each row to its labelled centre."""
@@ -184,8 +243,9 @@ class MemoryEngine:
         if self.sparse:
             self._sparse_assign(centers, out)      # the labels are these centres' already
             return out
-        _kernels.common.label_sqdist(self.X, centers, self.labels, out=out,
-                                     n_threads=self.n_threads)
+        for sl, X in self._blocks():
+            _kernels.common.label_sqdist(X, centers, self.labels[sl], out=out[sl],
+                                         n_threads=self.n_threads)
         return out
 
     def relocation_rows(self, centers, n_empty):
@@ -217,12 +277,24 @@ class MemoryEngine:
                 "x_sqnorm": np.empty(n),   # filled in by the first pass
             }
         b = self._bounds
-        return _kernels.hamerly.hamerly_pass(
-            self.X, self.sample_weight, self._centers(centers), half_sep=half_sep,
-            move=move, lower_drop=lower_drop, labels=self.labels, upper=b["upper"],
-            lower=b["lower"], sums=sums, weights=weights, counts=counts, first=first,
-            exact=exact, n_threads=self.n_threads, x_sqnorm=b["x_sqnorm"],
-            tighten=tighten, moved_rows=b["moved_rows"], moved_from=b["moved_from"])
+        centers = self._centers(centers)
+        total = None
+        stats = (sums, weights, counts)
+        for sl, X in self._blocks():
+            # A first pass overwrites the statistics: later blocks' go apart.
+            part = stats if (total is None or not first) else tuple(map(np.empty_like,
+                                                                        stats))
+            result = _kernels.hamerly.hamerly_pass(
+                X, self.sample_weight[sl], centers, half_sep=half_sep, move=move,
+                lower_drop=lower_drop, labels=self.labels[sl], upper=b["upper"][sl],
+                lower=b["lower"][sl], sums=part[0], weights=part[1], counts=part[2],
+                first=first, exact=exact, n_threads=self.n_threads,
+                x_sqnorm=b["x_sqnorm"][sl], tighten=tighten,
+                moved_rows=b["moved_rows"][sl], moved_from=b["moved_from"][sl])
+            if part is not stats:
+                _add(stats, part)
+            total = _add(total, result)
+        return total
 
     def inertia_of_labels(self, centers):
         """The weighted inertia of the current labels under ``centers``."""
@@ -246,10 +318,15 @@ class MemoryEngine:
         sums = np.empty((n_clusters, self.n_features))
         weights = np.empty(n_clusters)
         counts = np.empty(n_clusters, dtype=np.int64)
-        _kernels.common.cluster_statistics(self.X, self.sample_weight, self.labels,
-                                           sums=sums, weights=weights, counts=counts,
-                                           n_threads=self.n_threads)
-        return sums, weights, counts
+        total = None
+        for sl, X in self._blocks():
+            if total is not None:
+                sums, weights, counts = map(np.empty_like, total)
+            _kernels.common.cluster_statistics(X, self.sample_weight[sl], self.labels[sl],
+                                               sums=sums, weights=weights, counts=counts,
+                                               n_threads=self.n_threads)
+            total = _add(total, (sums, weights, counts))
+        return total
 
     # ------------------------------------------------------- Elkan passes
     def elkan_pass(self, centers, half_sep, half_cc, drops, now, *, first):
@@ -263,20 +340,27 @@ class MemoryEngine:
                 "min_sqdist": np.empty(self.n_samples, dtype=self.dtype),
             }
         b = self._bounds
-        sums = np.empty((k, self.n_features))
-        weights = np.empty(k)
-        inertia, evals, changed = _kernels.elkan.elkan_pass(
-            self.X, self.sample_weight, self._centers(centers), half_sep=half_sep,
-            half_cc=half_cc, drops=drops, now=now, labels=self.labels, lower=b["lower"],
-            stamp=b["stamp"], min_sqdist=b["min_sqdist"], sums=sums, weights=weights,
-            first=first, n_threads=self.n_threads)
-        return sums, weights, inertia, evals, changed
+        centers = self._centers(centers)
+        total = None
+        for sl, X in self._blocks():
+            sums = np.empty((k, self.n_features))
+            weights = np.empty(k)
+            result = _kernels.elkan.elkan_pass(
+                X, self.sample_weight[sl], centers, half_sep=half_sep, half_cc=half_cc,
+                drops=drops, now=now, labels=self.labels[sl], lower=b["lower"][sl],
+                stamp=b["stamp"][sl], min_sqdist=b["min_sqdist"][sl], sums=sums,
+                weights=weights, first=first, n_threads=self.n_threads)
+            total = _add(total, (sums, weights) + tuple(result))
+        return total
 
     # ---------------------------------------------------------- EM passes
     def em_pass(self, model, hard):
         """One EM pass with statistics: (log-likelihood sum, (nk, s1, s2))."""
-        return model.run(self.X, self.sample_weight, hard=hard, n_threads=self.n_threads,
-                         stats=True)
+        total = None
+        for sl, X in self._blocks():
+            total = _add(total, model.run(X, self.sample_weight[sl], hard=hard,
+                                          n_threads=self.n_threads, stats=True))
+        return total
 
     def mixture_moments(self, seeds, n_components, covariance_type, random_state, shift,
                         labels=None):
@@ -294,7 +378,8 @@ class MemoryEngine:
 
     def em_labels(self, model, hard):
         labels = np.empty(self.n_samples, dtype=np.int32)
-        model.run(self.X, self.sample_weight, hard=hard, n_threads=self.n_threads,
-                  labels=labels)
+        for sl, X in self._blocks():
+            model.run(X, self.sample_weight[sl], hard=hard, n_threads=self.n_threads,
+                      labels=labels[sl])
         return labels
 
