@@ -10,7 +10,7 @@ asked for.  Every model is then scored on the whole data
 to batch EM's relative to batch EM's magnitude (the goal: within 0.5%), and
 the time against ``fit``'s.
 
-Run:  python benchmarks/bench_online_em.py [--quick] [--decays 0.6 0.8 1.0]
+Run:  PYTHONPATH=. python benchmarks/bench_online_em.py [--quick] [--decays 0.6 0.8 1.0]
       [--offsets 0 1 10] [--covariance-type full] [--repeats 3]
 
 Times on a shared machine are noisy: each configuration is timed
@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from kmgmm import GaussianMixture
+from kmgmm import GaussianMixture, KMeans
 
 K = 8
 
@@ -39,9 +39,9 @@ def make_data(n, d, k, seed=0, dtype=np.float64):
     return X.astype(dtype)
 
 
-def online(X, batch_size, passes, decay, offset, cov_type, seed):
+def online(X, batch_size, passes, decay, offset, cov_type, seed, init):
     gm = GaussianMixture(K, covariance_type=cov_type, random_state=seed,
-                         learning_decay=decay, learning_offset=offset)
+                         learning_decay=decay, learning_offset=offset, **init)
     for _ in range(passes):
         for start in range(0, X.shape[0], batch_size):
             gm.partial_fit(X[start:start + batch_size])
@@ -61,6 +61,10 @@ def main():
                         help="random_state of every fit (the initialisation)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--float32", action="store_true")
+    parser.add_argument("--own-init", action="store_true",
+                        help="each fit initialises itself (k-means on all of X for fit, on "
+                             "the first batch for partial_fit) instead of both starting "
+                             "from the means of k-means on the first batch")
     parser.add_argument("--quick", action="store_true", help="40 000 rows, batches of 2 000")
     args = parser.parse_args()
     if args.quick:
@@ -72,6 +76,8 @@ def main():
     print(f"X {X.shape} {X.dtype}, {K} components, covariance_type={cov_type!r}, "
           f"{args.passes} passes in batches of {args.batch_size}, seeds {args.seeds}")
 
+    inits = {seed: {} if args.own_init else {"means_init": KMeans(
+        K, random_state=seed).fit(X[:args.batch_size]).cluster_centers_} for seed in args.seeds}
     times = {}
     scores = {}
     for repeat in range(args.repeats):
@@ -79,13 +85,15 @@ def main():
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                batch = GaussianMixture(K, covariance_type=cov_type, random_state=seed).fit(X)
+                batch = GaussianMixture(K, covariance_type=cov_type, random_state=seed,
+                                        **inits[seed]).fit(X)
             elapsed = time.perf_counter() - start
             times[("fit", seed)] = min(times.get(("fit", seed), np.inf), elapsed)
             scores[("fit", seed)] = (batch.score(X), batch.n_iter_)
             for config in configs:
                 start = time.perf_counter()
-                gm = online(X, args.batch_size, args.passes, *config, cov_type, seed)
+                gm = online(X, args.batch_size, args.passes, *config, cov_type, seed,
+                            inits[seed])
                 elapsed = time.perf_counter() - start
                 times[(config, seed)] = min(times.get((config, seed), np.inf), elapsed)
                 scores[(config, seed)] = (gm.score(X), gm.n_steps_)

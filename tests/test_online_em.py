@@ -432,21 +432,31 @@ def test_thread_count_changes_nothing(cov_type, dtype):
     assert fits[0].lower_bounds_ == fits[1].lower_bounds_
 
 
-def test_translation_changes_little():
-    """Data far from the origin (1e6 in float64): the same steps as about the
-    origin, to the rounding of the data."""
+@pytest.mark.parametrize("dtype, offset", [(np.float64, 1e13), (np.float32, 1e6)],
+                         ids=["float64-1e13", "float32-1e6"])
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_translation_changes_little(cov_type, dtype, offset):
+    """Data far from the origin: the same steps as on the same (rounded)
+    data brought back to the origin in float64, to the rounding of the
+    parameters: a mean stored in the model's dtype, and between steps in
+    float64, is off by eps * offset, which moves the responsibilities,
+    weights and covariances by as much relative to the unit spread."""
     k, d = 3, 3
     X, _, centres = blobs(900, d, k, seed=5)
-    kw = initial_kwargs("full", k, d, centres)
+    far_X = (X + offset).astype(dtype)
+    near_X = far_X.astype(np.float64) - offset
+    kw = initial_kwargs(cov_type, k, d, centres)
     base = GaussianMixture(k, **kw)
-    offset = 1e6
-    kw_far = dict(kw, means_init=kw["means_init"] + offset)
-    far = GaussianMixture(k, **kw_far)
+    far = GaussianMixture(k, **dict(kw, means_init=kw["means_init"] + offset))
     for rows in np.array_split(np.arange(len(X)), 3):
-        base.partial_fit(X[rows])
-        far.partial_fit(X[rows] + offset)
-    np.testing.assert_allclose(far.means_ - offset, base.means_, atol=1e-6)
-    np.testing.assert_allclose(far.covariances_, base.covariances_, rtol=1e-6, atol=1e-7)
+        base.partial_fit(near_X[rows])
+        far.partial_fit(far_X[rows])
+    rounding = 4 * float(np.finfo(dtype).eps) * offset      # of a stored mean
+    np.testing.assert_allclose(far.means_.astype(np.float64) - offset, base.means_,
+                               atol=rounding + 1e-6)
+    rtol = 1e-5 + 10 * float(np.finfo(np.float64).eps) * offset
+    np.testing.assert_allclose(far.covariances_, base.covariances_, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(far.weights_, base.weights_, rtol=rtol)
 
 
 # ------------------------------------------------- fit and partial_fit together
@@ -536,3 +546,29 @@ def test_saved_model_loads_and_predicts_the_same(tmp_path):
     # The loaded model continues from its parameters.
     loaded.partial_fit(X[:500])
     assert loaded.n_steps_ == 1 and np.all(np.isfinite(loaded.means_))
+
+
+def test_dask_batches_match_in_memory_batches():
+    da = pytest.importorskip("dask.array")
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((4000, 3))
+    X[:2000] += 6
+    kw = {"means_init": X[[0, 3000]], "covariance_type": "full"}
+    local, dask = GaussianMixture(2, **kw), GaussianMixture(2, **kw)
+    for rows in np.array_split(rng.permutation(len(X)), 4):
+        local.partial_fit(X[rows])
+        dask.partial_fit(da.from_array(X[rows], chunks=300))
+    for name in PARAMS:
+        np.testing.assert_allclose(getattr(dask, name), getattr(local, name), rtol=1e-12,
+                                   atol=1e-13)
+    np.testing.assert_allclose(dask.lower_bounds_, local.lower_bounds_, rtol=1e-13)
+
+
+def test_sklearn_partial_fit_checks():
+    """The checks check_estimator runs on partial_fit (the whole of
+    check_estimator runs in tests/test_gmm.py)."""
+    from sklearn.utils.estimator_checks import (
+        check_estimators_partial_fit_n_features, check_n_features_in_after_fitting,
+    )
+    check_estimators_partial_fit_n_features("GaussianMixture", GaussianMixture(2))
+    check_n_features_in_after_fitting("GaussianMixture", GaussianMixture(2))
