@@ -568,7 +568,8 @@ def test_sklearn_partial_fit_checks():
     """The checks check_estimator runs on partial_fit (the whole of
     check_estimator runs in tests/test_gmm.py)."""
     from sklearn.utils.estimator_checks import (
-        check_estimators_partial_fit_n_features, check_n_features_in_after_fitting,
+        check_estimators_partial_fit_n_features,
+        check_n_features_in_after_fitting,
     )
     check_estimators_partial_fit_n_features("GaussianMixture", GaussianMixture(2))
     check_n_features_in_after_fitting("GaussianMixture", GaussianMixture(2))
