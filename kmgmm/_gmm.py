@@ -75,11 +75,12 @@ class GaussianMixture(BaseEstimator):
     warm_start : bool, default=False
         Start a new fit from the previous solution (n_init is then 1).
     learning_decay : float in (0.5, 1], default=0.6
-        ``partial_fit`` only: kappa of the step size
-        ``rho_t = (t + learning_offset) ** -learning_decay`` of online EM.
-    learning_offset : float >= 0, default=1.0
+        ``partial_fit`` only: kappa of online EM's step size
+        ``rho_t = (t + learning_offset) ** -learning_decay`` (the names of
+        scikit-learn's ``LatentDirichletAllocation``).  See ``partial_fit``.
+    learning_offset : float >= 0, default=0.0
         ``partial_fit`` only: t0 of the step size; larger values damp the
-        first steps.  See ``partial_fit``.
+        first steps.
     n_threads : int or None, default=None
         OpenMP threads for the kernels; None uses every core allowed.
         Results do not depend on it.
@@ -120,7 +121,7 @@ class GaussianMixture(BaseEstimator):
                  assignment="soft", estimate_weights=True, tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None,
-                 warm_start=False, learning_decay=0.6, learning_offset=1.0,
+                 warm_start=False, learning_decay=0.6, learning_offset=0.0,
                  n_threads=None, verbose=0):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -267,7 +268,8 @@ class GaussianMixture(BaseEstimator):
         sufficient statistics (component weights, first and second moments)
         over the batches, ``S_t = (1 - rho_t) S_{t-1} + rho_t s(X_t)``, with
         each batch's statistics normalised by its total weight (scaling a
-        batch's ``sample_weight`` changes nothing) and the step size
+        batch's ``sample_weight`` changes nothing, and a small batch counts
+        as much as a large one: keep them of one size) and the step size
         ``rho_t = (t + learning_offset) ** -learning_decay``, and sets the
         parameters by the M-step from the averages after every batch.  The
         data is read once per step, a batch at a time, so a stream or a
@@ -286,13 +288,19 @@ class GaussianMixture(BaseEstimator):
 
         ``learning_decay`` (kappa, in (0.5, 1]) and ``learning_offset`` (t0)
         trade speed for stability: a small kappa keeps the steps large, so
-        the model moves fast but keeps the noise of the latest batches; a
-        large kappa averages more batches but forgets a poor start slowly;
-        t0 damps the first steps (with ``learning_offset=0`` the first step
-        has rho = 1 and is exactly one iteration of ``fit`` on the batch).
-        The defaults (0.6, 1.0) reached, in two passes over 400 000 rows in
-        batches of 20 000, the log-likelihood of batch EM within 0.5%
-        (``benchmarks/bench_online_em.py``; the README gives the figures).
+        the model moves fast but keeps more of the noise of the latest
+        batches; a large kappa averages more batches but moves slowly (after
+        a poor start, too slowly); t0 > 0 damps the first steps and slows the
+        whole run.  With ``learning_offset=0`` the first step has rho = 1:
+        on its batch it is exactly ``fit`` with ``max_iter=1``.  Measured
+        (``benchmarks/bench_online_em.py``: 400 000 x 8, 8 full components,
+        two passes in batches of 20 000 from the start ``fit`` had), the
+        defaults (0.6, 0) came within 0.001% of batch EM's log-likelihood
+        from a start where batch EM took 4 iterations, and within 0.18%
+        from one where it took 13 (there kappa 0.51 came within 0.02%, 0.7
+        missed by 0.8%, t0 = 10 by 2%); in batches of 1 000 the noise that
+        kappa 0.51, 0.6, 0.7 and 1 leave cost 0.017%, 0.008%, 0.003% and
+        0.000%.  The README has the table.
 
         After a step, ``lower_bound_`` is the batch's mean (weighted)
         log-likelihood under the parameters before the step, ``n_iter_``
