@@ -41,13 +41,12 @@ def partial_fit(gm, X, sample_weight):
     """One online-EM step of ``gm`` on the batch X (see ``GaussianMixture.partial_fit``)."""
     names = feature_names_of(X)
     fitted = hasattr(gm, "means_")
-    dtype = gm.means_.dtype if fitted else None
+    continues = fitted and _continues(gm, gm.n_features_in_)
     engine, _ = make_engine(X, sample_weight, gm.n_threads, allow_sparse=False,
-                            dtype=dtype)
+                            dtype=gm.means_.dtype if continues else None)
     weights_init, means_init, prec_init = gm._check_params(engine)
     if fitted:
         check_features(gm, engine, names, reset=False)
-    continues = _continues(gm, engine.n_features)
     if not continues:
         gm._check_fit_shape(engine)          # enough rows to initialise from
     moments = engine.moments()               # also refuses NaN and infinity

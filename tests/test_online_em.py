@@ -493,9 +493,10 @@ def test_changed_parameters_start_afresh():
     X, _, _ = blobs(2000, 3, 3, seed=6)
     gm = GaussianMixture(3, random_state=0).partial_fit(X)
     gm.set_params(n_components=2, covariance_type="diag")
-    gm.partial_fit(X)
+    gm.partial_fit(X.astype(np.float32))
     assert gm.means_.shape == (2, 3) and gm.covariances_.shape == (2, 3)
     assert gm.n_steps_ == 1
+    assert gm.means_.dtype == np.float32       # a new model takes the batch's dtype
 
 
 def test_later_batches_take_the_models_dtype():
