@@ -11,6 +11,7 @@ from ._gaussian import (
 from ._algorithms.em import em
 from ._engines import make_engine
 from ._gmm_init import initial_parameters
+from ._gmm_online import partial_fit as online_partial_fit
 from ._params import validate
 from ._exceptions import warn_convergence
 from ._conditioning import MAX_SQ_EXP
@@ -73,6 +74,13 @@ class GaussianMixture(BaseEstimator):
     random_state : None, int or numpy.random.RandomState
     warm_start : bool, default=False
         Start a new fit from the previous solution (n_init is then 1).
+    learning_decay : float in (0.5, 1], default=0.6
+        ``partial_fit`` only: kappa of online EM's step size
+        ``rho_t = (t + learning_offset) ** -learning_decay`` (the names of
+        scikit-learn's ``LatentDirichletAllocation``).  See ``partial_fit``.
+    learning_offset : float >= 0, default=0.0
+        ``partial_fit`` only: t0 of the step size; larger values damp the
+        first steps.
     n_threads : int or None, default=None
         OpenMP threads for the kernels; None uses every core allowed.
         Results do not depend on it.
@@ -95,7 +103,10 @@ class GaussianMixture(BaseEstimator):
         Mean (weighted) log-likelihood per sample of the best fit: for hard
         assignment the classification log-likelihood.
     lower_bounds_ : list of float
-        The same, every iteration of the best fit.
+        The same, every iteration of the best fit (every step of
+        ``partial_fit``).
+    n_steps_ : int, only after ``partial_fit``
+        Batches seen by online EM since it began.
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when X was a DataFrame with string columns
 
@@ -110,7 +121,8 @@ class GaussianMixture(BaseEstimator):
                  assignment="soft", estimate_weights=True, tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None,
-                 warm_start=False, n_threads=None, verbose=0):
+                 warm_start=False, learning_decay=0.6, learning_offset=0.0,
+                 n_threads=None, verbose=0):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.variance = variance
@@ -126,6 +138,8 @@ class GaussianMixture(BaseEstimator):
         self.precisions_init = precisions_init
         self.random_state = random_state
         self.warm_start = warm_start
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
         self.n_threads = n_threads
         self.verbose = verbose
 
@@ -247,6 +261,67 @@ class GaussianMixture(BaseEstimator):
         """
         return self._fit(X, sample_weight)
 
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of online (stepwise) EM on the batch X.
+
+        Online EM (Cappé & Moulines, 2009) keeps a running average of EM's
+        sufficient statistics (component weights, first and second moments)
+        over the batches, ``S_t = (1 - rho_t) S_{t-1} + rho_t s(X_t)``, with
+        each batch's statistics normalised by its total weight (scaling a
+        batch's ``sample_weight`` changes nothing, and a small batch counts
+        as much as a large one: keep them of one size) and the step size
+        ``rho_t = (t + learning_offset) ** -learning_decay``, and sets the
+        parameters by the M-step from the averages after every batch.  The
+        data is read once per step, a batch at a time, so a stream or a
+        file larger than memory can be fitted.
+
+        The first call initialises on its batch as ``fit`` would
+        (``init_params``, the ``*_init`` arrays, ``n_init`` initialisations
+        each followed by one step, the best kept); later calls continue,
+        including after ``fit`` or ``kmgmm.load`` (the fitted parameters
+        then stand in the average for the statistics of the data they were
+        estimated from).  ``fit`` afterwards forgets the online state.  A
+        later batch may have fewer rows than ``n_components``; it is
+        converted to the model's dtype.  A component that a batch leaves
+        empty keeps the weight, mean and covariance its averaged statistics
+        give it, and ``reg_covar`` keeps every covariance positive definite.
+
+        ``learning_decay`` (kappa, in (0.5, 1]) and ``learning_offset`` (t0)
+        trade speed for stability: a small kappa keeps the steps large, so
+        the model moves fast but keeps more of the noise of the latest
+        batches; a large kappa averages more batches but moves slowly (after
+        a poor start, too slowly); t0 > 0 damps the first steps and slows the
+        whole run.  With ``learning_offset=0`` the first step has rho = 1:
+        on its batch it is exactly ``fit`` with ``max_iter=1``.  Measured
+        (``benchmarks/bench_online_em.py``: 400 000 x 8, 8 full components,
+        two passes in batches of 20 000 from the start ``fit`` had), the
+        defaults (0.6, 0) came within 0.001% of batch EM's log-likelihood
+        from a start where batch EM took 4 iterations, and within 0.18%
+        from one where it took 13 (there kappa 0.51 came within 0.02%, 0.7
+        missed by 0.8%, t0 = 10 by 2%); in batches of 1 000 the noise that
+        kappa 0.51, 0.6, 0.7 and 1 leave cost 0.017%, 0.008%, 0.003% and
+        0.000%.  The README has the table.
+
+        After a step, ``lower_bound_`` is the batch's mean (weighted)
+        log-likelihood under the parameters before the step, ``n_iter_``
+        and ``n_steps_`` count the steps, and ``converged_`` says whether
+        ``lower_bound_`` moved by less than ``tol`` from the previous
+        batch's: batches differ, so it measures the model's movement and the
+        batches' sampling noise together, and online EM never stops by
+        itself; the caller decides how many batches to give it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        return online_partial_fit(self, X, sample_weight)
+
     def _fit(self, X, sample_weight):
         names = feature_names_of(X)
         engine, _ = make_engine(X, sample_weight, self.n_threads, allow_sparse=False)
@@ -294,10 +369,10 @@ class GaussianMixture(BaseEstimator):
         self._set_fitted(engine, names, best, stacklevel=4)
         return labels
 
-    def _set_fitted(self, X, names, best, stacklevel):
+    def _set_fitted(self, X, names, best, stacklevel, warn=True):
         """Store the best run's parameters (in X's dtype); warn when it did
-        not converge."""
-        if not best["converged"] and self.max_iter > 0:
+        not converge (``warn``).  Drops the state of an online fit."""
+        if warn and not best["converged"] and self.max_iter > 0:
             warn_convergence(
                 f"Best performing initialization did not converge in "
                 f"max_iter={self.max_iter} iterations; try a larger max_iter, "
@@ -315,6 +390,8 @@ class GaussianMixture(BaseEstimator):
                 "(the data's scale is beyond what its covariances or precisions "
                 "can hold); rescale X, or pass X.astype(numpy.float64).")
         check_features(self, X, names, reset=True)
+        for online in ("_online", "n_steps_"):
+            self.__dict__.pop(online, None)
         self._fitted_covariance_type = self.covariance_type
         self.weights_ = best["weights"].astype(dtype)
         self.means_ = best["means"].astype(dtype)

@@ -22,11 +22,11 @@ def integer(low=None, high=None, *, none=False):
     return check
 
 
-def real(low=None, *, low_inclusive=True, none=False):
+def real(low=None, *, low_inclusive=True, high=None, none=False):
     def check(value, name):
         if value is None and none:
             return None
-        return check_real(value, name, low=low, low_inclusive=low_inclusive)
+        return check_real(value, name, low=low, low_inclusive=low_inclusive, high=high)
     return check
 
 
@@ -94,6 +94,8 @@ PARAMETERS = {
         "precisions_init": anything,
         "random_state": seed,
         "warm_start": boolean,
+        "learning_decay": real(0.5, low_inclusive=False, high=1.0),   # partial_fit
+        "learning_offset": real(0),
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
     },
