@@ -48,8 +48,8 @@ def test_icl_prefers_fewer_components_than_bic_on_overlapping_clusters():
     # both, but their responsibilities overlap heavily.
     X = np.vstack([rng.standard_normal((2500, 2)),
                    rng.standard_normal((2500, 2)) + [2.0, 0.0]])
-    common = dict(n_components=range(1, 5), covariance_types=("full", "diag"),
-                  random_state=0)
+    common = {"n_components": range(1, 5), "covariance_types": ("full", "diag"),
+                  "random_state": 0}
     bic = MixtureSelection(criterion="bic", **common).fit(X)
     icl = MixtureSelection(criterion="icl", **common).fit(X)
     assert bic.best_params_["n_components"] == 2
@@ -189,8 +189,8 @@ def test_n_init_keeps_the_best_run_of_each_point(mixture):
 def test_choice_invariant_to_translation_and_scaling(seed, shift, scale, wscale):
     X, _ = known_mixture("diag", n=600, seed=seed % 7)
     w = np.random.RandomState(seed).uniform(0.5, 2.0, X.shape[0])
-    kw = dict(n_components=[1, 2, 3, 4], covariance_types=("diag", "spherical"),
-              random_state=seed)
+    kw = {"n_components": [1, 2, 3, 4], "covariance_types": ("diag", "spherical"),
+              "random_state": seed}
     ref = MixtureSelection(**kw).fit(X, sample_weight=w)
     # reg_covar is in X's units squared: it scales with X.
     moved = MixtureSelection(reg_covar=1e-6 * scale ** 2, **kw).fit(
@@ -205,7 +205,7 @@ def test_choice_invariant_to_translation_and_scaling(seed, shift, scale, wscale)
 def test_sample_weight_as_repeated_rows_gives_the_same_log_likelihood(mixture):
     X, _, _ = mixture(300, 2, 2, seed=9)
     reps = np.random.RandomState(0).randint(1, 4, X.shape[0])
-    kw = dict(n_components=[1], covariance_types=("full", "diag"))
+    kw = {"n_components": [1], "covariance_types": ("full", "diag")}
     a = MixtureSelection(**kw).fit(X, sample_weight=reps)
     b = MixtureSelection(**kw).fit(np.repeat(X, reps, axis=0))
     np.testing.assert_allclose(a.results_["log_likelihood"], b.results_["log_likelihood"],
@@ -255,3 +255,85 @@ def test_sklearn_check_estimator():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check_estimator(MixtureSelection(n_components=(1, 2, 3)), expected_failed_checks={})
+
+
+# ------------------------------------------------------------- command line
+def run_kmgmm(*args, cwd):
+    """``python -m kmgmm *args`` in a subprocess, on this checkout's package."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    import kmgmm
+
+    root = str(pathlib.Path(kmgmm.__file__).resolve().parents[1])
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "kmgmm", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, env=env, check=False)
+
+
+def test_cli_select_table_plot_and_model(tmp_path):
+    pytest.importorskip("matplotlib")
+    import kmgmm
+
+    X, _ = known_mixture("full", n=1200, seed=5)
+    np.save(tmp_path / "data.npy", X)
+    proc = run_kmgmm("select", "data.npy", "-k", "1-5", "--covariance-types", "full,diag",
+                     "--criterion", "bic", "--seed", "0", "--plot", "bic.png",
+                     "-o", "best.npz", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    rows = [line for line in lines if line[:1] in (" ", "*") and line[1:6].strip().isdigit()]
+    assert len(rows) == 10
+    best = [line for line in rows if line.startswith("*")]
+    assert len(best) == 1 and best[0].split()[1:3] == ["3", "full"]
+    assert "best: k=3, covariance_type=full" in proc.stdout
+    png = (tmp_path / "bic.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    model = kmgmm.load(tmp_path / "best.npz")
+    ref = MixtureSelection(range(1, 6), covariance_types=("full", "diag"),
+                           random_state=0).fit(X)
+    np.testing.assert_allclose(model.means_, ref.best_estimator_.means_, rtol=1e-12)
+    np.testing.assert_array_equal(model.predict(X), ref.predict(X))
+
+
+def test_cli_select_json_and_mistakes(tmp_path):
+    import json
+
+    X, _ = known_mixture("spherical", n=600, seed=6)
+    np.save(tmp_path / "data.npy", X)
+    proc = run_kmgmm("select", "data.npy", "-k", "2,3", "--covariance-types", "spherical",
+                     "--criterion", "icl", "--seed", "1", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["best"]["n_components"] == 3
+    assert out["results"]["n_components"] == [2, 3]
+    for args, message in [
+        (("-k", "0-3"), "k must be at least 1"),
+        (("--covariance-types", "full,fixed"), "comma-separated types"),
+        (("-o", "data.npy"), "is the same file as the data"),
+        (("--criterion", "nll"), "invalid choice"),
+    ]:
+        proc = run_kmgmm("select", "data.npy", *args, cwd=tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_cli_select_plot_without_matplotlib(tmp_path):
+    import pathlib
+    import subprocess
+    import sys
+
+    import kmgmm
+
+    np.save(tmp_path / "data.npy", known_mixture("diag", n=300)[0])
+    code = ("import sys; sys.modules['matplotlib'] = None; "
+            f"sys.path.insert(0, {str(pathlib.Path(kmgmm.__file__).resolve().parents[1])!r}); "
+            "from kmgmm._cli import main; "
+            "sys.exit(main(['select', 'data.npy', '-k', '2', '--plot', 'p.png']))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 2
+    assert "--plot needs matplotlib; install it with pip install 'kmgmm[plot]'" in proc.stderr
+    assert not (tmp_path / "p.png").exists()
