@@ -42,14 +42,15 @@ def expected_complete_loglik(model, nk, s2, covariance_type):
     return float(terms.sum() - 0.5 * quad)
 
 
-def criteria(engine, weights, means, prec_chol, covariance_type, shift):
+def criteria(engine, weights, means, prec_chol, covariance_type, shift, unit=1.0):
     """{"log_likelihood", "bic", "aic", "icl"} of a mixture on the engine's data.
 
-    ``log_likelihood`` is the weighted mean per row; the criteria count
-    ``n`` = the rows of positive weight, each carrying the weighted mean (the
-    weights are relative: scaling them changes nothing; without weights
-    ``bic`` and ``aic`` are ``GaussianMixture.bic`` and ``aic``).  Raises
-    FloatingPointError when the log-likelihood is not finite.
+    ``log_likelihood`` is the weighted mean per row.  Sample weights count as
+    repeated rows (a weight of 2 is the row twice): the sums are in the
+    caller's weights (the engine's times ``unit``, see ``make_engine``) and
+    ``n`` is their total; without weights ``bic`` and ``aic`` are
+    ``GaussianMixture.bic`` and ``aic``.  Raises FloatingPointError when the
+    log-likelihood is not finite.
     """
     model = KernelModel(weights, means, prec_chol, covariance_type, shift, engine.dtype)
     model.prec_chol = np.asarray(prec_chol, dtype=np.float64)
@@ -57,14 +58,12 @@ def criteria(engine, weights, means, prec_chol, covariance_type, shift):
     # The two sums agree to rounding when the clusters do not overlap: the
     # entropy is then 0, never below.
     entropy = max(loglik - expected_complete_loglik(model, nk, s2, covariance_type), 0.0)
-    w_total = engine.total_weight
-    n = engine.n_positive
-    mean_ll = loglik / w_total
+    n = engine.total_weight * unit
     k, d = np.shape(means)
     p = n_parameters(covariance_type, k, d)
-    bic = -2.0 * n * mean_ll + p * np.log(n)
-    out = {"log_likelihood": mean_ll, "bic": bic, "aic": -2.0 * n * mean_ll + 2.0 * p,
-           "icl": bic + 2.0 * n * entropy / w_total}
+    bic = -2.0 * loglik * unit + p * np.log(n)
+    out = {"log_likelihood": loglik / engine.total_weight, "bic": bic,
+           "aic": -2.0 * loglik * unit + 2.0 * p, "icl": bic + 2.0 * entropy * unit}
     if not all(np.isfinite(v) for v in out.values()):
         raise FloatingPointError("the mixture's log-likelihood is not finite")
     return out

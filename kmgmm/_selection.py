@@ -35,9 +35,11 @@ from ._validation import (
 SELECTION_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = ("bic", "icl", "aic")
 SEEDINGS = ("kmeans", "k-means++", "random_from_data")
-# A component holding less than this many rows' weight is empty: the fit is
-# degenerate (its parameters are counted, but nothing supports them).
-EMPTY_COMPONENT_ROWS = 1e-6
+# A component holding less than two rows' weight (a weight of 1 is one row)
+# is degenerate: no variance can be estimated from it, its covariance
+# is little more than reg_covar, and the spike of likelihood it gives would
+# win any criterion.
+MIN_COMPONENT_ROWS = 2.0
 
 
 def check_grid(n_components, covariance_types):
@@ -117,8 +119,9 @@ class MixtureSelection(BaseEstimator):
         ``converged``, ``fit_time`` (seconds: the point's EM and scoring
         and a share of its k's seeding) and ``message`` (why a point
         failed, else ""). A failed or degenerate point (a covariance that
-        cannot be estimated, an empty component, k above the number of
-        rows) has ``converged=False`` and infinite criteria.
+        cannot be estimated, a component holding less than two rows'
+        weight, k above the number of rows) has ``converged=False`` and
+        infinite criteria.
     n_features_in_ : int
     """
 
@@ -150,15 +153,16 @@ class MixtureSelection(BaseEstimator):
     def fit(self, X, y=None, sample_weight=None):
         """Fit every grid point on X and keep the best.
 
-        With sample weights the criteria count the rows of positive weight,
-        each with the weighted mean log-likelihood (the weights are relative).
+        Sample weights count as repeated rows: a weight of 2 is the row
+        twice, and the criteria's n is the total weight.
         X may be a Dask array or DataFrame: every pass then runs on the
         cluster, as ``GaussianMixture``'s do.
         """
         validate(self)
         ks, types = check_grid(self.n_components, self.covariance_types)
         names = feature_names_of(X)
-        engine, _ = make_engine(X, sample_weight, self.n_threads, allow_sparse=False)
+        engine, self._unit = make_engine(X, sample_weight, self.n_threads,
+                                         allow_sparse=False)
         moments = engine.moments()          # also checks X's values
         probe = self._mixture(1, types[0])
         probe._check_fit_scale(moments, engine.dtype)
@@ -182,11 +186,14 @@ class MixtureSelection(BaseEstimator):
         random_state = check_random_state(self.random_state)
         base_kind = "full" if any(COVARIANCES[t].has_matrix for t in types) else "diag"
         starts = []
-        for _ in range(self.n_init):
-            seeds, labels = self._seeding(engine, k, random_state)
-            stats = engine.mixture_moments(seeds, k, base_kind, random_state, shift,
-                                           labels=labels)
-            starts.append(stats)
+        try:
+            for _ in range(self.n_init):
+                seeds, labels = self._seeding(engine, k, random_state)
+                starts.append(engine.mixture_moments(seeds, k, base_kind, random_state,
+                                                     shift, labels=labels))
+        except ValueError as exc:     # e.g. fewer rows of positive weight than k
+            elapsed = (time.perf_counter() - start) / len(types)
+            return [self._failed(k, t, elapsed, f"seeding failed: {exc}") for t in types]
         share = (time.perf_counter() - start) / len(types)
         d = engine.n_features
         rows = []
@@ -233,10 +240,12 @@ class MixtureSelection(BaseEstimator):
                     covariance_type=covariance_type, reg_covar=self.reg_covar,
                     variance=None, estimate_weights=True, hard=False, shift=shift,
                     w_total=engine.total_weight, max_iter=self.max_iter, tol=self.tol)
-        if result["weights"].min() * engine.n_positive < EMPTY_COMPONENT_ROWS:
-            raise ValueError("a component is empty (it holds no rows' weight)")
+        n_rows = engine.total_weight * self._unit     # weights count as rows
+        if result["weights"].min() * n_rows < MIN_COMPONENT_ROWS * (1 - 1e-9):
+            raise ValueError("a component holds less than two rows' weight "
+                             "(a collapsed component)")
         result.update(criteria(engine, result["weights"], result["means"],
-                               result["prec_chol"], covariance_type, shift))
+                               result["prec_chol"], covariance_type, shift, self._unit))
         result.update(n_components=k, covariance_type=covariance_type, message="")
         return result
 
@@ -263,8 +272,8 @@ class MixtureSelection(BaseEstimator):
         if not np.any(np.isfinite(scores)):
             reasons = "; ".join(sorted(set(self.results_["message"])))
             raise ValueError(
-                f"Every grid point failed ({reasons}); lower n_components, raise "
-                "reg_covar, or check the data.")
+                f"Every grid point failed on n_samples={engine.n_samples} rows "
+                f"({reasons}); lower n_components, raise reg_covar, or check the data.")
         best = int(np.argmin(scores))       # the first of equal scores
         row = rows[best]
         self.best_index_ = best
