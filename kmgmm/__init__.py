@@ -10,6 +10,7 @@ from ._gmm import GaussianMixture
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeans
 from ._model_files import load
+from ._selection import MixtureSelection
 
-__all__ = ["KMeans", "GaussianMixture", "ConvergenceWarning", "NotFittedError", "load",
+__all__ = ["KMeans", "GaussianMixture", "MixtureSelection", "ConvergenceWarning", "NotFittedError", "load",
            "show_config", "__version__"]

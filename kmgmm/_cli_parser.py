@@ -5,6 +5,7 @@ import numpy as np
 
 from ._covariance import COVARIANCE_TYPES
 from ._exceptions import UsageError
+from ._selection import SELECTION_TYPES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +42,33 @@ def _non_negative_float(text):
     if not (np.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
     return value
+
+
+def _k_range(text):
+    """'1-10', '2,4,8' or '1-3,8': the distinct counts, sorted."""
+    ks = set()
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        try:
+            lo = int(lo)
+            hi = int(hi) if dash else lo
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a range of k like 1-10 or a list like 2,4,8") from None
+        if lo < 1 or hi < lo:
+            raise argparse.ArgumentTypeError(
+                f"{part.strip()!r}: k must be at least 1, ranges written low-high")
+        ks.update(range(lo, hi + 1))
+    return sorted(ks)
+
+
+def _covariance_types(text):
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in types if t not in SELECTION_TYPES]
+    if bad or not types:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give comma-separated types of {','.join(SELECTION_TYPES)}")
+    return list(dict.fromkeys(types))
 
 
 def _add_common(parser, *, json_help="print the result as JSON on stdout"):
@@ -113,6 +141,34 @@ def build_parser():
                    help="where to write the model")
     p.add_argument("--labels", metavar="OUT", help="write the training labels "
                                                    "(.npy, .csv or .tsv)")
+    _add_common(p)
+
+    p = sub.add_parser(
+        "select", help="fit Gaussian mixtures over a range of k and covariance types "
+                       "and keep the best by BIC, ICL or AIC",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=CSV_HELP)
+    p.add_argument("data", metavar="DATA", help=".npy, .npz (one array), .csv or .tsv")
+    p.add_argument("-k", type=_k_range, default=list(range(1, 10)), metavar="KS",
+                   help="numbers of components: a range 1-10, a list 2,4,8 or both "
+                        "(default 1-9)")
+    p.add_argument("--covariance-types", type=_covariance_types, metavar="TYPES",
+                   default=list(SELECTION_TYPES),
+                   help="comma-separated, of " + ",".join(SELECTION_TYPES)
+                        + " (default all four)")
+    p.add_argument("--criterion", choices=("bic", "icl", "aic"), default="bic",
+                   help="lower is better; icl = bic + 2 x the entropy of the "
+                        "memberships, preferring well separated clusters (default bic)")
+    p.add_argument("--sample-weight", metavar="FILE", help="one weight per row")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed")
+    p.add_argument("--n-init", type=_positive_int, metavar="N",
+                   help="seedings per k (default 1)")
+    p.add_argument("--max-iter", type=_positive_int, metavar="N")
+    p.add_argument("--tol", type=_non_negative_float, metavar="TOL")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="draw the criterion against k, a line per covariance type "
+                        "(needs matplotlib: pip install 'kmgmm[plot]')")
+    p.add_argument("-o", "--output", metavar="MODEL.npz",
+                   help="write the best mixture as a model file")
     _add_common(p)
 
     p = sub.add_parser("predict", help="labels (or probabilities) for a data file",

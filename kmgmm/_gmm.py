@@ -13,6 +13,7 @@ from ._engines import make_engine
 from ._gmm_init import initial_parameters
 from ._gmm_online import partial_fit as online_partial_fit
 from ._params import validate
+from ._resp_init import check_resp_init, parameters_from_resp
 from ._exceptions import warn_convergence
 from ._conditioning import MAX_SQ_EXP
 from ._threads import effective_n_threads, single_threaded_blas
@@ -71,6 +72,13 @@ class GaussianMixture(BaseEstimator):
     weights_init, means_init, precisions_init : array-like, default=None
         User-given initial parameters (shapes as for ``weights_``,
         ``means_`` and ``precisions_``).
+    resp_init : array-like, default=None
+        Initial responsibilities, shape (n_samples, n_components), rows
+        summing to 1, or integer labels in [0, n_components), shape
+        (n_samples,): the first M-step starts from them (instead of
+        ``init_params``). Every component needs some weight. Not with
+        ``weights_init``, ``means_init`` or ``precisions_init``; not saved
+        in a model file.
     random_state : None, int or numpy.random.RandomState
     warm_start : bool, default=False
         Start a new fit from the previous solution (n_init is then 1).
@@ -120,7 +128,7 @@ class GaussianMixture(BaseEstimator):
     def __init__(self, n_components=1, *, covariance_type="full", variance=None,
                  assignment="soft", estimate_weights=True, tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
-                 means_init=None, precisions_init=None, random_state=None,
+                 means_init=None, precisions_init=None, resp_init=None, random_state=None,
                  warm_start=False, learning_decay=0.6, learning_offset=0.0,
                  n_threads=None, verbose=0):
         self.n_components = n_components
@@ -136,6 +144,7 @@ class GaussianMixture(BaseEstimator):
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
+        self.resp_init = resp_init
         self.random_state = random_state
         self.warm_start = warm_start
         self.learning_decay = learning_decay
@@ -194,6 +203,16 @@ class GaussianMixture(BaseEstimator):
                     f"precisions_init has shape {prec.shape}; for "
                     f"covariance_type={self.covariance_type!r} it must be {expected}.")
         return weights, means, prec
+
+    def _check_resp_init(self, X, *others):
+        """``resp_init`` validated against X (``_resp_init.check_resp_init``)."""
+        if self.resp_init is None:
+            return None
+        if any(o is not None for o in others):
+            raise ValueError(
+                "resp_init gives the initial weights, means and covariances; pass "
+                "either it or weights_init/means_init/precisions_init, not both.")
+        return check_resp_init(self.resp_init, X.shape[0], self.n_components)
 
     def _check_fit_shape(self, X):
         """Check X's shape against the model; True when fitting warm starts.
@@ -326,6 +345,7 @@ class GaussianMixture(BaseEstimator):
         names = feature_names_of(X)
         engine, _ = make_engine(X, sample_weight, self.n_threads, allow_sparse=False)
         weights_init, means_init, prec_init = self._check_params(engine)
+        resp = self._check_resp_init(engine, weights_init, means_init, prec_init)
         warm = self._check_fit_shape(engine)
         random_state = check_random_state(self.random_state)
         moments = engine.moments()
@@ -346,7 +366,11 @@ class GaussianMixture(BaseEstimator):
                     prec_chol = self.precisions_cholesky_.astype(np.float64)
                 else:
                     weights, means, cov, prec_chol = self._initial_state(
-                        lambda: initial_parameters(
+                        lambda: parameters_from_resp(
+                            engine, resp, self.n_components,
+                            covariance_type=self.covariance_type,
+                            reg_covar=self.reg_covar, variance=self.variance,
+                            shift=shift) if resp is not None else initial_parameters(
                             engine, self.n_components, init_params=self.init_params,
                             means_init=means_init, covariance_type=self.covariance_type,
                             reg_covar=self.reg_covar, variance=self.variance,

@@ -49,11 +49,18 @@ from ._model_spec import (  # noqa: F401 (names the tests and the command line u
     _NPY_HEADER_LIMIT, _READ_CHUNK, _UNSUPPORTED_FLAGS, _check_fitted, _check_params, _fail, _plan,
 )
 
+# Parameters of the size of the training data, used only to start a fit.
+_TRAINING_ONLY = frozenset({"resp_init"})
+
+
 def _split_params(estimator):
     """JSON-able parameters, array parameters, and the names of those dropped."""
     plain, arrays, dropped = {}, {}, []
     for name, value in estimator.get_params().items():
-        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        if name in _TRAINING_ONLY:
+            if value is not None:
+                dropped.append(name)
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             arrays[name] = value
         elif isinstance(value, (np.integer, np.floating, np.bool_)):
             plain[name] = value.item()

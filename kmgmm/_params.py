@@ -92,10 +92,24 @@ PARAMETERS = {
         "weights_init": anything,      # arrays: checked against the data
         "means_init": anything,
         "precisions_init": anything,
+        "resp_init": anything,         # checked against X: _resp_init
         "random_state": seed,
         "warm_start": boolean,
         "learning_decay": real(0.5, low_inclusive=False, high=1.0),   # partial_fit
         "learning_offset": real(0),
+        "n_threads": integer(1, none=True),
+        "verbose": verbosity,
+    },
+    "MixtureSelection": {
+        "n_components": anything,      # ints: _selection.check_grid
+        "covariance_types": anything,
+        "criterion": one_of("bic", "icl", "aic"),
+        "n_init": integer(1),
+        "init_params": one_of("kmeans", "k-means++", "random_from_data"),
+        "tol": real(0),
+        "reg_covar": real(0),
+        "max_iter": integer(1),
+        "random_state": seed,
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
     },
