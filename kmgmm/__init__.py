@@ -10,6 +10,8 @@ from ._gmm import GaussianMixture
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeans
 from ._model_files import load
+from ._plusplus import kmeans_plusplus
 
 __all__ = ["KMeans", "GaussianMixture", "ConvergenceWarning", "NotFittedError", "load",
-           "show_config", "__version__"]
+           "show_config", "__version__",
+           "kmeans_plusplus"]

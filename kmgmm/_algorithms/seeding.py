@@ -146,8 +146,15 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
     potential = step([first], closest, True)[0]
 
     for c in range(1, n_clusters):
+        weights = w * closest
+        if not potential > 0:
+            # Every row of positive weight sits on a centre already: draw by
+            # weight among the rows not yet chosen (never one of weight 0).
+            weights = w.copy()
+            weights[indices[:c]] = 0.0
+            potential = float(weights.sum())
         values = random_state.uniform(size=n_local_trials) * potential
-        candidates = sampler.draw(w * closest, values)
+        candidates = sampler.draw(weights, values)
         best = candidates[int(np.argmin(step(candidates, closest, False)))]
         potential = step([best], closest, True)[0]
         centers[c] = take_rows(X, [best])[0]
