@@ -11,7 +11,8 @@ from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeans
 from ._model_files import load
 from ._plusplus import kmeans_plusplus
+from ._spherical import SphericalKMeans
 
 __all__ = ["KMeans", "GaussianMixture", "ConvergenceWarning", "NotFittedError", "load",
            "show_config", "__version__",
-           "kmeans_plusplus"]
+           "SphericalKMeans", "kmeans_plusplus"]
