@@ -11,6 +11,9 @@ import numpy as np
 
 from .steps import relocate_empty_clusters, squared_shift, stop_reason
 
+# Squared norms in this range are exact enough to normalise by directly.
+SQ_SAFE = (1e-250, 1e250)
+
 
 def unit_centers(sums, previous, dtype):
     """The per-cluster sums scaled to unit norm, in ``dtype``.
@@ -19,12 +22,18 @@ def unit_centers(sums, previous, dtype):
     its previous centre.  The norm is taken about the largest coordinate, so
     neither tiny nor huge sums lose it.
     """
-    centers = np.array(previous, dtype=np.float64)
-    top = np.max(np.abs(sums), axis=1)
-    filled = top > 0
-    scaled = sums[filled] / top[filled, None]
-    scaled /= np.sqrt(np.einsum("ij,ij->i", scaled, scaled))[:, None]
-    centers[filled] = scaled
+    sq = np.einsum("ij,ij->i", sums, sums)
+    plain = (sq > SQ_SAFE[0]) & (sq < SQ_SAFE[1])
+    centers = sums / np.sqrt(np.where(plain, sq, 1.0))[:, None]
+    for c in np.flatnonzero(~plain):
+        # Squares that may have vanished or overflowed: the norm about the
+        # largest coordinate.
+        top = np.max(np.abs(sums[c]))
+        if top > 0:
+            scaled = sums[c] / top
+            centers[c] = scaled / np.sqrt(scaled @ scaled)
+        else:
+            centers[c] = previous[c]
     return centers.astype(dtype, copy=False)
 
 
@@ -45,7 +54,8 @@ def spherical_lloyd(engine, centers, *, max_iter, tol, verbose=0, callback=None)
     the cosine objective) under the returned centres; the engine holds their
     labels.
     """
-    centers = unit_centers(np.asarray(centers, dtype=np.float64), centers, engine.dtype)
+    centers = np.asarray(centers)
+    centers = unit_centers(centers.astype(np.float64), centers, engine.dtype)
     report = bool(verbose) or callback is not None
     strict = False
     inertia = np.nan
