@@ -148,6 +148,10 @@ class SphericalKMeans(BaseEstimator):
     values only, the sparsity pattern is shared); ``predict``, ``transform``
     and ``score`` normalise dense rows a block at a time. A zero row has no
     direction and is a ValueError naming it. Dask input is not accepted.
+
+    Scaling a row changes nothing; translating X changes the rows'
+    directions, so (as with any clustering by cosine) it changes the result:
+    centre X first where the cosine about the mean is what matters.
     """
 
     _fitted_attribute = "cluster_centers_"
@@ -180,7 +184,7 @@ class SphericalKMeans(BaseEstimator):
             warnings.warn(
                 f"Explicit initial centres passed: performing only one init in "
                 f"SphericalKMeans instead of n_init={n_init}.", RuntimeWarning,
-                stacklevel=4)
+                stacklevel=3)
             n_init = 1
         return init, n_init
 

@@ -442,3 +442,17 @@ def test_model_file_with_non_unit_centres_refused(tmp_path):
     km.cluster_centers_ = km.cluster_centers_ * 2
     with pytest.raises(ValueError, match="unit-norm"):
         km.save(tmp_path / "bad.npz")
+
+
+def test_command_line_predicts_with_a_saved_model(tmp_path, capsys):
+    from kmgmm._cli import main
+
+    X, _, first = directions(500, 6, 3, dtype=np.float32)
+    km = SphericalKMeans(3, init=X[first], n_threads=1).fit(X)
+    km.save(tmp_path / "sph.npz")
+    np.save(tmp_path / "X.npy", X)
+    assert main(["predict", str(tmp_path / "sph.npz"), str(tmp_path / "X.npy"),
+                 "-o", str(tmp_path / "labels.npy"), "-q"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), km.labels_)
+    assert main(["info", str(tmp_path / "sph.npz")]) == 0
+    assert "SphericalKMeans model" in capsys.readouterr().out
