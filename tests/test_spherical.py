@@ -294,6 +294,15 @@ def test_bad_input():
         km.predict(X[:, :2])
 
 
+def test_dask_input_refused_clearly():
+    da = pytest.importorskip("dask.array")
+    X, _, _ = directions(20, 3, 2)
+    with pytest.raises(TypeError, match="compute"):
+        SphericalKMeans(2).fit(da.from_array(X, chunks=10))
+    with pytest.raises(TypeError, match="compute"):
+        kmgmm.kmeans_plusplus(da.from_array(X, chunks=10), 2)
+
+
 # ============================================================ invariances
 @settings(max_examples=25)
 @given(seed=st.integers(0, 2**32 - 1), n_clusters=st.integers(2, 4),
