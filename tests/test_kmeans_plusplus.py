@@ -3,6 +3,8 @@ weights, reproducibility, dense against CSR, and its input checks."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kmgmm
 from kmgmm import kmeans_plusplus
@@ -188,3 +190,42 @@ def test_agrees_with_sklearn_in_quality():
     ours = np.mean([potential(kmeans_plusplus(X, 10, random_state=s)[0]) for s in range(10)])
     theirs = np.mean([potential(sk_plusplus(X, 10, random_state=s)[0]) for s in range(10)])
     assert 0.8 < ours / theirs < 1.25
+
+
+@settings(max_examples=30)
+@given(seed=st.integers(0, 2**32 - 1), n_samples=st.integers(1, 60),
+       n_features=st.integers(1, 6), dtype=st.sampled_from([np.float32, np.float64]),
+       sparse=st.booleans(), duplicates=st.booleans())
+def test_properties(seed, n_samples, n_features, dtype, sparse, duplicates):
+    """Whatever the data: rows of X at distinct indices of positive weight;
+    permuting the rows and repeating a row as an integer weight choose the
+    same centres."""
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    if duplicates:
+        X = X[rng.randint(0, max(1, n_samples // 3), n_samples)]
+    X = X.astype(dtype)
+    w = rng.randint(0, 4, n_samples).astype(float)
+    w[rng.randint(n_samples)] = 1.0
+    k = int(rng.randint(1, np.count_nonzero(w) + 1))
+    Xin = sp.csr_matrix(X) if sparse else X
+    centers, indices = kmeans_plusplus(Xin, k, sample_weight=w, random_state=seed)
+    assert centers.dtype == dtype
+    np.testing.assert_array_equal(centers, X[indices])
+    assert len(set(indices.tolist())) == k and (w[indices] > 0).all()
+    if k > len(np.unique(X[w > 0], axis=0)):
+        # Beyond the distinct values the draws are among equal rows, whose
+        # distances to their centres are rounding errors: any of them will do.
+        return
+    perm = rng.permutation(n_samples)
+    c2, _ = kmeans_plusplus(sp.csr_matrix(X[perm]) if sparse else X[perm], k,
+                             sample_weight=w[perm], random_state=seed)
+    np.testing.assert_array_equal(c2, centers)
+    # Integer weights as repeated rows (weight-0 rows dropped): the same
+    # centres while no row is drawn twice; equal centres here means the same
+    # values, since repeated rows are equal.
+    if not duplicates:
+        reps = w.astype(int)
+        Xr = np.repeat(X, reps, axis=0)
+        c3, _ = kmeans_plusplus(sp.csr_matrix(Xr) if sparse else Xr, k, random_state=seed)
+        np.testing.assert_array_equal(c3, centers)
