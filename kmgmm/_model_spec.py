@@ -328,7 +328,9 @@ def _check_fitted(plan, arrays):
             raise _Invalid(f"array {attr!r} must hold finite floating-point values")
     if plan.name == "SphericalKMeans" and "cluster_centers_" in arrays:
         C = arrays["cluster_centers_"].astype(np.float64)
-        if np.any(np.abs(np.sqrt(np.einsum("ij,ij->i", C, C)) - 1) > UNIT_NORM_SLACK):
+        with np.errstate(over="ignore"):          # a huge centre: its norm is inf
+            norms = np.sqrt(np.einsum("ij,ij->i", C, C))
+        if np.any(np.abs(norms - 1) > UNIT_NORM_SLACK):
             raise _Invalid("array 'cluster_centers_' of a SphericalKMeans must hold "
                            "unit-norm centres")
     weights = arrays.get("weights_")
