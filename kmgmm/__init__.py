@@ -10,7 +10,10 @@ from ._gmm import GaussianMixture
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeans
 from ._model_files import load
+from ._plusplus import kmeans_plusplus
 from ._selection import MixtureSelection
+from ._spherical import SphericalKMeans
 
-__all__ = ["KMeans", "GaussianMixture", "MixtureSelection", "ConvergenceWarning", "NotFittedError", "load",
-           "show_config", "__version__"]
+__all__ = ["KMeans", "SphericalKMeans", "GaussianMixture", "MixtureSelection",
+           "kmeans_plusplus", "load", "show_config", "ConvergenceWarning",
+           "NotFittedError", "__version__"]

@@ -27,6 +27,9 @@ MAX_MODEL_BYTES = 1 << 30
 MAX_MEMBERS = 64
 #: The most bytes a member's ``.npy`` header may take (NumPy's own limit).
 _NPY_HEADER_LIMIT = 10_000
+#: How far from 1 the norm of a stored spherical k-means centre may be (float32
+#: rounding is about 1e-7).
+UNIT_NORM_SLACK = 1e-4
 _READ_CHUNK = 1 << 24
 
 _JSON_SCALARS = (bool, int, float, str, type(None))
@@ -81,6 +84,14 @@ class ModelSpec:
 MODELS = {
     "KMeans": ModelSpec(
         module="kmgmm._kmeans",
+        k_param="n_clusters",
+        k_array="cluster_centers_",
+        arrays={"cluster_centers_": ("k", "d")},
+        scalars={"inertia_": float, "n_iter_": int, "n_features_in_": int},
+        param_arrays={"init": ("k", "d")},
+    ),
+    "SphericalKMeans": ModelSpec(
+        module="kmgmm._spherical",
         k_param="n_clusters",
         k_array="cluster_centers_",
         arrays={"cluster_centers_": ("k", "d")},
@@ -315,6 +326,13 @@ def _check_fitted(plan, arrays):
         if attr in arrays and attr not in plan.spec.optional_arrays and \
                 not np.isfinite(arrays[attr]).all():
             raise _Invalid(f"array {attr!r} must hold finite floating-point values")
+    if plan.name == "SphericalKMeans" and "cluster_centers_" in arrays:
+        C = arrays["cluster_centers_"].astype(np.float64)
+        with np.errstate(over="ignore"):          # a huge centre: its norm is inf
+            norms = np.sqrt(np.einsum("ij,ij->i", C, C))
+        if np.any(np.abs(norms - 1) > UNIT_NORM_SLACK):
+            raise _Invalid("array 'cluster_centers_' of a SphericalKMeans must hold "
+                           "unit-norm centres")
     weights = arrays.get("weights_")
     if weights is not None and (np.any(weights < 0) or not weights.sum() > 0):
         raise _Invalid("array 'weights_' must hold non-negative weights with a "

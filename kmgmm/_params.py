@@ -78,6 +78,16 @@ PARAMETERS = {
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
     },
+    "SphericalKMeans": {
+        "n_clusters": integer(1),
+        "init": anything,              # a name, an array or a callable: SphericalKMeans
+        "n_init": anything,            # "auto" or an int >= 1: SphericalKMeans
+        "max_iter": integer(1),
+        "tol": real(0),
+        "random_state": seed,
+        "n_threads": integer(1, none=True),
+        "verbose": verbosity,
+    },
     "GaussianMixture": {
         "n_components": integer(1),
         "covariance_type": one_of(*COVARIANCE_TYPES),

@@ -143,18 +143,36 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
             potentials = part if potentials is None else potentials + part
         return potentials
 
+    def take(row, closest):
+        """Make ``row`` a centre: the potential left.  Its own distance, a
+        rounding error of the expansion rather than zero, is set to zero, so
+        that it is never drawn again."""
+        potential = step([row], closest, True)[0] - w[row] * closest[row]
+        closest[row] = 0.0
+        return max(potential, 0.0)
+
     sampler = InverseCDF(order)
     first = sampler.draw(w, random_state.uniform(size=1) * w.sum())[0]
     centers[0] = take_rows(X, [first])[0]
     indices[0] = first
     closest = np.full(n_samples, np.inf)
-    potential = step([first], closest, True)[0]
+    potential = take(first, closest)
 
     for c in range(1, n_clusters):
+        weights = w * closest
+        if not potential > 0:
+            # Every row of positive weight sits on a centre already: draw
+            # among the rows of positive weight not yet chosen, each counting
+            # once (never a row of weight 0 or one chosen before).  Counting
+            # rows rather than their weights keeps the draw independent of
+            # which of several equal rows an earlier draw took.
+            weights = (w > 0).astype(np.float64)
+            weights[indices[:c]] = 0.0
+            potential = float(weights.sum())
         values = random_state.uniform(size=n_local_trials) * potential
-        candidates = sampler.draw(w * closest, values)
+        candidates = sampler.draw(weights, values)
         best = candidates[int(np.argmin(step(candidates, closest, False)))]
-        potential = step([best], closest, True)[0]
+        potential = take(best, closest)
         centers[c] = take_rows(X, [best])[0]
         indices[c] = best
     return centers, indices
