@@ -5,11 +5,12 @@ estimators.
 """
 __version__ = "0.1.0"
 
+from ._bayesian import BayesianGaussianMixture
 from ._config import show_config
 from ._gmm import GaussianMixture
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeans
 from ._model_files import load
 
-__all__ = ["KMeans", "GaussianMixture", "ConvergenceWarning", "NotFittedError", "load",
-           "show_config", "__version__"]
+__all__ = ["KMeans", "GaussianMixture", "BayesianGaussianMixture", "ConvergenceWarning",
+           "NotFittedError", "load", "show_config", "__version__"]
