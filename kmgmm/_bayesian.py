@@ -18,6 +18,7 @@ from ._engines import make_engine
 from ._exceptions import warn_convergence
 from ._gaussian import (
     component_log_densities,
+    covariance_shape,
     precisions_from_cholesky,
     score_far_rows,
 )
@@ -33,6 +34,12 @@ from ._validation import (
     feature_names_of,
     is_dask_collection,
 )
+
+
+def _in_dtype(value, dtype):
+    """An array, or a scalar (tied degrees of freedom, a spherical prior),
+    in ``dtype``."""
+    return np.dtype(dtype).type(value) if np.ndim(value) == 0 else value.astype(dtype)
 
 
 class BayesianGaussianMixture(BaseEstimator):
@@ -202,9 +209,15 @@ class BayesianGaussianMixture(BaseEstimator):
                 f"X has {n_features} features, but the warm start model has "
                 f"{self.means_.shape[1]}; pass data with the same columns or set "
                 "warm_start=False.")
-        return warm and self.means_.shape[0] == k and getattr(
-            self, "_fitted_covariance_type", None) == self.covariance_type and (
-            getattr(self, "_fitted_prior_type", None) == self.weight_concentration_prior_type)
+        # After a change of n_components, covariance_type or the prior's
+        # type the fit starts from scratch.
+        return (warm and self.means_.shape[0] == k
+                and getattr(self, "_fitted_covariance_type",
+                            self.covariance_type) == self.covariance_type
+                and getattr(self, "_fitted_prior_type", self.weight_concentration_prior_type)
+                == self.weight_concentration_prior_type
+                and self.covariances_.shape == covariance_shape(self.covariance_type, k,
+                                                                n_features))
 
     def _priors(self, engine, params, mean, cov, moments, unit):
         """The priors, those not given from the data (as scikit-learn's)."""
@@ -329,20 +342,21 @@ class BayesianGaussianMixture(BaseEstimator):
             weights = a / (a + b) * np.hstack((1.0, np.cumprod(stick[:-1])))
         else:
             weights = wc.copy()
+        # Every fitted array in X's dtype (float32 data gives a float32 model).
         self.weights_ = (weights / weights.sum()).astype(dtype)
-        self.weight_concentration_ = wc
-        self.mean_precision_ = post.mean_precision
-        self.degrees_of_freedom_ = post.degrees_of_freedom
+        self.weight_concentration_ = wc.astype(dtype)
+        self.mean_precision_ = post.mean_precision.astype(dtype)
+        self.degrees_of_freedom_ = _in_dtype(post.degrees_of_freedom, dtype)
         self.means_ = post.means.astype(dtype)
         self.covariances_ = post.covariances.astype(dtype)
         self.precisions_cholesky_ = post.precisions_cholesky.astype(dtype)
         self.precisions_ = precisions_from_cholesky(post.precisions_cholesky,
                                                     priors.covariance_type).astype(dtype)
-        self.weight_concentration_prior_ = priors.weight_concentration
-        self.mean_precision_prior_ = priors.mean_precision
-        self.mean_prior_ = priors.mean
-        self.degrees_of_freedom_prior_ = priors.degrees_of_freedom
-        self.covariance_prior_ = priors.covariance
+        self.weight_concentration_prior_ = float(priors.weight_concentration)
+        self.mean_precision_prior_ = float(priors.mean_precision)
+        self.mean_prior_ = priors.mean.astype(dtype)
+        self.degrees_of_freedom_prior_ = float(priors.degrees_of_freedom)
+        self.covariance_prior_ = _in_dtype(priors.covariance, dtype)
         self.converged_ = bool(best["converged"])
         self.n_iter_ = int(best["n_iter"])
         self.lower_bound_ = float(best["lower_bound"])
