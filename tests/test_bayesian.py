@@ -412,3 +412,61 @@ def test_save_and_load(tmp_path, cov_type, prior_type, dtype):
     assert np.array_equal(loaded.predict(X), bgm.predict(X))
     assert np.array_equal(loaded.score_samples(X), bgm.score_samples(X))
     assert loaded.lower_bound_ == bgm.lower_bound_
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float32, 1e6), (np.float64, 1e13)])
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_data_far_from_the_origin(cov_type, dtype, offset):
+    """Data offset far beyond its spread fits as the data about the origin
+    does, to the accuracy its dtype holds the offset data with."""
+    X = make_data(seed=17, n=150)
+    resp = random_resp(len(X), 3, seed=17)
+    kw = {"n_components": 3, "covariance_type": cov_type, "max_iter": 20, "tol": 0,
+          "n_threads": 1}
+    near, far = FromResp(**kw), FromResp(**kw)
+    near.start = far.start = resp
+    Xfar = (X + offset).astype(dtype)
+    near.fit(Xfar.astype(np.float64) - offset)     # the same rounded data, centred
+    far.fit(Xfar)
+    # The posterior is float64 whatever X's dtype: at the offset its means are
+    # rounded at eps64 * offset (in units of the spread, about 1), which the
+    # next E-step sees; the kernel's arithmetic adds a few eps of X's dtype.
+    eps = float(np.finfo(dtype).eps)
+    tol = np.finfo(np.float64).eps * offset + 1e3 * eps
+    assert np.max(np.abs(far.weights_ - near.weights_)) < tol
+    assert np.max(np.abs(far.means_.astype(np.float64) - offset - near.means_)) < (
+        tol + 4 * eps * offset)
+    assert rel_err(far.covariances_, near.covariances_) < tol
+    assert abs(far.lower_bound_ - near.lower_bound_) < tol * abs(near.lower_bound_)
+
+
+def test_dask_input_is_refused_clearly():
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(TypeError, match="compute"):
+        BayesianGaussianMixture().fit(da.from_array(X_OK, chunks=10))
+
+
+def test_verbose_prints_the_bound(capsys):
+    BayesianGaussianMixture(2, random_state=0, max_iter=3, verbose=1,
+                            n_threads=1).fit(X_OK)
+    assert "lower bound" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("init", ["kmeans", "random"])
+def test_fit_never_builds_an_n_by_k_array(init):
+    import tracemalloc
+
+    rng = np.random.RandomState(18)
+    n, k = 200_000, 32
+    X = rng.standard_normal((n, 2))
+    bgm = BayesianGaussianMixture(k, covariance_type="diag", init_params=init, max_iter=2,
+                                  tol=0, random_state=0)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            bgm.fit(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < n * k * 8 / 4, f"peak {peak / 1e6:.1f} MB"
