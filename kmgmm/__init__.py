@@ -5,6 +5,7 @@ estimators.
 """
 __version__ = "0.1.0"
 
+from ._bayesian import BayesianGaussianMixture
 from ._config import show_config
 from ._gmm import GaussianMixture
 from ._exceptions import ConvergenceWarning, NotFittedError
@@ -14,6 +15,6 @@ from ._plusplus import kmeans_plusplus
 from ._selection import MixtureSelection
 from ._spherical import SphericalKMeans
 
-__all__ = ["KMeans", "SphericalKMeans", "GaussianMixture", "MixtureSelection",
-           "kmeans_plusplus", "load", "show_config", "ConvergenceWarning",
-           "NotFittedError", "__version__"]
+__all__ = ["KMeans", "SphericalKMeans", "GaussianMixture", "BayesianGaussianMixture",
+           "MixtureSelection", "kmeans_plusplus", "load", "show_config",
+           "ConvergenceWarning", "NotFittedError", "__version__"]

@@ -5,9 +5,11 @@ from ._gaussian import m_step
 from ._kmeans import KMeans
 
 
-def initial_parameters(engine, n_components, *, init_params, means_init, covariance_type,
-                       reg_covar, variance, random_state, n_threads, shift):
-    """(weights, means, covariances) to start EM from, all float64."""
+def initial_seeds(engine, n_components, *, init_params, random_state, n_threads,
+                  means_init=None):
+    """(seeds, labels) the initial responsibilities come from: the partition
+    by the nearest seed (``labels`` when already known), or random soft
+    responsibilities when ``seeds`` is None (``engine.mixture_moments``)."""
     labels = None
     if means_init is not None:
         seeds = means_init
@@ -22,6 +24,15 @@ def initial_parameters(engine, n_components, *, init_params, means_init, covaria
                             n_components, random_state)
     else:
         seeds = None
+    return seeds, labels
+
+
+def initial_parameters(engine, n_components, *, init_params, means_init, covariance_type,
+                       reg_covar, variance, random_state, n_threads, shift):
+    """(weights, means, covariances) to start EM from, all float64."""
+    seeds, labels = initial_seeds(engine, n_components, init_params=init_params,
+                                  random_state=random_state, n_threads=n_threads,
+                                  means_init=means_init)
     nk, s1, s2, means = engine.mixture_moments(seeds, n_components, covariance_type,
                                                random_state, shift, labels=labels)
     return m_step(nk, s1, s2, means, covariance_type, reg_covar, variance)

@@ -84,7 +84,8 @@ def _saved_array(value):
     arr = np.asarray(value)
     if arr.dtype not in _FLOAT_DTYPES:
         arr = arr.astype(np.float64)
-    return np.ascontiguousarray(arr)
+    # ascontiguousarray would make a 0-d value (a scalar attribute) 1-d.
+    return arr.copy() if arr.ndim == 0 else np.ascontiguousarray(arr)
 
 
 def model_file_members(estimator):

@@ -55,6 +55,28 @@ def _covariance_shape(params):
     return None if cov is None else cov.shape_spec
 
 
+def _concentration_shape(params):
+    """weight_concentration_: the Beta parameters (2, k) of a Dirichlet process,
+    else the Dirichlet's (k,)."""
+    kind = params.get("weight_concentration_prior_type", "dirichlet_process")
+    return {"dirichlet_process": (2, "k"), "dirichlet_distribution": ("k",)}.get(kind)
+
+
+def _dof_shape(params):
+    """degrees_of_freedom_: one for tied, one per component otherwise."""
+    shape = _covariance_shape(params)
+    return None if shape is None else (() if params.get("covariance_type") == "tied"
+                                       else ("k",))
+
+
+def _covariance_prior_shape(params):
+    """covariance_prior_ (and the parameter covariance_prior): a matrix for
+    full and tied, variances for diag, one variance for spherical."""
+    name = params.get("covariance_type", "full")
+    return {"full": ("d", "d"), "tied": ("d", "d"), "diag": ("d",),
+            "spherical": ()}.get(name) if isinstance(name, str) else None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What a model file stores for one estimator class.
@@ -114,6 +136,29 @@ MODELS = {
                  "n_features_in_": int},
         param_arrays={"weights_init": ("k",), "means_init": ("k", "d"),
                       "precisions_init": _covariance_shape},
+        optional_arrays=("lower_bounds_",),
+    ),
+    "BayesianGaussianMixture": ModelSpec(
+        module="kmgmm",
+        k_param="n_components",
+        k_array="means_",
+        arrays={
+            "weights_": ("k",),
+            "means_": ("k", "d"),
+            "covariances_": _covariance_shape,
+            "precisions_": _covariance_shape,
+            "precisions_cholesky_": _covariance_shape,
+            "weight_concentration_": _concentration_shape,
+            "mean_precision_": ("k",),
+            "degrees_of_freedom_": _dof_shape,
+            "mean_prior_": ("d",),
+            "covariance_prior_": _covariance_prior_shape,
+            "lower_bounds_": ("n",),
+        },
+        scalars={"converged_": bool, "n_iter_": int, "lower_bound_": float,
+                 "n_features_in_": int, "weight_concentration_prior_": float,
+                 "mean_precision_prior_": float, "degrees_of_freedom_prior_": float},
+        param_arrays={"mean_prior": ("d",), "covariance_prior": _covariance_prior_shape},
         optional_arrays=("lower_bounds_",),
     ),
 }

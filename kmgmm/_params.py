@@ -64,6 +64,7 @@ def anything(value, name):
 KMEANS_ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
 ASSIGNMENTS = ("soft", "hard")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
 PARAMETERS = {
     "KMeans": {
@@ -123,11 +124,32 @@ PARAMETERS = {
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
     },
+    "BayesianGaussianMixture": {
+        "n_components": integer(1),
+        "covariance_type": one_of("full", "tied", "diag", "spherical"),
+        "tol": real(0),
+        "reg_covar": real(0),
+        "max_iter": integer(0),
+        "n_init": integer(1),
+        "init_params": one_of(*INIT_PARAMS),
+        "weight_concentration_prior_type": one_of(*WEIGHT_PRIOR_TYPES),
+        "weight_concentration_prior": real(0, low_inclusive=False, none=True),
+        "mean_precision_prior": real(0, low_inclusive=False, none=True),
+        "mean_prior": anything,        # arrays: checked against the data
+        "degrees_of_freedom_prior": real(0, low_inclusive=False, none=True),
+        "covariance_prior": anything,
+        "random_state": seed,
+        "warm_start": boolean,
+        "n_threads": integer(1, none=True),
+        "verbose": verbosity,
+    },
 }
 
 
 def validate(estimator):
     """Check every parameter of ``estimator`` against its table; returns the
     normalised values by name."""
-    table = PARAMETERS[type(estimator).__name__]
+    # The first class in the MRO with a table: a subclass checks as its base.
+    table = next(PARAMETERS[c.__name__] for c in type(estimator).__mro__
+                 if c.__name__ in PARAMETERS)
     return {name: check(getattr(estimator, name), name) for name, check in table.items()}
