@@ -84,12 +84,15 @@ class Conditioning:
         ``out``.  ``work``, a float64 array of the block's shape (``out``
         itself may be it), saves allocating the one the arithmetic runs in.
         The values do not depend on how the rows are cut into blocks."""
-        if work is None:
+        if self.shift is not None:
+            # x - shift in float64: the same as block.astype(float64) - shift,
+            # in one pass over the block.
+            work = np.subtract(block, self.shift, out=work, dtype=np.float64,
+                               casting="unsafe")
+        elif work is None:
             work = block.astype(np.float64)
         elif work is not block:
             np.copyto(work, block, casting="unsafe")
-        if self.shift is not None:
-            work -= self.shift
         if self.scale != 1.0:
             work *= 1.0 / self.scale
         if out is None:
