@@ -48,7 +48,7 @@ cdef enum:
     LINE_DOUBLES = 8
     # Up to this many features a direct distance loop beats a gemm; the bound
     # passes switch at the same count, as their keys must be the Lloyd pass's
-    # (the AVX2 direct kernels of kmgmm_lloyd_simd.h take up to four).
+    # (the vector direct kernels of kmgmm_lloyd_simd.h take up to four).
     DIRECT_MAX_FEATURES = 4
 
 

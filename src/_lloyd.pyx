@@ -184,7 +184,9 @@ def lloyd_pass(
         mini = np.empty((n_threads, CHUNK * lanes), dtype=dtype)
         best = np.empty((n_threads, CHUNK), dtype=dtype)
 
-    cdef Py_ssize_t b, b2, ch, row, m, ch_end
+    cdef Py_ssize_t b, b2, ch, row, m, ch_end, r0, mr
+    # rows per micro-kernel call: at most 256 KiB of X (a function of the shape)
+    cdef Py_ssize_t piece = max(8, min(CHUNK, (256 << 10) // (d * sizeof(floating))))
     cdef int j, l
     cdef double* sums_b
     cdef double* wsum_b
@@ -228,20 +230,30 @@ def lloyd_pass(
                             &labels[row], dist_ptr, sums_b, wsum_b, want_sq,
                             &block_changed[b] if count else NULL)
                 elif simd:
-                    if floating is float:
-                        kmgmm_argmin_f32(&X[row, 0], m, d, &centers_t[0], kp,
-                                         &csq_pad[0], &minv[t, 0], &mini[t, 0],
-                                         &labels[row], &best[t, 0])
-                        block_inertia[b] += kmgmm_finish_f32(
-                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
-                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
-                    else:
-                        kmgmm_argmin_f64(&X[row, 0], m, d, &centers_t[0], kp,
-                                         &csq_pad[0], &minv[t, 0], &mini[t, 0],
-                                         &labels[row], &best[t, 0])
-                        block_inertia[b] += kmgmm_finish_f64(
-                            &X[row, 0], &sample_weight[row], m, d, &centers[0, 0],
-                            &labels[row], dist_ptr, sums_b, wsum_b, want_sq)
+                    # in pieces of at most `piece` rows, so that the finishing
+                    # sweep finds the rows still in cache
+                    r0 = row
+                    while r0 < row + m:
+                        mr = row + m - r0
+                        if mr > piece:
+                            mr = piece
+                        if want_dist:
+                            dist_ptr = &min_sqdist[r0]
+                        if floating is float:
+                            kmgmm_argmin_f32(&X[r0, 0], mr, d, &centers_t[0], kp,
+                                             &csq_pad[0], &minv[t, 0], &mini[t, 0],
+                                             &labels[r0], &best[t, 0])
+                            block_inertia[b] += kmgmm_finish_f32(
+                                &X[r0, 0], &sample_weight[r0], mr, d, &centers[0, 0],
+                                &labels[r0], dist_ptr, sums_b, wsum_b, want_sq)
+                        else:
+                            kmgmm_argmin_f64(&X[r0, 0], mr, d, &centers_t[0], kp,
+                                             &csq_pad[0], &minv[t, 0], &mini[t, 0],
+                                             &labels[r0], &best[t, 0])
+                            block_inertia[b] += kmgmm_finish_f64(
+                                &X[r0, 0], &sample_weight[r0], mr, d, &centers[0, 0],
+                                &labels[r0], dist_ptr, sums_b, wsum_b, want_sq)
+                        r0 = r0 + mr
                 else:
                     block_inertia[b] += _assign_chunk(
                         &X[row, 0], &sample_weight[row], m, d,

@@ -23,7 +23,10 @@
 #ifndef KMGMM_CPU_H
 #define KMGMM_CPU_H
 
-#if defined(__GNUC__) || defined(__clang__)
+/* KMGMM_NO_VECTORS and KMGMM_ONE_LEVEL (defined on the command line) build
+ * as a compiler without vector extensions, or a CPU architecture without
+ * the x86-64 levels, would: for compile checks of those builds. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(KMGMM_NO_VECTORS)
 #define KMGMM_HAVE_VECTORS 1
 #define KMGMM_UNUSED __attribute__((unused))
 #define KMGMM_INLINE static inline __attribute__((always_inline, unused))
@@ -34,7 +37,7 @@
 #endif
 #define KMGMM_STATIC static KMGMM_UNUSED
 
-#if KMGMM_HAVE_VECTORS && defined(__x86_64__)
+#if KMGMM_HAVE_VECTORS && defined(__x86_64__) && !defined(KMGMM_ONE_LEVEL)
 #define KMGMM_N_LEVELS 3
 #else
 #define KMGMM_N_LEVELS 1

@@ -51,9 +51,9 @@ KFN KV KN(sel)(KI m, KV a, KV b) { return (KV)((m & (KI)a) | (~m & (KI)b)); }
 KFN KI KN(seli)(KI m, KI a, KI b) { return (m & a) | (~m & b); }
 KFN KV KN(iota)(KT start)
 {
-    KV v;
-    for (int p = 0; p < KW; p++) v[p] = start + (KT)p;
-    return v;
+    KT t[KW];
+    for (int p = 0; p < KW; p++) t[p] = start + (KT)p;
+    return KN(load)(t);
 }
 
 /* Keys of R rows (x, row stride d) against one block of NV vectors of
@@ -115,6 +115,9 @@ KFN void KN(tiles)(const int NV, const KT *X, ptrdiff_t m, int d, const KT *Cb,
     for (; r + KR <= m; r += KR)
         KN(tile)(KR, NV, X + r * d, d, Cb, q, idx, minv + r * KW, mini + r * KW,
                  minv2 + r * KW, want2, first);
+    for (; r + 4 <= m; r += 4)      /* (a one-row tile is latency-bound) */
+        KN(tile)(4, NV, X + r * d, d, Cb, q, idx, minv + r * KW, mini + r * KW,
+                 minv2 + r * KW, want2, first);
     for (; r < m; r++)
         KN(tile)(1, NV, X + r * d, d, Cb, q, idx, minv + r * KW, mini + r * KW,
                  minv2 + r * KW, want2, first);
@@ -141,25 +144,28 @@ KFN void KN(argmin_body)(const KT *X, ptrdiff_t m, int d, const KT *CT, int kp,
             cb += KW;
         }
     }
-    /* per row, the smallest of the lanes' minima (ties to the lowest
-     * centre) and, when want2, the second smallest */
+    /* per row, the smallest of the lanes' minima, ties to the lowest centre
+     * (a halving tree without branches: the same result as a scan), and,
+     * when want2, the second smallest: the other lanes' minima and the
+     * winning lane's second (each centre has one lane) */
     for (ptrdiff_t i = 0; i < m; i++) {
-        const KT *v = minv + i * KW, *j = mini + i * KW;
-        KT bv = v[0], bj = j[0];
-        int bp = 0;
-        for (int p = 1; p < KW; p++) {
-            if (v[p] < bv || (v[p] == bv && j[p] < bj)) {
-                bv = v[p];
-                bj = j[p];
-                bp = p;
-            }
+        KT v[KW], j[KW];
+        for (int p = 0; p < KW; p++) {
+            v[p] = minv[i * KW + p];
+            j[p] = mini[i * KW + p];
         }
-        labels[i] = (int)bj;
-        best[i] = bv;
+        for (int h = KW / 2; h >= 1; h /= 2)
+            for (int p = 0; p < h; p++) {
+                const int take = (v[p + h] < v[p]) | ((v[p + h] == v[p]) & (j[p + h] < j[p]));
+                v[p] = take ? v[p + h] : v[p];
+                j[p] = take ? j[p + h] : j[p];
+            }
+        labels[i] = (int)j[0];
+        best[i] = v[0];
         if (want2) {
             KT s = KINF;
             for (int p = 0; p < KW; p++) {
-                const KT c = p == bp ? minv2[i * KW + p] : v[p];
+                const KT c = mini[i * KW + p] == j[0] ? minv2[i * KW + p] : minv[i * KW + p];
                 s = c < s ? c : s;
             }
             second[i] = s;
@@ -265,22 +271,29 @@ KFN void KN(small_sums)(const int d, const KT *X, const KT *w, ptrdiff_t m, cons
 #else
 #define KMGMM_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (KI){__VA_ARGS__})
 #endif
-#define KMGMM_EVEN_2 0, 2
-#define KMGMM_ODD_2 1, 3
-#define KMGMM_EVEN_4 0, 2, 4, 6
-#define KMGMM_ODD_4 1, 3, 5, 7
-#define KMGMM_EVEN_8 0, 2, 4, 6, 8, 10, 12, 14
-#define KMGMM_ODD_8 1, 3, 5, 7, 9, 11, 13, 15
-#define KMGMM_EVEN_16 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
-#define KMGMM_ODD_16 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#undef KMGMM_EVEN
+#undef KMGMM_ODD
+#if KW == 2
+#define KMGMM_EVEN 0, 2
+#define KMGMM_ODD 1, 3
+#elif KW == 4
+#define KMGMM_EVEN 0, 2, 4, 6
+#define KMGMM_ODD 1, 3, 5, 7
+#elif KW == 8
+#define KMGMM_EVEN 0, 2, 4, 6, 8, 10, 12, 14
+#define KMGMM_ODD 1, 3, 5, 7, 9, 11, 13, 15
+#else
+#define KMGMM_EVEN 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define KMGMM_ODD 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#endif
 KFN void KN(load_rows)(const int d, const KT *X, KV *x)
 {
     if (d == 1) {
         x[0] = KN(load)(X);
     } else if (d == 2) {
         const KV a = KN(load)(X), b = KN(load)(X + KW);
-        x[0] = KMGMM_SHUFFLE(a, b, KMGMM_CAT2(KMGMM_EVEN, KW));
-        x[1] = KMGMM_SHUFFLE(a, b, KMGMM_CAT2(KMGMM_ODD, KW));
+        x[0] = KMGMM_SHUFFLE(a, b, KMGMM_EVEN);
+        x[1] = KMGMM_SHUFFLE(a, b, KMGMM_ODD);
     } else {
         for (int l = 0; l < d; l++) {
             KT t[KW];
