@@ -1,0 +1,160 @@
+"""Mini-batches: a few thousand rows at a time, each run through the Lloyd
+kernels of the in-memory engine.
+
+``Batch`` holds one batch in the fit's units (conditioned, in the data's
+dtype) and runs a Lloyd pass over it into buffers it keeps, so a step
+allocates nothing the size of the data.  ``SampledBatches`` draws the
+batches of an in-memory (or memory-mapped) X: one random permutation of the
+rows per pass over the data, cut into batches of ``batch_size`` rows (the
+``n_samples % batch_size`` rows left over sit the pass out; the next pass
+draws a new permutation), each batch's rows gathered into one reused
+buffer.  Rows are read only when they are drawn; X is neither copied nor
+checked here (the estimator checked it once).
+"""
+import numpy as np
+
+from .. import _kernels
+from .._algorithms.seeding import csr_arrays
+from .._validation import is_sparse
+
+
+class Batch:
+    """One batch of rows (dense or CSR) with its sample weights.
+
+    ``X`` must be C-contiguous in float32 or float64 (or canonical CSR),
+    finite, and in the units of the fit; ``x_sqnorms`` (CSR only) are the
+    rows' squared norms, computed here when not given.
+    """
+
+    def __init__(self, X, sample_weight, n_threads, *, x_sqnorms=None, buffers=None,
+                 weight_scale=1.0):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.n_threads = n_threads
+        self.n = X.shape[0]
+        self.sparse = is_sparse(X)
+        self._positive = None
+        if buffers is None:
+            buffers = {"labels": np.empty(self.n, dtype=np.int32)}
+        self._buffers = buffers
+        self.labels = buffers["labels"][:self.n]
+        if self.sparse:
+            self._csr = csr_arrays(X)
+            if x_sqnorms is None:
+                x_sqnorms = _kernels.sparse.sparse_row_sqnorms(self._csr[0], self._csr[2])
+            self._x_sqnorms = x_sqnorms
+        # What the batch's weights are worth in the units of the fit's
+        # accumulated weights (a power of two: ``check_sample_weight``).
+        self.weight_scale = weight_scale
+        self.total_weight = float(sample_weight.sum(dtype=np.float64)) * weight_scale
+
+    def _stats(self, n_clusters, n_features):
+        sums = self._buffers.get("sums")
+        if sums is None or sums.shape != (n_clusters, n_features):
+            sums = self._buffers["sums"] = np.empty((n_clusters, n_features))
+            self._buffers["weights"] = np.empty(n_clusters)
+        return sums, self._buffers["weights"]
+
+    def lloyd_pass(self, centers):
+        """Label the batch's rows: (per-cluster weighted sums, weights, inertia).
+
+        The sums and weights are buffers the next pass overwrites.
+        """
+        sums, weights = self._stats(centers.shape[0], self.X.shape[1])
+        if self.sparse:
+            inertia = _kernels.sparse.sparse_assign(
+                *self._csr, self.sample_weight, self._x_sqnorms, centers, self.labels,
+                n_threads=self.n_threads)
+            _kernels.sparse.sparse_cluster_sums(
+                *self._csr, self.sample_weight, self.labels, sums=sums, weights=weights,
+                n_threads=self.n_threads)
+        else:
+            inertia = _kernels.lloyd.lloyd_pass(
+                self.X, self.sample_weight, centers, self.labels, sums=sums,
+                weights=weights, n_threads=self.n_threads)
+        if self.weight_scale != 1.0:
+            sums *= self.weight_scale
+            weights *= self.weight_scale
+            inertia *= self.weight_scale
+        return sums, weights, inertia
+
+    def _positive_rows(self):
+        if self._positive is None:
+            self._positive = np.flatnonzero(self.sample_weight > 0)
+        return self._positive
+
+    @property
+    def n_positive(self):
+        """Rows of positive weight."""
+        return self._positive_rows().shape[0]
+
+    def positive_rows(self, which):
+        """Rows ``which`` (indices among the rows of positive weight), dense float64."""
+        rows = self._positive_rows()[np.asarray(which)]
+        if self.sparse:
+            return self.X[rows].toarray().astype(np.float64)
+        return self.X[rows].astype(np.float64)
+
+
+class SampledBatches:
+    """Batches of ``batch_size`` rows of X drawn without replacement within
+    each pass over the data (a new permutation per pass), each batch a
+    contiguous slice of the permutation.
+
+    ``cond`` (``_conditioning.Conditioning``) is applied to each batch as it
+    is gathered; ``x_sqnorms`` of a CSR X are computed once here.  Equal
+    weights (the usual case) are not gathered.  The rows of a batch of a
+    memory-mapped X are read in file order.
+    """
+
+    def __init__(self, X, sample_weight, cond, batch_size, random_state, n_threads):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.cond = cond
+        self.n_samples = X.shape[0]
+        self.batch_size = min(batch_size, self.n_samples)
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.sparse = is_sparse(X)
+        self.dtype = X.dtype
+        self.n_batches = self.n_samples // self.batch_size
+        self._sort = isinstance(X, np.memmap)
+        self._order = None
+        self._next = self.n_batches        # draws a permutation on the first call
+        self._buffers = {"labels": np.empty(self.batch_size, dtype=np.int32)}
+        first = sample_weight[0]
+        self._equal = bool((sample_weight == first).all())
+        if self._equal:
+            self._w = np.full(self.batch_size, first, dtype=sample_weight.dtype)
+        else:
+            self._w = np.empty(self.batch_size, dtype=sample_weight.dtype)
+        if self.sparse:
+            data, _, indptr = csr_arrays(X)
+            self._x_sqnorms = _kernels.sparse.sparse_row_sqnorms(data, indptr)
+        else:
+            self._x = np.empty((self.batch_size, X.shape[1]), dtype=self.dtype)
+
+    def _shuffle(self):
+        self._order = self.random_state.permutation(self.n_samples)
+        if self._sort:
+            used = self.n_batches * self.batch_size
+            self._order[:used].reshape(self.n_batches, self.batch_size).sort(axis=1)
+        self._next = 0
+
+    def next(self):
+        """The next batch (valid until the next call)."""
+        if self._next == self.n_batches:
+            self._shuffle()
+        start = self._next * self.batch_size
+        rows = self._order[start:start + self.batch_size]
+        self._next += 1
+        if not self._equal:
+            np.take(self.sample_weight, rows, out=self._w)
+        if self.sparse:
+            return Batch(self.X[rows], self._w, self.n_threads,
+                         x_sqnorms=self._x_sqnorms[rows], buffers=self._buffers)
+        if self.cond.identity:
+            np.take(self.X, rows, axis=0, out=self._x)
+        else:
+            self._x[:] = self.cond.transform_block(self.X[rows], self.dtype)
+        return Batch(self._x, self._w, self.n_threads, buffers=self._buffers)
