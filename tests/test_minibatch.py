@@ -606,3 +606,16 @@ def test_cli_ctrl_c_keeps_the_model_so_far(tmp_path):
     km = kmgmm.load(model)
     assert 1 <= km.n_steps_ < 1000 * 2000
     assert km.predict(X).shape == (20000,)
+
+
+def test_fit_on_a_memory_map_reads_batches_in_file_order(tmp_path):
+    X, _, _ = blobs(5000, 3, 3, seed=18, dtype=np.float32)
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    a = MBK(3, random_state=0, batch_size=300).fit(mapped)
+    b = MBK(3, random_state=0, batch_size=300).fit(X)
+    # the same batches, their rows in another order: equal to rounding
+    assert a.n_steps_ == b.n_steps_
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_array_equal(a.labels_, b.labels_)

@@ -11,11 +11,22 @@ draws a new permutation), each batch's rows gathered into one reused
 buffer.  Rows are read only when they are drawn; X is neither copied nor
 checked here (the estimator checked it once).
 """
+import mmap
+
 import numpy as np
 
 from .. import _kernels
 from .._algorithms.seeding import csr_arrays
 from .._validation import is_sparse
+
+
+def memory_mapped(X):
+    """Whether the dense array X is (a view of) a memory map."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
 
 
 class Batch:
@@ -118,7 +129,7 @@ class SampledBatches:
         self.sparse = is_sparse(X)
         self.dtype = X.dtype
         self.n_batches = self.n_samples // self.batch_size
-        self._sort = isinstance(X, np.memmap)
+        self._sort = memory_mapped(X)
         self._order = None
         self._next = self.n_batches        # draws a permutation on the first call
         self._buffers = {"labels": np.empty(self.batch_size, dtype=np.int32)}
