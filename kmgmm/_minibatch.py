@@ -14,7 +14,7 @@ from ._algorithms.minibatch import (
     EarlyStopping, MiniBatchState, minibatch_kmeans, minibatch_step,
 )
 from ._conditioning import Conditioning, for_centers, for_data, weighted_moments
-from ._engines.batches import Batch, SampledBatches
+from ._engines.batches import Batch, SampledBatches, ThreadChoice
 from ._engines.memory import MemoryEngine, sparse_weighted_mean_variance
 from ._kmeans import INITS, KMeans
 from ._params import validate
@@ -79,7 +79,11 @@ class MiniBatchKMeans(KMeans):
         (checked every ``10 * n_clusters`` rows, and at every step while a
         centre has no weight); 0 never reassigns.
     n_threads : int or None, default=None
-        OpenMP threads for the kernels. Results do not depend on it.
+        OpenMP threads for the kernels, at most: the passes over the batches
+        run on 1 thread or on ``n_threads``, whichever their timed passes
+        show to be faster (a batch is little work, and on cores shared with
+        other jobs a second thread can cost more than it brings). Results do
+        not depend on it.
 
     Attributes
     ----------
@@ -340,7 +344,9 @@ class MiniBatchKMeans(KMeans):
         Xb = X
         if not is_sparse(X) and not mb["cond"].identity:
             Xb = mb["cond"].transform_block(X, X.dtype)
-        batch = Batch(Xb, sample_weight, n_threads, weight_scale=unit / mb["unit"])
+        if getattr(mb.get("threads"), "n_threads", None) != n_threads:
+            mb["threads"] = ThreadChoice(n_threads)
+        batch = Batch(Xb, sample_weight, mb["threads"], weight_scale=unit / mb["unit"])
         with single_threaded_blas():
             minibatch_step(batch, mb["state"], X.dtype,
                            reassignment_ratio=self.reassignment_ratio,

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._algorithms.minibatch import EarlyStopping, MiniBatchState, minibatch_step
 from ._conditioning import for_data, weighted_moments
-from ._engines.batches import Batch
+from ._engines.batches import Batch, ThreadChoice
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array, check_features, check_random_state, check_sample_weight,
@@ -92,6 +92,7 @@ def fit_stream(estimator, X, sample_weight=None, *, passes=1, block_rows=None,
     n_steps = passes * per_pass
     stopping = EarlyStopping(n_samples, batch_size, max_no_improvement=None, tol=0.0)
     buffers = {"labels": np.empty(batch_size, dtype=np.int32)}
+    threads = ThreadChoice(n_threads)
     factor = cond.squared_factor()
     total_weight = float(sample_weight.sum(dtype=np.float64))
     step = 0
@@ -108,7 +109,7 @@ def fit_stream(estimator, X, sample_weight=None, *, passes=1, block_rows=None,
                         block = cond.transform_block(block, dtype)
                     for b in range(0, stop - start, batch_size):
                         batch = Batch(block[b:b + batch_size], weights[b:b + batch_size],
-                                      n_threads, buffers=buffers)
+                                      threads, buffers=buffers)
                         inertia, _ = minibatch_step(
                             batch, state, dtype,
                             reassignment_ratio=estimator.reassignment_ratio,
