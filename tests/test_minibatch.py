@@ -534,3 +534,18 @@ def test_thread_choice_keeps_the_faster_count():
     assert set(picks[probe:ThreadChoice.REPROBE]) == {1}
     assert picks[ThreadChoice.REPROBE:ThreadChoice.REPROBE + 2] == [1, 4]  # probed again
     assert ThreadChoice(1).pick() == 1
+
+
+def test_verbose_reports_steps_and_the_stop(capsys):
+    X, _, _ = blobs(5000, 2, 3, seed=19)
+    MBK(3, random_state=0, batch_size=100, verbose=1, max_no_improvement=2).fit(X)
+    out = capsys.readouterr().out
+    assert "Minibatch step 1/" in out and "ewa inertia" in out
+    assert "Converged (lack of improvement in inertia)" in out
+
+
+def test_dask_input_is_refused_with_advice():
+    da = pytest.importorskip("dask.array")
+    X = da.from_array(np.zeros((100, 2)), chunks=50)
+    with pytest.raises(TypeError, match="kmgmm.KMeans"):
+        MBK(2).fit(X)
