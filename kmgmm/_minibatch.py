@@ -185,18 +185,22 @@ class MiniBatchKMeans(KMeans):
         return as_float_array(X, dtype=dtype, check_values=False)
 
     # ------------------------------------------------------- the seeding
-    def _sample(self, X, sample_weight, cond, size, random_state, positive):
+    @staticmethod
+    def _sample(X, sample_weight, size, random_state, positive):
         """``size`` rows drawn at random (with replacement; among ``positive``
-        rows when given), conditioned: (rows, weights)."""
+        rows when given): (rows, weights)."""
         if positive is None:
             rows = random_state.randint(0, X.shape[0], size)
         else:
             rows = positive[random_state.randint(0, positive.shape[0], size)]
         rows.sort()
-        Xs = X[rows]
-        if not is_sparse(X) and not cond.identity:
-            Xs = cond.transform_block(Xs, X.dtype)
-        return Xs, sample_weight[rows]
+        return X[rows], sample_weight[rows]
+
+    @staticmethod
+    def _conditioned(X, cond):
+        if is_sparse(X) or cond.identity:
+            return X
+        return cond.transform_block(X, X.dtype)
 
     def _seed(self, X, sample_weight, cond, init, n_init, init_size, random_state,
               n_threads, weight_unit):
@@ -206,17 +210,18 @@ class MiniBatchKMeans(KMeans):
         positive = (np.flatnonzero(sample_weight > 0)
                     if not (sample_weight > 0).all() else None)
         if n_init > 1:
-            valid = Batch(*self._sample(X, sample_weight, cond, init_size, random_state,
-                                        positive), n_threads)
+            Xv, wv = self._sample(X, sample_weight, init_size, random_state, positive)
+            valid = Batch(self._conditioned(Xv, cond), wv, n_threads)
         best, best_inertia = None, None
         for run in range(n_init):
-            Xs, ws = self._sample(X, sample_weight, cond, init_size, random_state,
-                                  positive)
+            Xs, ws = self._sample(X, sample_weight, init_size, random_state, positive)
             if callable(init):
+                # the user's function sees the rows as they are in X
                 centers = init(Xs, self.n_clusters, random_state=random_state)
-                centers = self._check_init_array(centers, Xs)
+                centers = cond.to_model(self._check_init_array(centers, Xs))
             else:
-                engine = MemoryEngine(Xs, ws, n_threads, weight_unit)
+                engine = MemoryEngine(self._conditioned(Xs, cond), ws, n_threads,
+                                      weight_unit)
                 centers = engine.seed(init, self.n_clusters, random_state)
             centers = np.asarray(centers, dtype=np.float64)
             if n_init == 1:

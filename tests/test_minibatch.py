@@ -274,10 +274,12 @@ def test_callable_init_gets_a_sample():
     seen = {}
 
     def init(sample, n_clusters, random_state):
-        seen["shape"] = sample.shape
+        seen["sample"] = sample
         return sample[:n_clusters]
-    MBK(3, init=init, init_size=120, n_init=1, batch_size=100, random_state=0).fit(X)
-    assert seen["shape"] == (120, 2)
+    far = X + 1e7                       # fitted shifted: the function sees X's rows
+    MBK(3, init=init, init_size=120, n_init=1, batch_size=100, random_state=0).fit(far)
+    assert seen["sample"].shape == (120, 2)
+    assert np.isin(seen["sample"][:, 0], far[:, 0]).all()
 
 
 def test_sample_weight_zero_rows_do_not_pull():
