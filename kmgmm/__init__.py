@@ -10,11 +10,12 @@ from ._config import show_config
 from ._gmm import GaussianMixture
 from ._exceptions import ConvergenceWarning, NotFittedError
 from ._kmeans import KMeans
+from ._minibatch import MiniBatchKMeans
 from ._model_files import load
 from ._plusplus import kmeans_plusplus
 from ._selection import MixtureSelection
 from ._spherical import SphericalKMeans
 
-__all__ = ["KMeans", "SphericalKMeans", "GaussianMixture", "BayesianGaussianMixture",
-           "MixtureSelection", "kmeans_plusplus", "load", "show_config",
-           "ConvergenceWarning", "NotFittedError", "__version__"]
+__all__ = ["KMeans", "MiniBatchKMeans", "SphericalKMeans", "GaussianMixture",
+           "BayesianGaussianMixture", "MixtureSelection", "kmeans_plusplus", "load",
+           "show_config", "ConvergenceWarning", "NotFittedError", "__version__"]

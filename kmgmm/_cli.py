@@ -37,6 +37,13 @@ DEFAULT_CHUNK_BYTES = 32 << 20
 
 # ------------------------------------------------------------------- fit
 def _build_estimator(args):
+    if args.mini_batch:
+        from ._cli_minibatch import build_minibatch
+
+        return build_minibatch(args)
+    for option, value in (("--batch-size", args.batch_size), ("--passes", args.passes)):
+        if value is not None:
+            raise UsageError(f"fit: {option} applies only with --mini-batch")
     if args.model == "kmeans":
         for option, value in (("--covariance-type", args.covariance_type),
                               ("--assignment", args.assignment),
@@ -91,6 +98,16 @@ def _cmd_fit(args):
     if args.sample_weight is not None:
         sample_weight = _load_sample_weight(args.sample_weight, n_samples)
     estimator = _build_estimator(args)
+    if args.mini_batch:
+        from ._cli_minibatch import fit_minibatch
+
+        summary, lines = fit_minibatch(args, X, sample_weight, estimator,
+                                       _write_fit_outputs, _warnings_to_stderr)
+        if summary is None:         # stopped by Ctrl-C, the model so far written
+            print(f"kmgmm: {lines}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        _emit(summary, args.json, lines)
+        return EXIT_OK
     objective = _objective_name(estimator)
     progress = ProgressLine(enabled=not args.quiet)
     clock = IterationClock()

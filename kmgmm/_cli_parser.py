@@ -137,6 +137,13 @@ def build_parser():
     p.add_argument("--max-iter", type=_positive_int, metavar="N")
     p.add_argument("--tol", type=_non_negative_float, metavar="TOL")
     p.add_argument("--n-init", type=_positive_int, metavar="N")
+    p.add_argument("--mini-batch", action="store_true",
+                   help="k-means from mini-batches (MiniBatchKMeans): reads the data "
+                        "a block of rows at a time, so a .npy file of any size")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N",
+                   help="--mini-batch: rows per batch (default 4096)")
+    p.add_argument("--passes", type=_positive_int, metavar="P",
+                   help="--mini-batch: passes over the data (default 1)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
                    help="where to write the model")
     p.add_argument("--labels", metavar="OUT", help="write the training labels "

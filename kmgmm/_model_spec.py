@@ -88,7 +88,9 @@ class ModelSpec:
     ``scalars`` maps each fitted scalar attribute to its Python type.
     ``param_arrays`` maps each parameter that may be an array to its shape,
     in the same terms.  ``k_array`` is the fitted array whose first dimension
-    is the number of clusters.
+    is the number of clusters.  ``optional_arrays`` and ``optional_scalars``
+    may be absent; an optional array may have another float dtype than the
+    other fitted arrays.
     """
 
     module: str
@@ -98,6 +100,7 @@ class ModelSpec:
     scalars: dict
     param_arrays: dict
     optional_arrays: tuple = field(default=())
+    optional_scalars: tuple = field(default=())
 
     def estimator_class(self, name):
         return getattr(importlib.import_module(self.module), name)
@@ -119,6 +122,18 @@ MODELS = {
         arrays={"cluster_centers_": ("k", "d")},
         scalars={"inertia_": float, "n_iter_": int, "n_features_in_": int},
         param_arrays={"init": ("k", "d")},
+    ),
+    "MiniBatchKMeans": ModelSpec(
+        module="kmgmm._minibatch",
+        k_param="n_clusters",
+        k_array="cluster_centers_",
+        arrays={"cluster_centers_": ("k", "d"), "counts_": ("k",)},
+        # partial_fit leaves no n_iter_, and no inertia_ without compute_labels
+        scalars={"inertia_": float, "n_iter_": int, "n_steps_": int,
+                 "n_features_in_": int},
+        param_arrays={"init": ("k", "d")},
+        optional_arrays=("counts_",),
+        optional_scalars=("inertia_", "n_iter_"),
     ),
     "GaussianMixture": ModelSpec(
         module="kmgmm",
@@ -271,6 +286,8 @@ def _plan(header):
     if extra:
         raise _Invalid(f"has unexpected fitted values {extra[:10]} for a {name}")
     for attr, kind in spec.scalars.items():
+        if attr in spec.optional_scalars and attr not in scalars:
+            continue
         value = scalars.get(attr)
         ok = (isinstance(value, bool) if kind is bool else
               _is_int(value) and value >= 0 if kind is int else
@@ -378,6 +395,9 @@ def _check_fitted(plan, arrays):
         if np.any(np.abs(norms - 1) > UNIT_NORM_SLACK):
             raise _Invalid("array 'cluster_centers_' of a SphericalKMeans must hold "
                            "unit-norm centres")
+    counts = arrays.get("counts_")
+    if counts is not None and not (np.isfinite(counts).all() and (counts >= 0).all()):
+        raise _Invalid("array 'counts_' must hold finite non-negative weights")
     weights = arrays.get("weights_")
     if weights is not None and (np.any(weights < 0) or not weights.sum() > 0):
         raise _Invalid("array 'weights_' must hold non-negative weights with a "

@@ -89,6 +89,21 @@ PARAMETERS = {
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
     },
+    "MiniBatchKMeans": {
+        "n_clusters": integer(1),
+        "init": anything,              # a name, an array or a callable: MiniBatchKMeans
+        "max_iter": integer(1),
+        "batch_size": integer(1),
+        "verbose": verbosity,
+        "compute_labels": boolean,
+        "random_state": seed,
+        "tol": real(0),
+        "max_no_improvement": integer(0, none=True),
+        "init_size": integer(1, none=True),
+        "n_init": anything,            # "auto" or an int >= 1: MiniBatchKMeans
+        "reassignment_ratio": real(0),
+        "n_threads": integer(1, none=True),
+    },
     "GaussianMixture": {
         "n_components": integer(1),
         "covariance_type": one_of(*COVARIANCE_TYPES),
