@@ -1,15 +1,50 @@
 """kmgmm: fast k-means and Gaussian-mixture clustering.
 
-Typed Cython kernels with OpenMP threads behind scikit-learn-compatible
-estimators.
+Typed Cython kernels with OpenMP threads behind scikit-learn estimators.
+
+The public names are imported on first use (PEP 562): ``import kmgmm`` stays
+quick, and scikit-learn, which the estimators build on, is imported with
+them.
 """
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from ._config import show_config
-from ._gmm import GaussianMixture
-from ._exceptions import ConvergenceWarning, NotFittedError
-from ._kmeans import KMeans
-from ._model_files import load
+# Public name -> the module that defines it.
+_PUBLIC = {
+    "KMeans": "._kmeans",
+    "GaussianMixture": "._gmm",
+    "ConvergenceWarning": "._exceptions",
+    "FitProgress": "._fit_events",
+    "NotFittedError": "._exceptions",
+    "load": "._model_files",
+    "show_config": "._config",
+}
 
-__all__ = ["KMeans", "GaussianMixture", "ConvergenceWarning", "NotFittedError", "load",
-           "show_config", "__version__"]
+if TYPE_CHECKING:
+    from ._config import show_config as show_config
+    from ._exceptions import ConvergenceWarning as ConvergenceWarning
+    from ._exceptions import NotFittedError as NotFittedError
+    from ._fit_events import FitProgress as FitProgress
+    from ._gmm import GaussianMixture as GaussianMixture
+    from ._kmeans import KMeans as KMeans
+    from ._model_files import load as load
+
+__all__ = ["ConvergenceWarning", "FitProgress", "GaussianMixture", "KMeans",
+           "NotFittedError", "__version__", "load", "show_config"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kmgmm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

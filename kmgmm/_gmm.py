@@ -2,6 +2,7 @@
 pass in ``src/_em.pyx``; the M-step is in ``_gaussian.py``."""
 
 import numpy as np
+from sklearn.base import DensityMixin
 
 from ._base import BaseEstimator
 from ._gaussian import (
@@ -13,6 +14,8 @@ from ._engines import make_engine
 from ._gmm_init import initial_parameters
 from ._params import validate
 from ._exceptions import warn_convergence
+from ._fit_events import Reporter, verbose_logging
+from ._kmeans import KMeans
 from ._conditioning import MAX_SQ_EXP
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -22,7 +25,7 @@ from ._validation import (
 
 
 
-class GaussianMixture(BaseEstimator):
+class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM, with OpenMP-threaded Cython kernels.
 
     Parameters follow scikit-learn's ``GaussianMixture``, plus the ``fixed``
@@ -77,7 +80,15 @@ class GaussianMixture(BaseEstimator):
         OpenMP threads for the kernels; None uses every core allowed.
         Results do not depend on it.
     verbose : int, default=0
-        Print the log-likelihood every iteration when > 0.
+        When > 0, log the log-likelihood of every iteration at INFO level on
+        the ``logging`` logger ``"kmgmm"`` (printed on stdout when logging
+        is not configured).
+    callback : callable or None, default=None
+        Called as ``callback(progress)`` with a ``kmgmm.FitProgress`` when
+        each initialisation starts, after every iteration of the k-means
+        that initialises it (``init_params="kmeans"``, stage "init") and
+        after every EM iteration (stage "fit"); returning True stops the fit
+        there (the model is the one reached, with ``converged_`` False).
 
     Attributes
     ----------
@@ -110,7 +121,7 @@ class GaussianMixture(BaseEstimator):
                  assignment="soft", estimate_weights=True, tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None,
-                 warm_start=False, n_threads=None, verbose=0):
+                 warm_start=False, n_threads=None, verbose=0, callback=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.variance = variance
@@ -128,6 +139,7 @@ class GaussianMixture(BaseEstimator):
         self.warm_start = warm_start
         self.n_threads = n_threads
         self.verbose = verbose
+        self.callback = callback
 
     # ----------------------------------------------------------- validation
     def _check_params(self, X):
@@ -236,7 +248,8 @@ class GaussianMixture(BaseEstimator):
         current ``distributed.Client`` (``kmgmm/_engines/dask.py``);
         ``fit_predict`` then returns a Dask array.
         """
-        self._fit(X, sample_weight)
+        with verbose_logging(self.verbose):
+            self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -245,7 +258,8 @@ class GaussianMixture(BaseEstimator):
         Equal to ``fit(X).predict(X)``: the labels come from a final pass
         with the fitted parameters.
         """
-        return self._fit(X, sample_weight)
+        with verbose_logging(self.verbose):
+            return self._fit(X, sample_weight)
 
     def _fit(self, X, sample_weight):
         names = feature_names_of(X)
@@ -259,11 +273,13 @@ class GaussianMixture(BaseEstimator):
         w_total = engine.total_weight
         hard = self.assignment == "hard"
         n_init = 1 if warm else self.n_init
-        callback = getattr(self, "_iteration_callback", None)
+        reporter = Reporter(self.callback, type(self).__name__, n_init, self.max_iter)
+        init_max_iter = KMeans().max_iter
 
         best = None
         with single_threaded_blas():
             for run in range(n_init):
+                reporter.start_run(run + 1)
                 if warm:
                     weights = self.weights_.astype(np.float64)
                     means = self.means_.astype(np.float64)
@@ -276,28 +292,32 @@ class GaussianMixture(BaseEstimator):
                             means_init=means_init, covariance_type=self.covariance_type,
                             reg_covar=self.reg_covar, variance=self.variance,
                             random_state=random_state, n_threads=self.n_threads,
-                            shift=shift),
+                            shift=shift,
+                            callback=reporter.init_iterations(init_max_iter)),
                         weights_init, means_init, prec_init)
                 result = em(
                     engine, weights, means, cov, prec_chol,
                     covariance_type=self.covariance_type, reg_covar=self.reg_covar,
                     variance=self.variance, estimate_weights=self.estimate_weights,
                     hard=hard, shift=shift, w_total=w_total, max_iter=self.max_iter,
-                    tol=self.tol, verbose=self.verbose, callback=callback, run=run,
-                    previous_bound=self.lower_bound_ if warm else -np.inf)
+                    tol=self.tol, verbose=self.verbose, callback=reporter.iterations(),
+                    run=run, previous_bound=self.lower_bound_ if warm else -np.inf)
                 if best is None or result["lower_bound"] > best["lower_bound"]:
                     best = result
+                if reporter.stop_requested:
+                    break
             model = KernelModel(best["weights"], best["means"], best["prec_chol"],
                                 self.covariance_type, shift, engine.dtype)
             labels = engine.em_labels(model, hard)
 
-        self._set_fitted(engine, names, best, stacklevel=4)
+        self._set_fitted(engine, names, best, stacklevel=4,
+                         stopped=reporter.stop_requested)
         return labels
 
-    def _set_fitted(self, X, names, best, stacklevel):
+    def _set_fitted(self, X, names, best, stacklevel, stopped=False):
         """Store the best run's parameters (in X's dtype); warn when it did
-        not converge."""
-        if not best["converged"] and self.max_iter > 0:
+        not converge (unless the callback stopped it)."""
+        if not best["converged"] and self.max_iter > 0 and not stopped:
             warn_convergence(
                 f"Best performing initialization did not converge in "
                 f"max_iter={self.max_iter} iterations; try a larger max_iter, "
@@ -469,5 +489,3 @@ class GaussianMixture(BaseEstimator):
         y = np.repeat(np.arange(len(counts)), counts)
         return X, y
 
-    def __sklearn_tags__(self):
-        return self._sklearn_tags(estimator_type="density_estimator")

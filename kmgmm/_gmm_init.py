@@ -6,14 +6,19 @@ from ._kmeans import KMeans
 
 
 def initial_parameters(engine, n_components, *, init_params, means_init, covariance_type,
-                       reg_covar, variance, random_state, n_threads, shift):
-    """(weights, means, covariances) to start EM from, all float64."""
+                       reg_covar, variance, random_state, n_threads, shift,
+                       callback=None):
+    """(weights, means, covariances) to start EM from, all float64.
+
+    ``callback(n_iter, inertia, shift)`` is called after every iteration of
+    the initialising k-means (``init_params="kmeans"``)."""
     labels = None
     if means_init is not None:
         seeds = means_init
     elif init_params == "kmeans":
         km = KMeans(n_components, n_init=1, random_state=random_state,
-                    n_threads=n_threads)._fit_engine(engine, quiet=True)
+                    n_threads=n_threads)._fit_engine(engine, quiet=True,
+                                                     iteration_callback=callback)
         seeds = km.cluster_centers_
         if engine.keeps_labels:
             labels = km.labels_

@@ -93,7 +93,8 @@ def model_file_members(estimator):
     if spec is None:
         raise TypeError(f"kmgmm cannot save a {name}; it saves {', '.join(MODELS)}.")
     missing = [a for a in (*spec.arrays, *spec.scalars)
-               if a not in spec.optional_arrays and not hasattr(estimator, a)]
+               if a not in spec.optional_arrays + spec.optional_scalars
+               and not hasattr(estimator, a)]
     if missing:
         raise ValueError(
             f"This {name} is not fitted yet (no {missing[0]}); call fit before save.")
@@ -109,7 +110,7 @@ def model_file_members(estimator):
         arrays[PARAM_PREFIX + pname] = _saved_array(value)
     try:
         scalars = {attr: spec.scalars[attr](getattr(estimator, attr))
-                   for attr in spec.scalars}
+                   for attr in spec.scalars if hasattr(estimator, attr)}
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cannot save this {name}: a fitted value is invalid "
                          f"({exc}); fit it again") from None
@@ -374,7 +375,8 @@ def _build(path, header, plan, arrays):
                 value = value.astype(np.float64).tolist()
             setattr(estimator, attr, value)
     for attr, kind in plan.spec.scalars.items():
-        setattr(estimator, attr, kind(plan.scalars[attr]))
+        if attr in plan.scalars:
+            setattr(estimator, attr, kind(plan.scalars[attr]))
     names = header.get("feature_names_in")
     if names is not None:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)

@@ -73,6 +73,8 @@ class ModelSpec:
     scalars: dict
     param_arrays: dict
     optional_arrays: tuple = field(default=())
+    # Scalars a file may lack (written by an older kmgmm).
+    optional_scalars: tuple = field(default=())
 
     def estimator_class(self, name):
         return getattr(importlib.import_module(self.module), name)
@@ -84,8 +86,10 @@ MODELS = {
         k_param="n_clusters",
         k_array="cluster_centers_",
         arrays={"cluster_centers_": ("k", "d")},
-        scalars={"inertia_": float, "n_iter_": int, "n_features_in_": int},
+        scalars={"inertia_": float, "n_iter_": int, "n_features_in_": int,
+                 "converged_": bool},
         param_arrays={"init": ("k", "d")},
+        optional_scalars=("converged_",),
     ),
     "GaussianMixture": ModelSpec(
         module="kmgmm",
@@ -216,6 +220,8 @@ def _plan(header):
         raise _Invalid(f"has unexpected fitted values {extra[:10]} for a {name}")
     for attr, kind in spec.scalars.items():
         value = scalars.get(attr)
+        if value is None and attr in spec.optional_scalars:
+            continue
         ok = (isinstance(value, bool) if kind is bool else
               _is_int(value) and value >= 0 if kind is int else
               _is_real(value))
