@@ -1,28 +1,46 @@
 """GaussianMixture: EM (soft) and classification EM (hard) over the Cython
 pass in ``src/_em.pyx``; the M-step is in ``_gaussian.py``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import DensityMixin
 
-from ._base import BaseEstimator
-from ._gaussian import (
-    KernelModel, cholesky_from_precisions, covariance_shape,
-    n_parameters, precision_cholesky, precisions_from_cholesky, repair_far_rows,
-)
 from ._algorithms.em import em
+from ._base import BaseEstimator
+from ._conditioning import MAX_SQ_EXP
 from ._engines import make_engine
-from ._gmm_init import initial_parameters
-from ._params import validate
 from ._exceptions import warn_convergence
 from ._fit_events import Reporter, verbose_logging
-from ._kmeans import KMeans
-from ._conditioning import MAX_SQ_EXP
+from ._gaussian import (
+    KernelModel,
+    cholesky_from_precisions,
+    covariance_shape,
+    n_parameters,
+    precision_cholesky,
+    precisions_from_cholesky,
+    repair_far_rows,
+)
+from ._gmm_init import initial_parameters
+from ._kmeans import KMeans, RandomStateLike
+from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, check_features, check_int, check_random_state,
-    check_sample_weight, feature_names_of, is_dask_collection,
+    as_float_array,
+    check_features,
+    check_int,
+    check_random_state,
+    check_sample_weight,
+    feature_names_of,
+    is_dask_collection,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._fit_events import Callback
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -117,11 +135,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     _fitted_attribute = "means_"
 
-    def __init__(self, n_components=1, *, covariance_type="full", variance=None,
-                 assignment="soft", estimate_weights=True, tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
-                 means_init=None, precisions_init=None, random_state=None,
-                 warm_start=False, n_threads=None, verbose=0, callback=None):
+    def __init__(self, n_components: int = 1, *,
+                 covariance_type: Literal["full", "tied", "diag", "spherical",
+                                          "fixed"] = "full",
+                 variance: float | None = None,
+                 assignment: Literal["soft", "hard"] = "soft",
+                 estimate_weights: bool = True, tol: float = 1e-3,
+                 reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1,
+                 init_params: Literal["kmeans", "k-means++", "random",
+                                      "random_from_data"] = "kmeans",
+                 weights_init: ArrayLike | None = None,
+                 means_init: ArrayLike | None = None,
+                 precisions_init: ArrayLike | None = None,
+                 random_state: RandomStateLike = None, warm_start: bool = False,
+                 n_threads: int | None = None, verbose: int = 0,
+                 callback: Callback | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.variance = variance
@@ -234,7 +262,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"{hint}.")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Estimate the parameters with EM.
 
         Parameters
@@ -252,7 +281,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self._fit(X, sample_weight)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: ArrayLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return the most likely component of each row of X.
 
         Equal to ``fit(X).predict(X)``: the labels come from a final pass
@@ -400,14 +430,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                         self.covariance_type, self.assignment == "hard")
         return out
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most likely component of each row of X (lazy for a Dask X)."""
         if is_dask_collection(X):
             from ._dask import gmm_blockwise
             return gmm_blockwise(self, X, "predict", "labels")
         return self._pass(X, "predict", labels=True)["labels"]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Responsibilities: the posterior probability of each component.
 
         Rows sum to 1. With ``assignment="hard"`` they are one-hot. Lazy
@@ -418,7 +448,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return gmm_blockwise(self, X, "predict_proba", "resp")
         return self._pass(X, "predict_proba", resp=True)["resp"]
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log-likelihood of each row of X under the model.
 
         With ``assignment="hard"``: the log of the weighted density of the
@@ -430,7 +460,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return gmm_blockwise(self, X, "score_samples", "lse")
         return self._pass(X, "score_samples", lse=True)["lse"]
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: object = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Mean (weighted) log-likelihood per sample of X."""
         if is_dask_collection(X):
             from ._dask import gmm_score
@@ -450,19 +481,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             n -= k - 1
         return n
 
-    def bic(self, X):
+    def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
         self._check_is_fitted("bic", "means_")
         n = np.shape(X)[0]
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
-    def aic(self, X):
+    def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
         self._check_is_fitted("aic", "means_")
         n = np.shape(X)[0]
         return -2 * self.score(X) * n + 2 * self._n_parameters()
 
-    def sample(self, n_samples=1):
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the fitted mixture: returns (X, component labels)."""
         self._check_is_fitted("sample", "means_")
         if isinstance(n_samples, (float, np.floating)) and float(n_samples).is_integer():

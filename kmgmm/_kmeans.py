@@ -1,9 +1,14 @@
 """KMeans: the estimator.  It validates its parameters, builds the engine for
 X (``_engines``), conditions the data (``_conditioning``) and runs an
 algorithm (``_algorithms``): Lloyd, Hamerly or Elkan."""
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 
 from ._algorithms.bounds import elkan, hamerly
@@ -11,18 +16,42 @@ from ._algorithms.geometry import choose_algorithm, elkan_fits
 from ._algorithms.lloyd import lloyd
 from ._assign import assign_conditioned
 from ._base import BaseEstimator
-from ._conditioning import Conditioning, distances, for_centers, for_data, weighted_moments
+from ._conditioning import (
+    Conditioning,
+    distances,
+    for_centers,
+    for_data,
+    weighted_moments,
+)
 from ._engines import make_engine
-from ._engines.memory import MemoryEngine, sparse_distances, sparse_weighted_mean_variance
+from ._engines.memory import (
+    MemoryEngine,
+    sparse_distances,
+    sparse_weighted_mean_variance,
+)
 from ._exceptions import warn_convergence
 from ._fit_events import Reporter, logger, verbose_logging
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, as_float_csr, check_choice, check_features, check_int,
-    check_random_state, check_sample_weight, feature_names_of, is_dask_collection, is_sparse,
+    as_float_array,
+    as_float_csr,
+    check_choice,
+    check_features,
+    check_int,
+    check_random_state,
+    check_sample_weight,
+    feature_names_of,
+    is_dask_collection,
+    is_sparse,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._fit_events import Callback
+
+RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 INITS = ("k-means++", "random")
 # Relative difference of two runs' inertias below which neither is better.
 RUN_TIE = 1e-9
@@ -139,9 +168,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
     _fitted_attribute = "cluster_centers_"
 
-    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, random_state=None, copy_x=True, algorithm="auto",
-                 n_threads=None, verbose=0, callback=None):
+    def __init__(self, n_clusters: int = 8, *,
+                 init: str | ArrayLike | Callable[..., ArrayLike] = "k-means++",
+                 n_init: int | Literal["auto"] = "auto", max_iter: int = 300,
+                 tol: float = 1e-4, random_state: RandomStateLike = None,
+                 copy_x: bool = True,
+                 algorithm: Literal["auto", "lloyd", "hamerly", "elkan"] = "auto",
+                 n_threads: int | None = None, verbose: int = 0,
+                 callback: Callback | None = None) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -231,7 +265,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             return "hamerly"
         return algorithm
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Compute k-means clustering.
 
         Parameters
@@ -374,7 +409,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                                              cond, labels, n_threads)
         return labels, inertia * w_unit
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Index of the nearest centre for each row of X (lazy for a Dask X)."""
         if is_dask_collection(X):
             from ._dask import kmeans_predict
@@ -382,11 +417,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         X = self._check_test_data(X, "predict")
         return self._assign(X)[0]
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: ArrayLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return ``labels_``."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: object = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Opposite of the weighted inertia of X under the fitted centres."""
         if is_dask_collection(X):
             from ._dask import kmeans_score
@@ -394,7 +431,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         X = self._check_test_data(X, "score")
         return -float(self._assign(X, sample_weight)[1])
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Euclidean distance from each row of X to each centre (lazy for a Dask X)."""
         if is_dask_collection(X):
             from ._dask import kmeans_transform
@@ -402,7 +439,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         X = self._check_test_data(X, "transform")
         return self._distances(X)
 
-    def fit_transform(self, X, y=None, sample_weight=None):
+    def fit_transform(self, X: ArrayLike, y: object = None,
+                      sample_weight: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return the distances from each row of X to each centre."""
         self.fit(X, sample_weight=sample_weight)
         if is_dask_collection(X):

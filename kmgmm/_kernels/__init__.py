@@ -22,7 +22,16 @@ result is bit-for-bit the same for any ``n_threads``.  The kernel modules
 import nothing from one another: what they share is compiled into each of
 them from the ``src/*.pxd`` files and C headers.
 """
-from . import common, elkan, em, hamerly, lloyd, seeding, sparse
+# Compiled modules: a type checker sees them only at run time.
+from . import (  # type: ignore[attr-defined]
+    common,
+    elkan,
+    em,
+    hamerly,
+    lloyd,
+    seeding,
+    sparse,
+)
 
 __all__ = ["common", "elkan", "em", "hamerly", "lloyd", "seeding", "sparse", "set_simd"]
 
