@@ -440,8 +440,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Responsibilities: the posterior probability of each component.
 
-        Rows sum to 1. With ``assignment="hard"`` they are one-hot. Lazy
-        for a Dask X.
+        Rows sum to 1. Lazy for a Dask X.
+
+        With ``assignment="hard"`` the rows are one-hot (1 for the component
+        ``predict`` gives, 0 elsewhere): the model was fitted by
+        classification EM, in which each point belongs wholly to one
+        component, and ``score_samples`` is the same classification
+        likelihood. Its parameters are not those of the soft mixture (where
+        components overlap, the means are pushed apart and the variances
+        shrink), so their posterior would be a probability the fit did not
+        estimate. To have it all the same, score with soft assignment:
+        ``gm.set_params(assignment="soft").predict_proba(X)`` gives the
+        posterior under the fitted parameters (its argmax is the same
+        label).
         """
         if is_dask_collection(X):
             from ._dask import gmm_blockwise
