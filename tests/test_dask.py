@@ -262,8 +262,8 @@ def _kill_one_worker_at(client, iteration):
     pids = client.run(os.getpid)
     victim = sorted(pids)[0]
 
-    def callback(n_iter, objective, change):
-        if n_iter == iteration:
+    def callback(progress):
+        if progress.stage == "fit" and progress.n_iter == iteration:
             os.kill(pids[victim], signal.SIGKILL)
     return callback, pids[victim]
 
@@ -279,11 +279,12 @@ def test_fit_survives_a_killed_worker(client, estimator, mixture):
     ref = make().fit(X)
     Xd = da.from_array(X, chunks=5_000)
     est = make()
-    est._iteration_callback, est._killed_pid = _kill_one_worker_at(client, 2)
+    callback, killed_pid = _kill_one_worker_at(client, 2)
+    est.set_params(callback=callback)
     # In a thread, so that a fit that never finishes fails the test.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(est.fit, Xd).result(timeout=180)
-    del est._iteration_callback
+    est.set_params(callback=None)
     if estimator == "kmeans":
         np.testing.assert_array_equal(est.labels_.compute(), ref.labels_)
         _close(est.cluster_centers_, ref.cluster_centers_)
@@ -291,7 +292,7 @@ def test_fit_survives_a_killed_worker(client, estimator, mixture):
     else:
         _assert_same_mixture(est, ref)
     client.wait_for_workers(2, timeout=60)
-    assert est._killed_pid not in client.run(os.getpid).values()
+    assert killed_pid not in client.run(os.getpid).values()
 
 
 def test_hamerly_on_the_cluster_relocates_beside_each_blocks_state(client):
