@@ -199,7 +199,8 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print as JSON")
 
     p = sub.add_parser("bench", help="time kmgmm against scikit-learn and faiss")
-    p.add_argument("--quick", action="store_true", help="small shapes, a few seconds")
+    p.add_argument("--quick", action="store_true",
+                   help="small shapes, float32 only (about 8 s of CPU time)")
     p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F",
                    help="multiply every n_samples by F (e.g. 0.01 for a smoke run)")
     _add_common(p, json_help="print the results as JSON on stdout")

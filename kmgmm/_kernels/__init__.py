@@ -22,6 +22,18 @@ result is bit-for-bit the same for any ``n_threads``.  The kernel modules
 import nothing from one another: what they share is compiled into each of
 them from the ``src/*.pxd`` files and C headers.
 """
+import os
+from importlib.machinery import EXTENSION_SUFFIXES
+
+if not any(os.path.exists(os.path.join(os.path.dirname(__file__), "common" + suffix))
+           for suffix in EXTENSION_SUFFIXES):
+    # A source tree without its compiled modules (imported in place of the
+    # installed package, e.g. by 'python -m pytest' from the repository root).
+    raise ImportError(
+        f"kmgmm's compiled kernels are not built in {os.path.dirname(__file__)}: "
+        "build them there with 'python setup.py build_ext --inplace', or run from "
+        "another directory to use the installed kmgmm")
+
 # Compiled modules: a type checker sees them only at run time.
 from . import (  # type: ignore[attr-defined]
     common,
