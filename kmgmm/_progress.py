@@ -25,7 +25,19 @@ class Interrupted(Exception):
 def watch(estimator, callback):
     """Inside the block, call ``callback(n_iter, objective, change)`` after
     each iteration of ``estimator``'s fit (its ``callback`` parameter is
-    restored afterwards); True from it stops the fit."""
+    restored afterwards); True from it stops the fit.  An estimator without
+    a ``callback`` parameter gets the three-argument hook as the attribute
+    ``_iteration_callback`` for the block, as before the parameter existed."""
+    if "callback" not in estimator.get_params(deep=False):
+        estimator._iteration_callback = callback
+        try:
+            yield estimator
+        finally:
+            try:
+                del estimator._iteration_callback
+            except AttributeError:
+                pass
+        return
     previous = estimator.callback
 
     def on_progress(progress):
