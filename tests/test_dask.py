@@ -52,10 +52,12 @@ def _close(a, b, rtol=RTOL):
                                rtol=rtol, atol=0)
 
 
-def test_import_kmgmm_does_not_import_dask(tmp_path):
-    code = "import kmgmm, sys; assert 'dask' not in sys.modules, 'dask imported'"
-    # From an empty directory: the installed package, not a source checkout.
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+def test_import_kmgmm_does_not_import_dask(tmp_path, package_env):
+    code = ("import kmgmm, sys; kmgmm.KMeans, kmgmm.GaussianMixture, kmgmm.load; "
+            "assert 'dask' not in sys.modules, 'dask imported'")
+    # From an empty directory: the package under test, not a source checkout.
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path,
+                   env=package_env)
 
 
 # ------------------------------------------------------------------ KMeans

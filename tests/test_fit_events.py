@@ -103,11 +103,12 @@ def test_verbose_goes_to_the_kmgmm_logger(caplog):
     assert not [r for r in caplog.records if r.name == "kmgmm"]
 
 
-def test_verbose_prints_on_stdout_when_logging_is_not_configured():
+def test_verbose_prints_on_stdout_when_logging_is_not_configured(tmp_path,
+                                                                package_env):
     code = ("import numpy as np, kmgmm; X = np.random.RandomState(0).randn(300, 2); "
             "kmgmm.KMeans(2, random_state=0, verbose=1).fit(X)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, cwd=tmp_path, env=package_env)
     assert "Iteration 1: inertia" in out.stdout
     code_routed = ("import logging, io, numpy as np, kmgmm; s = io.StringIO(); "
                    "logging.getLogger('kmgmm').addHandler(logging.StreamHandler(s)); "
@@ -115,5 +116,5 @@ def test_verbose_prints_on_stdout_when_logging_is_not_configured():
                    "kmgmm.KMeans(2, random_state=0, verbose=1).fit(X); "
                    "assert 'Iteration 1' in s.getvalue()")
     out = subprocess.run([sys.executable, "-c", code_routed], capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, cwd=tmp_path, env=package_env)
     assert "Iteration" not in out.stdout

@@ -106,10 +106,11 @@ def test_clone_and_set_params_go_through_scikit_learn():
         KMeans().set_params(n_cluster=3)
 
 
-def test_import_kmgmm_does_not_import_scikit_learn():
+def test_import_kmgmm_does_not_import_scikit_learn(tmp_path, package_env):
     code = ("import sys, kmgmm; assert 'sklearn' not in sys.modules, 'sklearn'; "
             "kmgmm.KMeans; assert 'sklearn' in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path,
+                   env=package_env)
 
 
 # ------------------------------------------------------------------ polars
