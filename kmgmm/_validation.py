@@ -18,9 +18,12 @@ def _is_dataframe(X):
 
 
 def _is_lazy_frame(X):
-    """A query not yet run: a polars LazyFrame, or a frame narwhals reads as lazy."""
+    """A query not yet run: a polars LazyFrame, or a frame narwhals reads as
+    lazy (but not a Dask collection, which the Dask engine fits)."""
     if type(X).__name__ == "LazyFrame":
         return True
+    if is_dask_collection(X):
+        return False
     nw = _narwhals_for(X)
     return nw is not None and nw.dependencies.is_into_lazyframe(X)
 
