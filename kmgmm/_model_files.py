@@ -69,10 +69,17 @@ from ._model_spec import (  # noqa: F401 (names the tests and the command line u
 )
 
 
+#: Parameters that say how a fit runs, not what it is: not written, so that
+#: files stay readable by a kmgmm that predates them.
+RUNTIME_PARAMS = ("callback",)
+
+
 def _split_params(estimator):
     """JSON-able parameters, array parameters, and the names of those dropped."""
     plain, arrays, dropped = {}, {}, []
     for name, value in estimator.get_params().items():
+        if name in RUNTIME_PARAMS:
+            continue    # how a fit reports, not what it fitted: never written
         if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             arrays[name] = value
         elif isinstance(value, (np.integer, np.floating, np.bool_)):

@@ -81,6 +81,11 @@ def test_callback_is_a_parameter_checked_and_not_saved(tmp_path):
 
     loaded = kmgmm.load(km.save(tmp_path / "m.npz"))
     assert loaded.callback is None and loaded.converged_ == km.converged_
+    from kmgmm._model_files import load_model_and_header
+
+    header = load_model_and_header(tmp_path / "m.npz")[1]
+    assert "callback" not in header["params"]
+    assert "callback" not in header.get("params_not_saved", [])
 
 
 def test_an_exception_from_the_callback_ends_the_fit():
