@@ -5,8 +5,18 @@ machine's floor, and the ratios of kmgmm to the peers.
 """
 import os
 import sys
+from importlib.machinery import EXTENSION_SUFFIXES
 
 import pytest
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if not any(os.path.exists(os.path.join(_ROOT, "kmgmm", "_kernels", "common" + suffix))
+           for suffix in EXTENSION_SUFFIXES):
+    # 'python -m pytest benchmarks/...' from the repository root puts the
+    # source tree first on sys.path; without compiled kernels there, the
+    # installed kmgmm is the one to benchmark.
+    sys.path[:] = [p for p in sys.path
+                   if os.path.abspath(p or os.curdir) != _ROOT]
 
 sys.path.insert(0, os.path.dirname(__file__))
 import benchsupport as bench  # noqa: E402

@@ -1,55 +1,33 @@
-"""What every kmgmm estimator shares: parameters, repr, scikit-learn tags."""
-import inspect
+"""What every kmgmm estimator shares: scikit-learn's ``BaseEstimator`` (its
+``get_params``/``set_params``, repr, HTML repr, metadata routing and pickling
+with version checks), model files, and the tags kmgmm's validation implies.
+
+Estimators also take scikit-learn's mixins for what they are: ``KMeans`` is a
+``ClusterMixin`` and ``TransformerMixin`` (so ``set_output`` works),
+``GaussianMixture`` a ``DensityMixin``, as in scikit-learn.
+"""
+from __future__ import annotations
+
+import os
+
+from sklearn.base import BaseEstimator as _SklearnBaseEstimator
+from sklearn.utils import Tags, TransformerTags
 
 from ._exceptions import not_fitted_error
 
 
-class BaseEstimator:
-    """get_params/set_params/repr following scikit-learn's conventions.
+class BaseEstimator(_SklearnBaseEstimator):
+    """scikit-learn's ``BaseEstimator`` with kmgmm's model files and tags."""
 
-    scikit-learn is not needed at run time; when it is installed, the
-    estimators work with its ``clone``, ``Pipeline`` and model selection.
-    """
+    # The attribute whose presence means "fitted" (set by each estimator).
+    _fitted_attribute: str = ""
 
     @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(
-            p.name for p in sig.parameters.values()
-            if p.name != "self" and p.kind != p.VAR_KEYWORD
-        )
+    def _param_names(cls) -> list[str]:
+        """The constructor's parameter names, sorted (as ``get_params`` has them)."""
+        return list(cls._get_param_names())
 
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        valid = self._param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}; "
-                    f"valid parameters are {valid}."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        defaults = {
-            p.name: p.default
-            for p in inspect.signature(type(self).__init__).parameters.values()
-        }
-        changed = []
-        for name, value in self.get_params().items():
-            default = defaults.get(name, inspect.Parameter.empty)
-            try:
-                same = default is value or bool(default == value)
-            except Exception:  # arrays and other objects without a plain ==
-                same = False
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write the fitted model to ``path`` as a kmgmm model file (.npz).
 
         The file holds NumPy arrays and a JSON header, nothing executable;
@@ -62,23 +40,28 @@ class BaseEstimator:
 
         return save_model(self, path)
 
-    def _check_is_fitted(self, method, attribute):
+    def _check_is_fitted(self, method: str, attribute: str) -> None:
         if not hasattr(self, attribute):
             raise not_fitted_error(self, method)
 
-    def __sklearn_is_fitted__(self):
+    def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, self._fitted_attribute)
 
-    def _sklearn_tags(self, *, transformer=False, estimator_type="clusterer"):
-        # Only scikit-learn calls __sklearn_tags__, so it is importable here.
-        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.two_d_array = True
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
 
-        return Tags(
-            estimator_type=estimator_type,
-            target_tags=TargetTags(required=False),
-            transformer_tags=(
-                TransformerTags(preserves_dtype=["float64", "float32"])
-                if transformer else None
-            ),
-            input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=False),
-        )
+    def _sklearn_tags(self, *, transformer: bool = False,
+                      estimator_type: str | None = "clusterer") -> Tags:
+        """This estimator's tags, for an estimator that does not take the
+        mixin of its kind: ``estimator_type`` and, with ``transformer``,
+        transformer tags that keep float32 and float64."""
+        tags = BaseEstimator.__sklearn_tags__(self)
+        tags.estimator_type = estimator_type
+        if transformer:
+            tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
+        return tags

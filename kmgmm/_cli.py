@@ -19,7 +19,8 @@ import numpy as np
 
 from ._atomic_write import OutputPathError
 from ._data_files import (
-    ArrayWriter, DataFileError, check_output_path, check_output_suffix, load_data,
+    STDIN, ArrayWriter, DataFileError, check_output_path, check_output_suffix, column_names,
+    load_data, read_table,
 )
 from ._cli_common import (
     WriteFailed, _check_distinct, _emit, _load_sample_weight, _warnings_to_stderr,
@@ -28,7 +29,7 @@ from ._cli_common import (
 from ._cli_parser import build_parser
 from ._cli_select import cmd_select
 from ._exceptions import UsageError
-from ._progress import IterationClock, Interrupted, ProgressLine, StopRequest, watch
+from ._progress import IterationClock, Interrupted, ProgressLine, StopRequest, describe
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_WRITE_FAILED = 1
@@ -47,16 +48,30 @@ def _build_estimator(args):
     if args.model == "kmeans":
         for option, value in (("--covariance-type", args.covariance_type),
                               ("--assignment", args.assignment),
-                              ("--variance", args.variance)):
+                              ("--variance", args.variance),
+                              ("--reg-covar", args.reg_covar)):
             if value is not None:
                 raise UsageError(f"fit: {option} applies only to --model gmm")
-        from ._kmeans import KMeans
+        from ._kmeans import INITS, KMeans
 
+        if args.init is not None and args.init not in INITS:
+            raise UsageError(f"fit: --init {args.init} is not a k-means initialisation; "
+                             f"use one of {', '.join(INITS)}")
         params = dict(n_clusters=args.k, random_state=args.seed, n_threads=args.threads)
+        if args.algorithm is not None:
+            params["algorithm"] = args.algorithm
+        if args.init is not None:
+            params["init"] = args.init
         cls = KMeans
     else:
         from ._gmm import GaussianMixture
+        from ._params import INIT_PARAMS
 
+        if args.algorithm is not None:
+            raise UsageError("fit: --algorithm applies only to --model kmeans")
+        if args.init is not None and args.init not in INIT_PARAMS:
+            raise UsageError(f"fit: --init {args.init} is not a mixture initialisation; "
+                             f"use one of {', '.join(INIT_PARAMS)}")
         cls = GaussianMixture
         covariance_type = args.covariance_type or "full"
         if covariance_type == "fixed" and args.variance is None:
@@ -69,6 +84,10 @@ def _build_estimator(args):
                       n_threads=args.threads)
         if args.variance is not None:
             params["variance"] = args.variance
+        if args.init is not None:
+            params["init_params"] = args.init
+        if args.reg_covar is not None:
+            params["reg_covar"] = args.reg_covar
     for option in ("max_iter", "tol", "n_init"):
         value = getattr(args, option)
         if value is not None:
@@ -76,17 +95,27 @@ def _build_estimator(args):
     return cls(**params)
 
 
+def _read_data(args):
+    """(X, feature names or None) of the command's DATA, with its options."""
+    dtype = None if getattr(args, "dtype", None) is None else np.dtype(args.dtype)
+    return read_table(args.data, columns=getattr(args, "columns", None),
+                      delimiter=getattr(args, "delimiter", None), dtype=dtype)
+
+
 def _objective_name(estimator):
     return "inertia" if hasattr(estimator, "n_clusters") else "lower bound"
 
 
 def _cmd_fit(args):
-    X = load_data(args.data)
+    if args.sample_weight == STDIN:
+        raise UsageError("fit: --sample-weight cannot be read from standard input")
+    X, names = _read_data(args)
     n_samples, n_features = X.shape
+    where = "standard input" if args.data == STDIN else args.data
     if args.k > n_samples:
         raise UsageError(f"fit: -k {args.k} is larger than the number of rows in "
-                         f"{args.data} ({n_samples}); lower -k or pass more data")
-    _check_distinct("fit", [("the data", args.data),
+                         f"{where} ({n_samples}); lower -k or pass more data")
+    _check_distinct("fit", [("the data", None if args.data == STDIN else args.data),
                             ("the sample weights", args.sample_weight)],
                     [("the model (-o)", args.output), ("the labels (--labels)",
                                                        args.labels)])
@@ -113,49 +142,59 @@ def _cmd_fit(args):
     clock = IterationClock()
 
     with StopRequest() as stop:
-        def on_iteration(n_iter, value, change):
-            clock.tick(n_iter)
-            progress.update(f"kmgmm fit: iteration {n_iter}  {objective} {value:.6g}  "
-                            f"change {change:.3g}  elapsed {progress.elapsed():.1f} s")
-            stop.check(f"iteration {n_iter}")
+        def on_progress(report):
+            if report.stage == "fit" and report.n_iter:
+                clock.tick(report.n_iter)
+            progress.update(f"kmgmm fit: {describe(report, objective)}  "
+                            f"elapsed {progress.elapsed():.1f} s",
+                            force=report.n_iter == 0 or (report.stage == "fit"
+                                                         and report.n_iter == 1))
+            return stop.requested   # Ctrl-C: end the fit with the model so far
 
+        estimator.set_params(callback=on_progress)
         start = time.perf_counter()
         try:
-            with warnings.catch_warnings(record=True) as caught, watch(estimator,
-                                                                       on_iteration):
+            with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
                     estimator.fit(X, sample_weight=sample_weight)
                 except (ValueError, TypeError) as exc:
-                    raise UsageError(f"fit: {args.data}: {exc}") from None
+                    raise UsageError(f"fit: {where}: {exc}") from None
         finally:
             progress.close()
+            estimator.set_params(callback=None)
         seconds = time.perf_counter() - start
-        stop.check("the end of the fit")
+        interrupted = stop.requested
         _warnings_to_stderr(caught)
+        if names is not None:
+            # The file's column names become the model's feature names.
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
         labels = None
         if args.labels is not None:
             labels = getattr(estimator, "labels_", None)
             if labels is None:
-                labels = _predict_in_chunks(estimator, X, "predict", None, stop,
-                                            ProgressLine(enabled=False))
+                labels = _predict_in_chunks(estimator, X, "predict", None,
+                                            StopRequest(), ProgressLine(enabled=False))
         _write_fit_outputs(estimator, args.output, args.labels, labels)
 
     n_iter = int(estimator.n_iter_)
     value = float(estimator.inertia_ if objective == "inertia"
                   else estimator.lower_bound_)
     per_iter = clock.seconds_per_iteration(seconds, n_iter)
+    converged = bool(estimator.converged_)
     summary = {
         "command": "fit",
         "model": type(estimator).__name__,
         "params": {k: v for k, v in estimator.get_params().items()
                    if isinstance(v, (int, float, str, bool, type(None)))},
+        "seed": args.seed,
         "n_samples": n_samples,
         "n_features": n_features,
+        "feature_names": names,
         "dtype": str(X.dtype),
         "n_iter": n_iter,
-        "converged": (bool(estimator.converged_) if hasattr(estimator, "converged_")
-                      else None),
+        "converged": converged,
+        "interrupted": interrupted,
         "objective": objective,
         "objective_value": value,
         "seconds": seconds,
@@ -165,16 +204,20 @@ def _cmd_fit(args):
     }
     lines = [
         f"{summary['model']} with {args.k} clusters on {n_samples} x {n_features} "
-        f"{X.dtype} from {args.data}",
+        f"{X.dtype} from {where}, seed {args.seed}",
         f"  {n_iter} iterations in {seconds:.3f} s ({per_iter:.4g} s/iteration)"
-        + ("" if summary["converged"] is None else
-           ", converged" if summary["converged"] else ", NOT converged"),
+        + (", converged" if converged else ", NOT converged"),
         f"  {objective} {value:.6g}",
         f"  model written to {args.output}",
     ]
     if args.labels is not None:
         lines.append(f"  labels written to {args.labels}")
     _emit(summary, args.json, lines)
+    if interrupted:
+        print(f"kmgmm: interrupted by Ctrl-C after {n_iter} iterations: the model so "
+              f"far was written to {args.output}, marked as not converged "
+              "(converged_ False)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 
@@ -239,10 +282,25 @@ def _load_model_or_fail(path):
 
 
 def _cmd_predict(args):
-    _check_distinct("predict", [("the model", args.model), ("the data", args.data)],
+    _check_distinct("predict", [("the model", args.model),
+                                ("the data", None if args.data == STDIN else args.data)],
                     [("the output (-o)", args.output)])
     model, _ = _load_model_or_fail(args.model)
-    X = load_data(args.data)
+    fitted = getattr(model, "feature_names_in_", None)
+    if args.columns is None and fitted is not None:
+        # A file with column names gives the model's columns by name (it may
+        # hold others, an id say).
+        names = column_names(args.data, args.delimiter)
+        if names is not None:
+            missing = [name for name in fitted if name not in names]
+            if missing:
+                raise UsageError(
+                    f"predict: {args.data} has no column {missing[0]!r}, which the "
+                    f"model in {args.model} was fitted on (its features: "
+                    f"{', '.join(map(str, fitted))}); name the columns to use with "
+                    "--columns")
+            args.columns = [str(name) for name in fitted]
+    X, _ = _read_data(args)
     n_samples, n_features = X.shape
     if n_features != model.n_features_in_:
         raise UsageError(f"{args.data}: has {n_features} features but the model in "

@@ -79,6 +79,48 @@ def _add_common(parser, *, json_help="print the result as JSON on stdout"):
                         help="OpenMP threads (default: every core allowed)")
 
 
+def _columns(text):
+    """--columns: comma-separated names or 0-based indices."""
+    items = [item.strip() for item in text.split(",")]
+    if not items or any(not item for item in items):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of column names or indices")
+    return items
+
+
+def _delimiter(text):
+    """--delimiter: one character; 'tab' or '\\t' for a tab."""
+    if text in ("tab", "\\t"):
+        return "\t"
+    if len(text) != 1 or text in '"#\n\r':
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a one-character delimiter (use 'tab' for a tab)")
+    return text
+
+
+def _add_data_options(parser):
+    parser.add_argument("--columns", type=_columns, metavar="A,B,...",
+                        help="the columns to use, by name (a header's or a Parquet/"
+                             "Feather file's) or 0-based index (default: all)")
+    parser.add_argument("--delimiter", type=_delimiter, metavar="C",
+                        help="field separator of text data (default: ',' for .csv "
+                             "and standard input, tab for .tsv; 'tab' for a tab)")
+    parser.add_argument("--dtype", choices=("float32", "float64"),
+                        help="convert the data to this dtype (default: the file's: "
+                             "float64 for text, the stored dtype otherwise)")
+
+
+DATA_HELP = (".npy, .npz (one array), .csv or .tsv (also .gz, .bz2 or .xz "
+             "compressed), .parquet or .feather (needs pyarrow), or - for CSV on "
+             "standard input")
+
+# The estimators' defaults, as --help shows them (a test checks they agree).
+KMEANS_DEFAULTS = {"algorithm": "auto", "init": "k-means++", "max_iter": 300,
+                   "tol": 1e-4, "n_init": "auto"}
+GMM_DEFAULTS = {"init_params": "kmeans", "max_iter": 100, "tol": 1e-3, "n_init": 1,
+                "reg_covar": 1e-6, "covariance_type": "full", "assignment": "soft"}
+DEFAULT_SEED = 0
+
 CSV_HELP = """\
 CSV and TSV data: lines that are blank or start with '#' are skipped, and a
 UTF-8 byte-order mark is ignored. The first line is a header when one of its
@@ -122,21 +164,44 @@ def build_parser():
         "fit", help="fit a model to a data file and save it",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=CSV_HELP)
-    p.add_argument("data", metavar="DATA", help=".npy, .npz (one array), .csv or .tsv")
+    p.add_argument("data", metavar="DATA", help=DATA_HELP)
     p.add_argument("-k", type=_positive_int, required=True, metavar="K",
                    help="number of clusters / components")
-    p.add_argument("--model", choices=("kmeans", "gmm"), default="kmeans")
+    p.add_argument("--model", choices=("kmeans", "gmm"), default="kmeans",
+                   help="k-means or a Gaussian mixture (default kmeans)")
+    p.add_argument("--algorithm", choices=("auto", "lloyd", "hamerly", "elkan"),
+                   help=f"kmeans only (default {KMEANS_DEFAULTS['algorithm']})")
+    p.add_argument("--init", metavar="METHOD",
+                   help="initialisation: kmeans k-means++ or random (default "
+                        f"{KMEANS_DEFAULTS['init']}); gmm kmeans, k-means++, random "
+                        f"or random_from_data (default {GMM_DEFAULTS['init_params']})")
     p.add_argument("--covariance-type", choices=COVARIANCE_TYPES,
-                   help="gmm only (default full)")
+                   help=f"gmm only (default {GMM_DEFAULTS['covariance_type']})")
     p.add_argument("--assignment", choices=("soft", "hard"),
-                   help="gmm only: soft EM or hard (classification) EM (default soft)")
+                   help="gmm only: soft EM or hard (classification) EM (default "
+                        f"{GMM_DEFAULTS['assignment']})")
     p.add_argument("--variance", type=_positive_float, metavar="V",
                    help="the shared variance of --covariance-type fixed")
+    p.add_argument("--reg-covar", type=_non_negative_float, metavar="R",
+                   help="gmm only: added to every covariance's diagonal (default "
+                        f"{GMM_DEFAULTS['reg_covar']:g})")
     p.add_argument("--sample-weight", metavar="FILE", help="one weight per row")
-    p.add_argument("--seed", type=_seed, default=None, help="random seed")
-    p.add_argument("--max-iter", type=_positive_int, metavar="N")
-    p.add_argument("--tol", type=_non_negative_float, metavar="TOL")
-    p.add_argument("--n-init", type=_positive_int, metavar="N")
+    p.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
+                   help=f"random seed (default {DEFAULT_SEED}: two runs of the same "
+                        "command give the same model; it is printed and stored)")
+    p.add_argument("--max-iter", type=_positive_int, metavar="N",
+                   help=f"iterations per initialisation (default "
+                        f"{KMEANS_DEFAULTS['max_iter']} for kmeans, "
+                        f"{GMM_DEFAULTS['max_iter']} for gmm)")
+    p.add_argument("--tol", type=_non_negative_float, metavar="TOL",
+                   help=f"convergence tolerance (default {KMEANS_DEFAULTS['tol']:g} "
+                        "of the mean variance for kmeans, "
+                        f"{GMM_DEFAULTS['tol']:g} of the log-likelihood for gmm)")
+    p.add_argument("--n-init", type=_positive_int, metavar="N",
+                   help="initialisations; the best is kept (default "
+                        f"{KMEANS_DEFAULTS['n_init']} for kmeans: 1, or 10 with "
+                        f"--init random; {GMM_DEFAULTS['n_init']} for gmm)")
+    _add_data_options(p)
     p.add_argument("--mini-batch", action="store_true",
                    help="k-means from mini-batches (MiniBatchKMeans): reads the data "
                         "a block of rows at a time, so a .npy file of any size")
@@ -182,7 +247,8 @@ def build_parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog=CSV_HELP)
     p.add_argument("model", metavar="MODEL.npz")
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("data", metavar="DATA", help=DATA_HELP)
+    _add_data_options(p)
     p.add_argument("--proba", action="store_true",
                    help="write the (n_samples, k) membership probabilities (gmm)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -196,7 +262,8 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print as JSON")
 
     p = sub.add_parser("bench", help="time kmgmm against scikit-learn and faiss")
-    p.add_argument("--quick", action="store_true", help="small shapes, about a minute")
+    p.add_argument("--quick", action="store_true",
+                   help="small shapes, float32 only (about 8 s of CPU time)")
     p.add_argument("--scale", type=_positive_float, default=1.0, metavar="F",
                    help="multiply every n_samples by F (e.g. 0.01 for a smoke run)")
     _add_common(p, json_help="print the results as JSON on stdout")

@@ -52,7 +52,7 @@ def power_of_two_at_least(value):
 class Conditioning:
     """``Xt = (X - shift) / scale``; ``shift`` None means no shift."""
 
-    shift: np.ndarray = None
+    shift: np.ndarray | None = None
     scale: float = 1.0
 
     @property

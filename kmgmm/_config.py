@@ -1,6 +1,9 @@
 """show_config: how this build of kmgmm was made and what it will use."""
+from __future__ import annotations
+
 import platform
 import sys
+from typing import TextIO
 
 import numpy as np
 
@@ -32,7 +35,7 @@ def config():
     }
 
 
-def show_config(file=None):
+def show_config(file: TextIO | None = None) -> None:
     """Print OpenMP status, the kernels' CPU path, BLAS libraries and thread counts."""
     cfg = config()
     out = file or sys.stdout

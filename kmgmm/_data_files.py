@@ -1,11 +1,15 @@
 """Reading data files and writing results for the command line.
 
 Data: ``.npy`` (memory-mapped, never read into memory as a whole), ``.npz``
-holding exactly one array, and numeric ``.csv`` / ``.tsv`` text, read as
-``pandas.read_csv(path, comment="#")`` reads it: a UTF-8 byte-order mark is
-ignored, blank lines and ``#`` comments are skipped, and the first line is a
-header by the rule in ``has_header`` (column names, or pandas' numeric
-column labels ``0,1,...,d-1`` over floating-point data).
+holding exactly one array, numeric ``.csv`` / ``.tsv`` text (also compressed:
+``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, and the same for ``.tsv``), CSV on
+standard input (``-``), and Parquet / Feather through pyarrow
+(``_data_arrow``).  Text is read as ``pandas.read_csv(path, comment="#")``
+reads it: a UTF-8 byte-order mark is ignored, blank lines and ``#`` comments
+are skipped, and the first line is a header by the rule in ``has_header``
+(column names, or pandas' numeric column labels ``0,1,...,d-1`` over
+floating-point data).  ``read_table`` also returns the column names (a
+header's, or a Parquet/Feather file's) and picks columns by name or index.
 
 Outputs are written by ``ArrayWriter`` with ordinary file writes, beside
 their target and renamed into place (``kmgmm._atomic_write``).
@@ -13,15 +17,24 @@ their target and renamed into place (``kmgmm._atomic_write``).
 Every problem with a file is a ``DataFileError`` whose message names the file
 and says what is wrong; the command line prints it as one line.
 """
+import bz2
+import gzip
+import io
 import itertools
+import lzma
 import os
+import sys
 import zipfile
 
 import numpy as np
 
 from ._atomic_write import AtomicFile, OutputPathError, check_target
+from ._data_arrow import ArrowMissing, arrow_column_names, arrow_kind, read_arrow
 
-DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv")
+DATA_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".csv.gz", ".csv.bz2", ".csv.xz",
+                 ".parquet", ".feather")
+COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+STDIN = "-"
 OUTPUT_SUFFIXES = (".npy", ".csv", ".tsv")
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
@@ -41,26 +54,60 @@ def _check_readable(path):
         raise DataFileError(f"{path}: is a directory, not a data file")
 
 
-def load_data(path, *, name="data"):
-    """The 2-D array in ``path``: a read-only memory map for ``.npy``.
+def _text_format(path):
+    """(delimiter, opener) of a text data path (compressed or not), or None."""
+    if path == STDIN:
+        return ",", None
+    stem, last = os.path.splitext(path.lower())
+    opener = open
+    if last in COMPRESSED:
+        opener = COMPRESSED[last]
+        last = os.path.splitext(stem)[1]
+    if last in DELIMITERS:
+        return DELIMITERS[last], opener
+    return None
 
-    A 1-D array is read as one feature per row.  Only numeric dtypes are
-    accepted; NaN and infinity are left for the estimators to reject (they
-    check every row they read).
+
+def load_data(path, *, name="data"):
+    """The 2-D array in ``path`` (``read_table`` without the names)."""
+    return read_table(path, name=name)[0]
+
+
+def read_table(path, *, name="data", columns=None, delimiter=None, dtype=None):
+    """(array, names) of the data in ``path``: a read-only memory map for
+    ``.npy``; ``names`` are the column names (a text header's, or a Parquet
+    or Feather file's), None when the file has none.
+
+    ``columns``: the columns to keep, as a list of names or 0-based indices
+    (strings of digits count as indices unless a column has that name).
+    ``delimiter`` overrides the text delimiter; ``dtype`` (float32 or
+    float64) converts the values.  A 1-D array is read as one feature per
+    row.  Only numeric dtypes are accepted; NaN and infinity are left for the
+    estimators to reject (they check every row they read).
     """
     path = os.fspath(path)
-    _check_readable(path)
-    suffix = _suffix(path)
-    if suffix == ".npy":
-        arr = _load_npy(path)
-    elif suffix == ".npz":
-        arr = _load_npz(path)
-    elif suffix in DELIMITERS:
-        arr = _load_text(path, DELIMITERS[suffix])
+    if path != STDIN:
+        _check_readable(path)
+    text = _text_format(path)
+    names = None
+    if text is not None:
+        arr, names = _load_text(path, delimiter or text[0], text[1], columns)
+    elif arrow_kind(path):
+        try:
+            if columns is not None:
+                available = arrow_column_names(path)
+                columns = [available[i] for i in
+                           _column_indices(path, columns, available, len(available))]
+            arr, names = read_arrow(path, columns, DataFileError)
+        except ArrowMissing as exc:
+            raise DataFileError(str(exc)) from None
+    elif _suffix(path) in (".npy", ".npz"):
+        arr = _load_npy(path) if _suffix(path) == ".npy" else _load_npz(path)
     else:
+        suffix = _suffix(path)
         raise DataFileError(
             f"{path}: unsupported {name} file type {suffix or '(no extension)'!r}; "
-            f"use one of {', '.join(DATA_SUFFIXES)}")
+            f"use one of {', '.join(DATA_SUFFIXES)} (or - for CSV on standard input)")
     if arr.dtype.kind not in "biuf":
         raise DataFileError(
             f"{path}: holds {arr.dtype} values, not numbers; kmgmm reads numeric "
@@ -73,7 +120,65 @@ def load_data(path, *, name="data"):
             "array of shape (n_samples, n_features)")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DataFileError(f"{path}: holds no data (shape {arr.shape})")
-    return arr
+    if columns is not None and text is None and not arrow_kind(path):
+        arr = arr[:, _column_indices(path, columns, None, arr.shape[1])]
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return arr, names
+
+
+def column_names(path, delimiter=None):
+    """The column names of a data file without reading its data: a text
+    header's, or a Parquet/Feather schema's; None for files without names
+    and for standard input (which can be read only once)."""
+    path = os.fspath(path)
+    if path == STDIN:
+        return None
+    _check_readable(path)
+    text = _text_format(path)
+    if text is not None:
+        delimiter = delimiter or text[0]
+        try:
+            with _open_text(path, text[1]) as fh:
+                lines, _ = _data_lines(fh, 2)
+        except (OSError, EOFError, lzma.LZMAError, UnicodeDecodeError):
+            return None     # read_table says what is wrong with the file
+        if lines and _is_header(lines[0], lines[1] if len(lines) > 1 else None,
+                                delimiter):
+            return _fields(lines[0], delimiter)
+        return None
+    if arrow_kind(path):
+        try:
+            return arrow_column_names(path)
+        except ArrowMissing as exc:
+            raise DataFileError(str(exc)) from None
+        except Exception:   # noqa: BLE001 - read_table reports a damaged file
+            return None
+    return None
+
+
+def _column_indices(path, columns, names, n_columns):
+    """0-based indices of ``columns`` (names or index strings) among
+    ``n_columns`` columns called ``names`` (None: unnamed)."""
+    indices = []
+    for column in columns:
+        column = str(column).strip()
+        if names is not None and column in names:
+            indices.append(names.index(column))
+        elif column.isdigit():
+            index = int(column)
+            if index >= n_columns:
+                raise DataFileError(
+                    f"{path}: --columns {column} is out of range: the file has "
+                    f"{n_columns} columns, numbered from 0")
+            indices.append(index)
+        else:
+            known = (f"its columns are {', '.join(names[:20])}" if names is not None
+                     else "it has no column names: give 0-based indices")
+            raise DataFileError(f"{path}: no column named {column!r}; {known}")
+    if len(set(indices)) != len(indices):
+        raise DataFileError(f"{path}: --columns names a column twice")
+    return indices
 
 
 def _load_npy(path):
@@ -173,32 +278,51 @@ def has_header(path, delimiter):
     return _is_header(lines[0], lines[1] if len(lines) > 1 else None, delimiter)
 
 
-def _load_text(path, delimiter):
+def _open_text(path, opener):
+    if path == STDIN:
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
+    return opener(path, "rt", encoding="utf-8-sig")
+
+
+def _load_text(path, delimiter, opener, columns=None):
+    """(array, header names or None) of a text data file."""
     header = False
+    where = "standard input" if path == STDIN else path
     try:
-        with open(path, encoding="utf-8-sig") as fh:
+        with _open_text(path, opener) as fh:
             lines, read = _data_lines(fh, 2)
             if not lines:
-                raise DataFileError(f"{path}: holds no data")
+                raise DataFileError(f"{where}: holds no data")
             header = _is_header(lines[0], lines[1] if len(lines) > 1 else None,
                                 delimiter)
+            names = _fields(lines[0], delimiter) if header else None
+            usecols = None
+            if columns is not None:
+                usecols = _column_indices(where, columns, names,
+                                          len(_fields(lines[0], delimiter)))
+                if names is not None:
+                    names = [names[i] for i in usecols]
             if header:  # hand the text reader what follows the header line
                 first = next(i for i, line in enumerate(read) if _is_data_line(line))
                 read = read[first + 1:]
-            return np.loadtxt(itertools.chain(read, fh), delimiter=delimiter, ndmin=2,
-                              dtype=np.float64, quotechar='"', comments="#")
+            arr = np.loadtxt(itertools.chain(read, fh), delimiter=delimiter, ndmin=2,
+                             dtype=np.float64, quotechar='"', comments="#",
+                             usecols=usecols)
+            return arr, names
     except DataFileError:
         raise
     except UnicodeDecodeError as exc:
-        raise DataFileError(f"{path}: is not UTF-8 text ({exc})") from None
+        raise DataFileError(f"{where}: is not UTF-8 text ({exc})") from None
     except ValueError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else "unreadable values"
         if header:  # the text reader counts rows after the header
             detail += " (counting rows after the header)"
-        raise DataFileError(f"{path}: is not numeric {_suffix(path)[1:]} data: {detail}") \
+        kind = "CSV" if path == STDIN else f"{_suffix(path)[1:]}-compressed text" \
+            if _suffix(path) in COMPRESSED else _suffix(path)[1:]
+        raise DataFileError(f"{where}: is not numeric {kind} data: {detail}") \
             from None
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot be read ({exc})") from None
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise DataFileError(f"{where}: cannot be read ({exc})") from None
 
 
 def check_output_path(path, *, what="output"):

@@ -144,6 +144,9 @@ def run_demo(n_samples=1_000_000, seed=0, n_threads=None, max_iter=None, plot=No
                     "objective_name": "loglik/n",
                     "ari": adjusted_rand_score(y, gmm.predict(X)),
                     "overlap_distance": overlap_distance(gmm.means_),
+                    "last_change": (float(np.diff(gmm.lower_bounds_[-2:])[0])
+                                    if len(gmm.lower_bounds_) > 1 else float("nan")),
+                    "smallest_weight": float(np.min(gmm.weights_)),
                 })
     finally:
         progress.close()
@@ -202,6 +205,15 @@ def format_table(result):
                  "index against the true labels;")
     lines.append("objective: k-means mean squared distance, mixtures mean "
                  "log-likelihood per point; * not converged.")
+    for row in rows:
+        if row["converged"] is False and row["assignment"] == "hard":
+            lines.append(
+                f"{row['model']} hard: classification EM was still climbing "
+                f"({row['last_change']:+.2g} loglik/n in its last iteration; smallest "
+                f"weight {row['smallest_weight']:.3f}). Its objective grows without "
+                "bound as a component's variance shrinks onto a few points, so with "
+                "free variances hard EM can drift slowly toward such a collapse "
+                "(README, 'The theory in brief'); the row shows where it stood.")
     if not all(row["timed_between_iterations"] for row in rows):
         lines.append("+ total time / iterations (initialisation included).")
     if not result["gaussian_mixture_available"]:
@@ -211,47 +223,94 @@ def format_table(result):
     return "\n".join(lines)
 
 
+def voronoi_cell(centers, i, lo, hi):
+    """The polygon of the plot box [lo, hi] nearer to ``centers[i]`` than to
+    every other centre: the box clipped by one half-plane per other centre."""
+    polygon = [np.array(p, dtype=float) for p in
+               ((lo[0], lo[1]), (hi[0], lo[1]), (hi[0], hi[1]), (lo[0], hi[1]))]
+    for j, other in enumerate(centers):
+        if j == i or not polygon:
+            continue
+        normal = other - centers[i]
+        middle = (other + centers[i]) / 2
+        side = [float((p - middle) @ normal) for p in polygon]
+        clipped = []
+        for k, p in enumerate(polygon):
+            q, sp, sq = polygon[(k + 1) % len(polygon)], side[k], side[(k + 1) % len(polygon)]
+            if sp <= 0:
+                clipped.append(p)
+            if (sp < 0 < sq) or (sq < 0 < sp):
+                clipped.append(p + (q - p) * sp / (sp - sq))
+        polygon = clipped
+    return np.array(polygon)
+
+
 def draw(path, X, y, fitted, n_points=20_000):
-    """Data, k-means regions and the soft full mixture's covariance ellipses."""
+    """The data coloured by true component, the k-means cells and centres, and
+    the soft full mixture's means and covariance ellipses."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Ellipse
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Ellipse, Polygon
 
     rng = np.random.default_rng(0)
     pick = rng.choice(X.shape[0], size=min(n_points, X.shape[0]), replace=False)
-    fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
+    fig, ax = plt.subplots(figsize=(8, 7), dpi=110)
     lo, hi = X[pick].min(axis=0) - 0.5, X[pick].max(axis=0) + 0.5
     km = fitted["kmeans"]
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
-    regions = km.predict(grid).reshape(gx.shape)
-    ax.contourf(gx, gy, regions, levels=np.arange(-0.5, km.n_clusters), alpha=0.15,
-                cmap="Pastel1")
-    ax.contour(gx, gy, regions, levels=np.arange(0.5, km.n_clusters - 0.5),
-               colors="grey", linewidths=0.8)
-    ax.scatter(X[pick, 0], X[pick, 1], c=y[pick], s=2, alpha=0.3, cmap="viridis",
-               rasterized=True)
-    ax.scatter(*TRUE_MEANS.T, marker="x", c="black", s=80, label="true means")
-    ax.scatter(*km.cluster_centers_.T, marker="+", c="red", s=120, linewidths=2,
-               label="k-means centres")
+    centers = np.asarray(km.cluster_centers_, dtype=np.float64)
+    shades = plt.get_cmap("Pastel2")
+    for i in range(len(centers)):
+        ax.add_patch(Polygon(voronoi_cell(centers, i, lo, hi), closed=True,
+                             facecolor=shades(i), alpha=0.35, edgecolor="dimgrey",
+                             linewidth=1.2, zorder=0))
+    colours = plt.get_cmap("viridis")(np.linspace(0, 1, len(TRUE_WEIGHTS)))
+    ax.scatter(X[pick, 0], X[pick, 1], c=colours[y[pick]], s=2, alpha=0.35,
+               rasterized=True, zorder=1)
+    ax.scatter(*TRUE_MEANS.T, marker="x", c="black", s=90, linewidths=2, zorder=3)
+    ax.scatter(*centers.T, marker="+", c="red", s=160, linewidths=2.5, zorder=4)
+    handles = [Line2D([], [], marker="o", linestyle="", color=colours[j], markersize=6,
+                      label=f"points of true component {j + 1}")
+               for j in range(len(TRUE_WEIGHTS))]
+    handles += [Line2D([], [], marker="x", linestyle="", color="black", markersize=8,
+                       label="true means"),
+                Line2D([], [], marker="+", linestyle="", color="red", markersize=10,
+                       markeredgewidth=2, label="k-means centres"),
+                Polygon([[0, 0]], facecolor=shades(0), alpha=0.35, edgecolor="dimgrey",
+                        label="k-means cells")]
+    text = [f"|m1-m2|: truth {np.linalg.norm(TRUE_MEANS[0] - TRUE_MEANS[1]):.2f}",
+            f"k-means {overlap_distance(centers):.2f}"]
     gmm = fitted.get(("full", "soft"))
     if gmm is not None:
-        ax.scatter(*np.asarray(gmm.means_).T, marker="o", facecolors="none",
-                   edgecolors="blue", s=80, label="mixture means (full, soft)")
-        for mean, cov in zip(np.asarray(gmm.means_), np.asarray(gmm.covariances_)):
+        means = np.asarray(gmm.means_, dtype=np.float64)
+        ax.scatter(*means.T, marker="o", facecolors="none", edgecolors="blue", s=110,
+                   linewidths=1.8, zorder=5)
+        for mean, cov in zip(means, np.asarray(gmm.covariances_)):
             vals, vecs = np.linalg.eigh(cov)
             angle = np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1]))
             for n_std in (1, 2):
                 w, h = 2 * n_std * np.sqrt(vals[::-1])
                 ax.add_patch(Ellipse(mean, w, h, angle=angle, fill=False,
-                                     edgecolor="blue", linewidth=1.0))
+                                     edgecolor="blue", linewidth=1.0,
+                                     linestyle="-" if n_std == 1 else "--", zorder=2))
+        handles += [Line2D([], [], marker="o", linestyle="", markerfacecolor="none",
+                           markeredgecolor="blue", markersize=9,
+                           label="mixture means (full covariance, soft EM)"),
+                    Line2D([], [], color="blue", label="mixture 1σ (solid), 2σ (dashed)")]
+        text.append(f"mixture {overlap_distance(means):.2f}")
+    ax.text(0.99, 0.01, ", ".join(text), transform=ax.transAxes, ha="right",
+            va="bottom", fontsize=9, bbox={"facecolor": "white", "alpha": 0.8,
+                                           "edgecolor": "none"})
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")
-    ax.legend(loc="upper left", fontsize=8)
-    ax.set_title("k-means regions (shaded) and the mixture's 1σ, 2σ ellipses")
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.85)
+    ax.set_title("Points coloured by their true component; k-means cells and centres;\n"
+                 "the Gaussian mixture's means and covariance ellipses", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

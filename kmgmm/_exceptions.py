@@ -1,18 +1,22 @@
 """The warnings and exceptions kmgmm raises, in one place.
 
-scikit-learn is not imported here (importing it takes seconds).  When the
-caller has imported ``sklearn.exceptions``, the warning or error kmgmm raises
-is of a class that derives from both kmgmm's class and scikit-learn's of the
-same name, so a filter or an ``except`` clause written for scikit-learn
-applies to kmgmm too (a filter on scikit-learn's class can only be written
-after importing it).
+``ConvergenceWarning`` and ``NotFittedError`` are scikit-learn's own classes
+(``kmgmm.ConvergenceWarning is sklearn.exceptions.ConvergenceWarning``), so
+a filter or an ``except`` clause written for scikit-learn applies to kmgmm.
+They are looked up on first use (PEP 562): importing scikit-learn takes far
+longer than the rest of kmgmm, and the command line's parser and ``kmgmm
+--help`` need neither.
 """
-import sys
+from __future__ import annotations
+
 import warnings
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-class ConvergenceWarning(UserWarning):
-    """The fit ended in a state the user should know about."""
+__all__ = ["ConvergenceWarning", "NotFittedError", "UsageError", "not_fitted_error",
+           "warn_convergence"]
 
 
 class UsageError(Exception):
@@ -20,39 +24,26 @@ class UsageError(Exception):
     command exits with status 2)."""
 
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method that needs a fitted estimator is called before fit."""
+def __getattr__(name: str) -> Any:
+    if name in ("ConvergenceWarning", "NotFittedError"):
+        from sklearn import exceptions
+
+        return getattr(exceptions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_compatible = {}
+def warn_convergence(message: str, stacklevel: int = 2) -> None:
+    """Issue scikit-learn's ConvergenceWarning from the caller's caller."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel + 1)
 
 
-def _with_sklearn_base(cls):
-    """``cls``, or a subclass of it and of scikit-learn's class of the same
-    name when ``sklearn.exceptions`` is loaded."""
-    base = getattr(sys.modules.get("sklearn.exceptions"), cls.__name__, None)
-    if base is None or issubclass(cls, base):
-        return cls
-    key = (cls, base)
-    both = _compatible.get(key)
-    if both is None:
-        both = type(cls.__name__, (cls, base), {})
-        both.__module__ = "kmgmm"
-        both.__qualname__ = cls.__qualname__
-        _compatible[key] = both
-    return both
+def not_fitted_error(estimator: object, method: str) -> Exception:
+    """scikit-learn's NotFittedError for calling ``method`` on an unfitted
+    ``estimator``."""
+    from sklearn.exceptions import NotFittedError
 
-
-def warn_convergence(message, stacklevel=2):
-    """Issue a ConvergenceWarning (scikit-learn's too, when it is loaded)."""
-    warnings.warn(message, _with_sklearn_base(ConvergenceWarning),
-                  stacklevel=stacklevel + 1)
-
-
-def not_fitted_error(estimator, method):
-    """The NotFittedError for calling ``method`` on an unfitted ``estimator``."""
-    message = (
+    return NotFittedError(
         f"This {type(estimator).__name__} instance is not fitted yet; call "
-        f"'fit' with appropriate arguments before using '{method}'."
-    )
-    return _with_sklearn_base(NotFittedError)(message)
+        f"'fit' with appropriate arguments before using '{method}'.")

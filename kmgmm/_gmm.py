@@ -1,30 +1,51 @@
 """GaussianMixture: EM (soft) and classification EM (hard) over the Cython
 pass in ``src/_em.pyx``; the M-step is in ``_gaussian.py``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import DensityMixin
 
-from ._base import BaseEstimator
-from ._gaussian import (
-    KernelModel, cholesky_from_precisions, covariance_shape,
-    n_parameters, precision_cholesky, precisions_from_cholesky, repair_far_rows,
-)
 from ._algorithms.em import em
-from ._engines import make_engine
-from ._gmm_init import initial_parameters
+from ._base import BaseEstimator
 from ._gmm_online import partial_fit as online_partial_fit
-from ._params import validate
 from ._resp_init import check_resp_init, parameters_from_resp
-from ._exceptions import warn_convergence
 from ._conditioning import MAX_SQ_EXP
+from ._engines import make_engine
+from ._exceptions import warn_convergence
+from ._fit_events import Reporter, verbose_logging
+from ._gaussian import (
+    KernelModel,
+    cholesky_from_precisions,
+    covariance_shape,
+    n_parameters,
+    precision_cholesky,
+    precisions_from_cholesky,
+    repair_far_rows,
+)
+from ._gmm_init import initial_parameters
+from ._kmeans import KMeans, RandomStateLike
+from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, check_features, check_int, check_random_state,
-    check_sample_weight, feature_names_of, is_dask_collection,
+    as_float_array,
+    check_features,
+    check_int,
+    check_random_state,
+    check_sample_weight,
+    feature_names_of,
+    is_dask_collection,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._fit_events import Callback
 
 
-class GaussianMixture(BaseEstimator):
+class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM, with OpenMP-threaded Cython kernels.
 
     Parameters follow scikit-learn's ``GaussianMixture``, plus the ``fixed``
@@ -93,7 +114,15 @@ class GaussianMixture(BaseEstimator):
         OpenMP threads for the kernels; None uses every core allowed.
         Results do not depend on it.
     verbose : int, default=0
-        Print the log-likelihood every iteration when > 0.
+        When > 0, log the log-likelihood of every iteration at INFO level on
+        the ``logging`` logger ``"kmgmm"`` (printed on stdout when logging
+        is not configured).
+    callback : callable or None, default=None
+        Called as ``callback(progress)`` with a ``kmgmm.FitProgress`` when
+        each initialisation starts, after every iteration of the k-means
+        that initialises it (``init_params="kmeans"``, stage "init") and
+        after every EM iteration (stage "fit"); returning True stops the fit
+        there (the model is the one reached, with ``converged_`` False).
 
     Attributes
     ----------
@@ -125,12 +154,23 @@ class GaussianMixture(BaseEstimator):
 
     _fitted_attribute = "means_"
 
-    def __init__(self, n_components=1, *, covariance_type="full", variance=None,
-                 assignment="soft", estimate_weights=True, tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
-                 means_init=None, precisions_init=None, resp_init=None, random_state=None,
-                 warm_start=False, learning_decay=0.6, learning_offset=0.0,
-                 n_threads=None, verbose=0):
+    def __init__(self, n_components: int = 1, *,
+                 covariance_type: Literal["full", "tied", "diag", "spherical",
+                                          "fixed"] = "full",
+                 variance: float | None = None,
+                 assignment: Literal["soft", "hard"] = "soft",
+                 estimate_weights: bool = True, tol: float = 1e-3,
+                 reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1,
+                 init_params: Literal["kmeans", "k-means++", "random",
+                                      "random_from_data"] = "kmeans",
+                 weights_init: ArrayLike | None = None,
+                 means_init: ArrayLike | None = None,
+                 precisions_init: ArrayLike | None = None,
+                 resp_init: ArrayLike | None = None,
+                 random_state: RandomStateLike = None, warm_start: bool = False,
+                 learning_decay: float = 0.6, learning_offset: float = 0.0,
+                 n_threads: int | None = None, verbose: int = 0,
+                 callback: Callback | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.variance = variance
@@ -151,6 +191,7 @@ class GaussianMixture(BaseEstimator):
         self.learning_offset = learning_offset
         self.n_threads = n_threads
         self.verbose = verbose
+        self.callback = callback
 
     # ----------------------------------------------------------- validation
     def _check_params(self, X):
@@ -255,7 +296,8 @@ class GaussianMixture(BaseEstimator):
                 f"{hint}.")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Estimate the parameters with EM.
 
         Parameters
@@ -269,16 +311,19 @@ class GaussianMixture(BaseEstimator):
         current ``distributed.Client`` (``kmgmm/_engines/dask.py``);
         ``fit_predict`` then returns a Dask array.
         """
-        self._fit(X, sample_weight)
+        with verbose_logging(self.verbose):
+            self._fit(X, sample_weight)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: ArrayLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return the most likely component of each row of X.
 
         Equal to ``fit(X).predict(X)``: the labels come from a final pass
         with the fitted parameters.
         """
-        return self._fit(X, sample_weight)
+        with verbose_logging(self.verbose):
+            return self._fit(X, sample_weight)
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """One step of online (stepwise) EM on the batch X.
@@ -354,11 +399,13 @@ class GaussianMixture(BaseEstimator):
         w_total = engine.total_weight
         hard = self.assignment == "hard"
         n_init = 1 if warm else self.n_init
-        callback = getattr(self, "_iteration_callback", None)
+        reporter = Reporter(self.callback, type(self).__name__, n_init, self.max_iter)
+        init_max_iter = KMeans().max_iter
 
         best = None
         with single_threaded_blas():
             for run in range(n_init):
+                reporter.start_run(run + 1)
                 if warm:
                     weights = self.weights_.astype(np.float64)
                     means = self.means_.astype(np.float64)
@@ -375,28 +422,33 @@ class GaussianMixture(BaseEstimator):
                             means_init=means_init, covariance_type=self.covariance_type,
                             reg_covar=self.reg_covar, variance=self.variance,
                             random_state=random_state, n_threads=self.n_threads,
-                            shift=shift),
+                            shift=shift,
+                            callback=reporter.init_iterations(init_max_iter)),
                         weights_init, means_init, prec_init)
                 result = em(
                     engine, weights, means, cov, prec_chol,
                     covariance_type=self.covariance_type, reg_covar=self.reg_covar,
                     variance=self.variance, estimate_weights=self.estimate_weights,
                     hard=hard, shift=shift, w_total=w_total, max_iter=self.max_iter,
-                    tol=self.tol, verbose=self.verbose, callback=callback, run=run,
-                    previous_bound=self.lower_bound_ if warm else -np.inf)
+                    tol=self.tol, verbose=self.verbose, callback=reporter.iterations(),
+                    run=run, previous_bound=self.lower_bound_ if warm else -np.inf)
                 if best is None or result["lower_bound"] > best["lower_bound"]:
                     best = result
+                if reporter.stop_requested:
+                    break
             model = KernelModel(best["weights"], best["means"], best["prec_chol"],
                                 self.covariance_type, shift, engine.dtype)
             labels = engine.em_labels(model, hard)
 
-        self._set_fitted(engine, names, best, stacklevel=4)
+        self._set_fitted(engine, names, best, stacklevel=4,
+                         stopped=reporter.stop_requested)
         return labels
 
-    def _set_fitted(self, X, names, best, stacklevel, warn=True):
+    def _set_fitted(self, X, names, best, stacklevel, warn=True, stopped=False):
         """Store the best run's parameters (in X's dtype); warn when it did
-        not converge (``warn``).  Drops the state of an online fit."""
-        if warn and not best["converged"] and self.max_iter > 0:
+        not converge (``warn``, unless the callback stopped it).  Drops the
+        state of an online fit."""
+        if warn and not best["converged"] and self.max_iter > 0 and not stopped:
             warn_convergence(
                 f"Best performing initialization did not converge in "
                 f"max_iter={self.max_iter} iterations; try a larger max_iter, "
@@ -481,25 +533,36 @@ class GaussianMixture(BaseEstimator):
                         self.covariance_type, self.assignment == "hard")
         return out
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most likely component of each row of X (lazy for a Dask X)."""
         if is_dask_collection(X):
             from ._dask import gmm_blockwise
             return gmm_blockwise(self, X, "predict", "labels")
         return self._pass(X, "predict", labels=True)["labels"]
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Responsibilities: the posterior probability of each component.
 
-        Rows sum to 1. With ``assignment="hard"`` they are one-hot. Lazy
-        for a Dask X.
+        Rows sum to 1. Lazy for a Dask X.
+
+        With ``assignment="hard"`` the rows are one-hot (1 for the component
+        ``predict`` gives, 0 elsewhere): the model was fitted by
+        classification EM, in which each point belongs wholly to one
+        component, and ``score_samples`` is the same classification
+        likelihood. Its parameters are not those of the soft mixture (where
+        components overlap, the means are pushed apart and the variances
+        shrink), so their posterior would be a probability the fit did not
+        estimate. To have it all the same, score with soft assignment:
+        ``gm.set_params(assignment="soft").predict_proba(X)`` gives the
+        posterior under the fitted parameters (its argmax is the same
+        label).
         """
         if is_dask_collection(X):
             from ._dask import gmm_blockwise
             return gmm_blockwise(self, X, "predict_proba", "resp")
         return self._pass(X, "predict_proba", resp=True)["resp"]
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log-likelihood of each row of X under the model.
 
         With ``assignment="hard"``: the log of the weighted density of the
@@ -511,7 +574,8 @@ class GaussianMixture(BaseEstimator):
             return gmm_blockwise(self, X, "score_samples", "lse")
         return self._pass(X, "score_samples", lse=True)["lse"]
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: object = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Mean (weighted) log-likelihood per sample of X."""
         if is_dask_collection(X):
             from ._dask import gmm_score
@@ -531,19 +595,19 @@ class GaussianMixture(BaseEstimator):
             n -= k - 1
         return n
 
-    def bic(self, X):
+    def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
         self._check_is_fitted("bic", "means_")
         n = np.shape(X)[0]
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
-    def aic(self, X):
+    def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
         self._check_is_fitted("aic", "means_")
         n = np.shape(X)[0]
         return -2 * self.score(X) * n + 2 * self._n_parameters()
 
-    def sample(self, n_samples=1):
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the fitted mixture: returns (X, component labels)."""
         self._check_is_fitted("sample", "means_")
         if isinstance(n_samples, (float, np.floating)) and float(n_samples).is_integer():
@@ -570,5 +634,3 @@ class GaussianMixture(BaseEstimator):
         y = np.repeat(np.arange(len(counts)), counts)
         return X, y
 
-    def __sklearn_tags__(self):
-        return self._sklearn_tags(estimator_type="density_estimator")

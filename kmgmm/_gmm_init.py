@@ -6,16 +6,20 @@ from ._kmeans import KMeans
 
 
 def initial_seeds(engine, n_components, *, init_params, random_state, n_threads,
-                  means_init=None):
+                  means_init=None, callback=None):
     """(seeds, labels) the initial responsibilities come from: the partition
     by the nearest seed (``labels`` when already known), or random soft
-    responsibilities when ``seeds`` is None (``engine.mixture_moments``)."""
+    responsibilities when ``seeds`` is None (``engine.mixture_moments``).
+
+    ``callback(n_iter, inertia, shift)`` is called after every iteration of
+    the initialising k-means (``init_params="kmeans"``)."""
     labels = None
     if means_init is not None:
         seeds = means_init
     elif init_params == "kmeans":
         km = KMeans(n_components, n_init=1, random_state=random_state,
-                    n_threads=n_threads)._fit_engine(engine, quiet=True)
+                    n_threads=n_threads)._fit_engine(engine, quiet=True,
+                                                     iteration_callback=callback)
         seeds = km.cluster_centers_
         if engine.keeps_labels:
             labels = km.labels_
@@ -28,11 +32,13 @@ def initial_seeds(engine, n_components, *, init_params, random_state, n_threads,
 
 
 def initial_parameters(engine, n_components, *, init_params, means_init, covariance_type,
-                       reg_covar, variance, random_state, n_threads, shift):
-    """(weights, means, covariances) to start EM from, all float64."""
+                       reg_covar, variance, random_state, n_threads, shift,
+                       callback=None):
+    """(weights, means, covariances) to start EM from, all float64 (see
+    ``initial_seeds`` for ``callback``)."""
     seeds, labels = initial_seeds(engine, n_components, init_params=init_params,
                                   random_state=random_state, n_threads=n_threads,
-                                  means_init=means_init)
+                                  means_init=means_init, callback=callback)
     nk, s1, s2, means = engine.mixture_moments(seeds, n_components, covariance_type,
                                                random_state, shift, labels=labels)
     return m_step(nk, s1, s2, means, covariance_type, reg_covar, variance)

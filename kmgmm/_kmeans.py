@@ -1,32 +1,64 @@
 """KMeans: the estimator.  It validates its parameters, builds the engine for
 X (``_engines``), conditions the data (``_conditioning``) and runs an
 algorithm (``_algorithms``): Lloyd, Hamerly or Elkan."""
+from __future__ import annotations
+
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 
 from ._algorithms.bounds import elkan, hamerly
 from ._algorithms.geometry import choose_algorithm, elkan_fits
 from ._algorithms.lloyd import lloyd
 from ._assign import assign_conditioned
 from ._base import BaseEstimator
-from ._conditioning import Conditioning, distances, for_centers, for_data, weighted_moments
+from ._conditioning import (
+    Conditioning,
+    distances,
+    for_centers,
+    for_data,
+    weighted_moments,
+)
 from ._engines import make_engine
-from ._engines.memory import MemoryEngine, sparse_distances, sparse_weighted_mean_variance
+from ._engines.memory import (
+    MemoryEngine,
+    sparse_distances,
+    sparse_weighted_mean_variance,
+)
 from ._exceptions import warn_convergence
+from ._fit_events import Reporter, logger, verbose_logging
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, as_float_csr, check_choice, check_features, check_int,
-    check_random_state, check_sample_weight, feature_names_of, is_dask_collection, is_sparse,
+    as_float_array,
+    as_float_csr,
+    check_choice,
+    check_features,
+    check_int,
+    check_random_state,
+    check_sample_weight,
+    feature_names_of,
+    is_dask_collection,
+    is_sparse,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._fit_events import Callback
+
+RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 INITS = ("k-means++", "random")
 # Relative difference of two runs' inertias below which neither is better.
 RUN_TIE = 1e-9
 
 
-class KMeans(BaseEstimator):
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
+             BaseEstimator):
     """K-means clustering (Lloyd's algorithm) with OpenMP-threaded Cython kernels.
 
     Parameters follow scikit-learn's ``KMeans``.
@@ -109,7 +141,15 @@ class KMeans(BaseEstimator):
         ``OMP_NUM_THREADS`` and threadpoolctl limits. Results do not depend
         on it.
     verbose : int, default=0
-        Print the objective every iteration when > 0.
+        When > 0, log the algorithm chosen and the inertia of every
+        iteration at INFO level on the ``logging`` logger ``"kmgmm"``
+        (printed on stdout when logging is not configured).
+    callback : callable or None, default=None
+        Called as ``callback(progress)`` with a ``kmgmm.FitProgress`` when
+        each initialisation starts and after every iteration; returning True
+        stops the fit there (the model is the one reached, with
+        ``converged_`` False). With ``algorithm="hamerly"`` the reported
+        inertia costs some of the distances the bounds would skip.
 
     Attributes
     ----------
@@ -121,15 +161,24 @@ class KMeans(BaseEstimator):
         Weighted sum of squared distances of the rows to their centres.
     n_iter_ : int
         Lloyd iterations run by the best run.
+    converged_ : bool
+        Whether the best run converged (no label changed, or the centres
+        moved less than ``tol``) rather than stopping at ``max_iter`` or at
+        the callback's request.
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when X was a DataFrame with string columns
     """
 
     _fitted_attribute = "cluster_centers_"
 
-    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, random_state=None, copy_x=True, algorithm="auto",
-                 n_threads=None, verbose=0):
+    def __init__(self, n_clusters: int = 8, *,
+                 init: str | ArrayLike | Callable[..., ArrayLike] = "k-means++",
+                 n_init: int | Literal["auto"] = "auto", max_iter: int = 300,
+                 tol: float = 1e-4, random_state: RandomStateLike = None,
+                 copy_x: bool = True,
+                 algorithm: Literal["auto", "lloyd", "hamerly", "elkan"] = "auto",
+                 n_threads: int | None = None, verbose: int = 0,
+                 callback: Callback | None = None) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -140,6 +189,7 @@ class KMeans(BaseEstimator):
         self.algorithm = algorithm
         self.n_threads = n_threads
         self.verbose = verbose
+        self.callback = callback
 
     # ------------------------------------------------------------------ fit
     def _check_params(self, X, inits=INITS, stacklevel=5):
@@ -218,7 +268,8 @@ class KMeans(BaseEstimator):
             return "hamerly"
         return algorithm
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: object = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Compute k-means clustering.
 
         Parameters
@@ -234,10 +285,16 @@ class KMeans(BaseEstimator):
         """
         names = feature_names_of(X)
         engine, w_unit = make_engine(X, sample_weight, self.n_threads)
-        return self._fit_engine(engine, names, w_unit=w_unit)
+        with verbose_logging(self.verbose):
+            return self._fit_engine(engine, names, w_unit=w_unit)
 
-    def _fit_engine(self, engine, names=None, *, w_unit=1.0, quiet=False):
-        """Fit on an engine (``fit``, and a mixture's initialisation)."""
+    def _fit_engine(self, engine, names=None, *, w_unit=1.0, quiet=False,
+                    iteration_callback=None):
+        """Fit on an engine (``fit``, and a mixture's initialisation).
+
+        ``quiet`` silences ``verbose`` and the ``callback`` parameter; a
+        mixture's initialisation passes its own three-argument
+        ``iteration_callback(n_iter, inertia, shift)`` instead."""
         init, n_init = self._check_params(engine, inits=engine.inits)
         n_samples = engine.n_samples
         if n_samples < self.n_clusters:
@@ -257,12 +314,14 @@ class KMeans(BaseEstimator):
         algorithm = self._choose_algorithm(engine)
         verbose = 0 if quiet else self.verbose
         if verbose:
-            print(f"Algorithm: {algorithm}.")
+            logger.info(f"Algorithm: {algorithm}.")
             if not cond.identity:
-                print("Fitting X centred on its mean" + (
+                logger.info("Fitting X centred on its mean" + (
                     f" and divided by {cond.scale:.6g}" if cond.scale != 1 else "")
-                    + "; the inertia and shifts printed are in those units.")
-        callback = None if quiet else getattr(self, "_iteration_callback", None)
+                    + "; the inertia and shifts logged are in those units.")
+        reporter = Reporter(None if quiet else self.callback, type(self).__name__,
+                            n_init, self.max_iter)
+        callback = iteration_callback if quiet else reporter.iterations()
         factor = cond.squared_factor() * w_unit
         if callback is not None and factor != 1.0:
             def callback(n_iter, inertia, shift, _report=callback):
@@ -275,23 +334,29 @@ class KMeans(BaseEstimator):
             with single_threaded_blas():
                 for run in range(n_init):
                     teng.reset()
+                    reporter.start_run(run + 1)
                     centers = self._initial_centers(engine, teng, cond, init,
                                                     random_state)
                     if verbose:
-                        print(f"Initialisation {run + 1} of {n_init} done.")
+                        logger.info(f"Initialisation {run + 1} of {n_init} done.")
+                    status = {}
                     if algorithm == "lloyd":
-                        result = lloyd(teng, centers, **kwargs)
+                        result = lloyd(teng, centers, status=status, **kwargs)
                     elif algorithm == "elkan":
-                        result = elkan(teng, centers, **kwargs)
+                        result = elkan(teng, centers, status=status, **kwargs)
                     else:
                         result = hamerly(teng, centers, fallback=self.algorithm == "auto",
-                                         **kwargs)
+                                         status=status, **kwargs)
+                    result = (*result, status.get("stop") in ("strict", "tol"))
                     # Runs whose inertias agree to rounding are ties: the
                     # first wins, so equal problems posed differently (an
                     # integer weight, or the row repeated) keep the same run.
                     if best is None or result[0] < best[0] * (1 - RUN_TIE):
                         best, best_run = result, run
-                inertia, centers, n_iter = best
+                    if reporter.stop_requested:
+                        break
+                n_init = run + 1
+                inertia, centers, n_iter, converged = best
                 centers = cond.from_model(centers, engine.dtype)
                 if best_run != n_init - 1 or not cond.identity:
                     # The labels and inertia of the centres as returned
@@ -306,6 +371,7 @@ class KMeans(BaseEstimator):
             teng.restore()
         inertia = inertia * cond.squared_factor() * w_unit
         self._set_fitted(engine, names, labels, inertia, centers, n_iter, counts)
+        self.converged_ = bool(converged)
         self._algorithm = algorithm
         return self
 
@@ -343,7 +409,7 @@ class KMeans(BaseEstimator):
                                              cond, labels, n_threads)
         return labels, inertia * w_unit
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Index of the nearest centre for each row of X (lazy for a Dask X)."""
         if is_dask_collection(X):
             from ._dask import kmeans_predict
@@ -351,11 +417,13 @@ class KMeans(BaseEstimator):
         X = self._check_test_data(X, "predict")
         return self._assign(X)[0]
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: ArrayLike, y: object = None,
+                    sample_weight: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return ``labels_``."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: object = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Opposite of the weighted inertia of X under the fitted centres."""
         if is_dask_collection(X):
             from ._dask import kmeans_score
@@ -363,7 +431,7 @@ class KMeans(BaseEstimator):
         X = self._check_test_data(X, "score")
         return -float(self._assign(X, sample_weight)[1])
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Euclidean distance from each row of X to each centre (lazy for a Dask X)."""
         if is_dask_collection(X):
             from ._dask import kmeans_transform
@@ -371,7 +439,8 @@ class KMeans(BaseEstimator):
         X = self._check_test_data(X, "transform")
         return self._distances(X)
 
-    def fit_transform(self, X, y=None, sample_weight=None):
+    def fit_transform(self, X: ArrayLike, y: object = None,
+                      sample_weight: ArrayLike | None = None) -> np.ndarray:
         """Fit, then return the distances from each row of X to each centre."""
         self.fit(X, sample_weight=sample_weight)
         if is_dask_collection(X):
@@ -383,13 +452,14 @@ class KMeans(BaseEstimator):
             return sparse_distances(X, self.cluster_centers_, X.dtype)
         return distances(X, self.cluster_centers_)
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the transform's columns: "kmeans0", "kmeans1", ..."""
-        self._check_is_fitted("get_feature_names_out", "cluster_centers_")
-        n = self.cluster_centers_.shape[0]
-        return np.asarray([f"kmeans{i}" for i in range(n)], dtype=object)
+    @property
+    def _n_features_out(self):
+        """Columns of ``transform``: one per centre (``get_feature_names_out``
+        names them "kmeans0", "kmeans1", ...)."""
+        return self.cluster_centers_.shape[0]
 
     def __sklearn_tags__(self):
-        tags = self._sklearn_tags(transformer=True)
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.sparse = True
         return tags

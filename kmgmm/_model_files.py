@@ -39,24 +39,49 @@ import os
 import stat
 import warnings
 import zipfile
+from typing import Any
 
 import numpy as np
 
 from ._atomic_write import AtomicFile
 from ._model_spec import (  # noqa: F401 (names the tests and the command line use)
-    FORMAT_NAME, FORMAT_VERSION, HEADER_KEY, MAX_HEADER_BYTES, MAX_MEMBERS, MAX_MODEL_BYTES, MODELS,
-    PARAM_PREFIX, _COMPRESSIONS, _DAMAGE, _FLOAT_DTYPES, _HEADER_DTYPE, _Invalid, _JSON_SCALARS,
-    _NPY_HEADER_LIMIT, _READ_CHUNK, _UNSUPPORTED_FLAGS, _check_fitted, _check_params, _fail, _plan,
+    _COMPRESSIONS,
+    _DAMAGE,
+    _FLOAT_DTYPES,
+    _HEADER_DTYPE,
+    _JSON_SCALARS,
+    _NPY_HEADER_LIMIT,
+    _READ_CHUNK,
+    _UNSUPPORTED_FLAGS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    HEADER_KEY,
+    MAX_HEADER_BYTES,
+    MAX_MEMBERS,
+    MAX_MODEL_BYTES,
+    MODELS,
+    PARAM_PREFIX,
+    _check_fitted,
+    _check_params,
+    _fail,
+    _Invalid,
+    _plan,
 )
 
 # Parameters of the size of the training data, used only to start a fit.
 _TRAINING_ONLY = frozenset({"resp_init"})
+
+#: Parameters that say how a fit runs, not what it is: not written, so that
+#: files stay readable by a kmgmm that predates them.
+RUNTIME_PARAMS = ("callback",)
 
 
 def _split_params(estimator):
     """JSON-able parameters, array parameters, and the names of those dropped."""
     plain, arrays, dropped = {}, {}, []
     for name, value in estimator.get_params().items():
+        if name in RUNTIME_PARAMS:
+            continue    # how a fit reports, not what it fitted: never written
         if name in _TRAINING_ONLY:
             if value is not None:
                 dropped.append(name)
@@ -410,7 +435,7 @@ def load_model_and_header(path):
     return _build(os.fspath(path), header, plan, arrays), header
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Any:
     """Load a model written by ``model.save(path)`` or ``kmgmm fit``.
 
     The file is read without pickle: loading never runs code from it, and

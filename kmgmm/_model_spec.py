@@ -100,6 +100,7 @@ class ModelSpec:
     scalars: dict
     param_arrays: dict
     optional_arrays: tuple = field(default=())
+    # Scalars a file may lack (written by an older kmgmm, or not fitted).
     optional_scalars: tuple = field(default=())
 
     def estimator_class(self, name):
@@ -112,8 +113,10 @@ MODELS = {
         k_param="n_clusters",
         k_array="cluster_centers_",
         arrays={"cluster_centers_": ("k", "d")},
-        scalars={"inertia_": float, "n_iter_": int, "n_features_in_": int},
+        scalars={"inertia_": float, "n_iter_": int, "n_features_in_": int,
+                 "converged_": bool},
         param_arrays={"init": ("k", "d")},
+        optional_scalars=("converged_",),
     ),
     "SphericalKMeans": ModelSpec(
         module="kmgmm._spherical",
@@ -289,6 +292,8 @@ def _plan(header):
         if attr in spec.optional_scalars and attr not in scalars:
             continue
         value = scalars.get(attr)
+        if value is None and attr in spec.optional_scalars:
+            continue
         ok = (isinstance(value, bool) if kind is bool else
               _is_int(value) and value >= 0 if kind is int else
               _is_real(value))

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from ._covariance import COVARIANCE_TYPES
+from ._fit_events import check_callback
 from ._validation import check_bool, check_choice, check_int, check_real, check_verbose
 
 
@@ -56,6 +57,11 @@ def seed(value, name):
     return value
 
 
+def function(value, name):
+    """None or a callable."""
+    return check_callback(value, name)
+
+
 def anything(value, name):
     """Checked where the data is known (initial arrays, callables)."""
     return value
@@ -78,6 +84,7 @@ PARAMETERS = {
         "algorithm": one_of(*KMEANS_ALGORITHMS),
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
+        "callback": function,
     },
     "SphericalKMeans": {
         "n_clusters": integer(1),
@@ -157,6 +164,7 @@ PARAMETERS = {
         "warm_start": boolean,
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
+        "callback": function,
     },
 }
 

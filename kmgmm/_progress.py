@@ -1,13 +1,12 @@
 """Per-iteration progress and a clean stop on Ctrl-C, for long fits.
 
-The estimators' iteration loops call ``estimator._iteration_callback`` when
-it is set: once per iteration, after the parameter update, as
-``callback(n_iter, objective, change)``.  An exception raised by the
-callback ends the fit and propagates out of ``fit``.  ``watch`` sets the
-attribute for the duration of a ``with`` block and removes it afterwards,
-so estimators never carry it into ``get_params``, pickles or model files.
+The command line follows a fit through the estimators' public ``callback``
+parameter (``kmgmm._fit_events``): ``FitLine`` shows each report, and a
+``StopRequest`` turns Ctrl-C into the callback's request to stop, so the
+fit ends with the model reached so far.
 """
 import contextlib
+import math
 import signal
 import sys
 import threading
@@ -24,15 +23,33 @@ class Interrupted(Exception):
 
 @contextlib.contextmanager
 def watch(estimator, callback):
-    """Have ``estimator``'s iteration loop call ``callback`` inside the block."""
-    estimator._iteration_callback = callback
+    """Inside the block, call ``callback(n_iter, objective, change)`` after
+    each iteration of ``estimator``'s fit (its ``callback`` parameter is
+    restored afterwards); True from it stops the fit.  An estimator without
+    a ``callback`` parameter gets the three-argument hook as the attribute
+    ``_iteration_callback`` for the block, as before the parameter existed."""
+    if "callback" not in estimator.get_params(deep=False):
+        estimator._iteration_callback = callback
+        try:
+            yield estimator
+        finally:
+            try:
+                del estimator._iteration_callback
+            except AttributeError:
+                pass
+        return
+    previous = estimator.callback
+
+    def on_progress(progress):
+        if progress.stage == "fit" and progress.n_iter:
+            return callback(progress.n_iter, progress.objective, progress.change)
+        return None
+
+    estimator.set_params(callback=on_progress)
     try:
         yield estimator
     finally:
-        try:
-            del estimator._iteration_callback
-        except AttributeError:
-            pass
+        estimator.set_params(callback=previous)
 
 
 class StopRequest:
@@ -141,3 +158,20 @@ class ProgressLine:
             self.stream.write("\n")
             self.stream.flush()
             self._width = 0
+
+
+def describe(progress, objective_name):
+    """One status line for a ``FitProgress``: the stage, the initialisation,
+    the iteration out of its maximum and the objective."""
+    run = (f"initialisation {progress.run}/{progress.n_init}, "
+           if progress.n_init > 1 else "")
+    if progress.stage == "init":
+        if progress.n_iter == 0:
+            return f"{run}initialising (seeding)"
+        return (f"{run}initialising: k-means iteration {progress.n_iter}/"
+                f"{progress.max_iter}  inertia {progress.objective:.6g}")
+    text = (f"{run}iteration {progress.n_iter}/{progress.max_iter}  "
+            f"{objective_name} {progress.objective:.6g}")
+    if not math.isnan(progress.change):
+        text += f"  change {progress.change:.3g}"
+    return text

@@ -13,14 +13,65 @@ FLOAT_DTYPES = (np.float64, np.float32)
 
 
 def _is_dataframe(X):
+    """A pandas (or pandas-like: modin) DataFrame."""
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
 
 
-def feature_names_of(X):
-    """Column names of a DataFrame when they are all strings, else None."""
-    if not _is_dataframe(X):
+def _is_lazy_frame(X):
+    """A query not yet run: a polars LazyFrame, or a frame narwhals reads as
+    lazy (but not a Dask collection, which the Dask engine fits)."""
+    if type(X).__name__ == "LazyFrame":
+        return True
+    if is_dask_collection(X):
+        return False
+    nw = _narwhals_for(X)
+    return nw is not None and nw.dependencies.is_into_lazyframe(X)
+
+
+def _narwhals_for(X):
+    """narwhals (which scikit-learn depends on) when X is not a NumPy array or
+    a Python sequence, else None: array input never pays for the import."""
+    if isinstance(X, (np.ndarray, list, tuple, numbers.Number, str, bytes)) \
+            or _is_sparse(X):
         return None
-    return feature_names_from_columns(X.columns)
+    try:
+        import narwhals
+    except ImportError:  # pragma: no cover - installed with scikit-learn
+        return None
+    return narwhals
+
+
+def _other_frame(X):
+    """X as a narwhals DataFrame when it is an eager data frame other than
+    pandas (polars, a pyarrow Table, and whatever else narwhals reads, as
+    scikit-learn takes them), else None."""
+    if _is_dataframe(X):
+        return None
+    nw = _narwhals_for(X)
+    if nw is None or not nw.dependencies.is_into_dataframe(X):
+        return None
+    return nw.from_native(X, eager_only=True)
+
+
+def check_not_lazy(X, name="X"):
+    """Refuse a lazy frame: its rows do not exist until the query runs."""
+    if _is_lazy_frame(X):
+        raise TypeError(
+            f"{name} is a {type(X).__module__.partition('.')[0]} {type(X).__name__}, "
+            "a query that has not been run; call .collect() on it and pass the "
+            "DataFrame it returns.")
+
+
+def feature_names_of(X):
+    """Column names of a data frame (pandas, polars, a pyarrow Table, ...)
+    when they are all strings, else None."""
+    check_not_lazy(X)
+    if _is_dataframe(X):
+        return feature_names_from_columns(X.columns)
+    frame = _other_frame(X)
+    if frame is None:
+        return None
+    return feature_names_from_columns(frame.columns)
 
 
 def feature_names_from_columns(columns):
@@ -74,11 +125,16 @@ def as_float_array(X, *, name="X", dtype=None, ensure_2d=True, ensure_min_sample
             f"{name} is a sparse matrix, which this estimator does not accept; "
             f"convert it with {name}.toarray() if it fits in memory."
         )
+    check_not_lazy(X, name)
     if _is_dataframe(X):
         try:
             X = X.to_numpy()
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be numeric: {exc}") from None
+    else:
+        frame = _other_frame(X)
+        if frame is not None:
+            X = frame.to_numpy()    # strings become objects, refused below
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got a string.")
     arr = X if isinstance(X, np.ndarray) else None

@@ -26,6 +26,19 @@ def make_mixture(n_samples, n_features, n_clusters, *, spread=1.0, dtype=np.floa
 
 
 @pytest.fixture(scope="session")
+def package_env():
+    """The environment for a subprocess that must import the kmgmm under test
+    (a worktree's in-place build, or the installed package) whatever else is
+    installed: its parent directory first on PYTHONPATH.  Run such a
+    subprocess from a directory without a kmgmm/ source tree."""
+    import kmgmm
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kmgmm.__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return dict(os.environ, PYTHONPATH=path)
+
+
+@pytest.fixture(scope="session")
 def mixture():
     return make_mixture
 

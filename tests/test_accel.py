@@ -340,26 +340,28 @@ def test_single_cluster(algorithm):
 
 
 @pytest.mark.parametrize("algorithm", BOUNDED)
-def test_verbose_reports_skipped_distances(algorithm, capsys):
+def test_verbose_reports_skipped_distances(algorithm, caplog):
     X = blobs(4_000, 3, 4, spread=0.5, seed=2)
-    KMeans(4, random_state=0, algorithm=algorithm, verbose=1).fit(X)
-    out = capsys.readouterr().out
+    with caplog.at_level("INFO", logger="kmgmm"):
+        KMeans(4, random_state=0, algorithm=algorithm, verbose=1).fit(X)
+    out = caplog.text
     assert f"Algorithm: {algorithm}." in out
     assert "skipped" in out
 
 
-def test_auto_falls_back_to_lloyd_when_bounds_do_not_pay(capsys):
+def test_auto_falls_back_to_lloyd_when_bounds_do_not_pay(caplog):
     # One blob in 16-D cut into clusters: nearly every row is near a boundary.
     X = np.random.RandomState(0).standard_normal((4_000, 16))
     init = X[:8]
     ref = KMeans(8, init=init, algorithm="lloyd", tol=0, max_iter=40).fit(X)
-    km = KMeans(8, init=init, algorithm="auto", tol=0, max_iter=40, verbose=1).fit(X)
-    assert "Lloyd passes from here" in capsys.readouterr().out
+    with caplog.at_level("INFO", logger="kmgmm"):
+        km = KMeans(8, init=init, algorithm="auto", tol=0, max_iter=40, verbose=1).fit(X)
+    assert "Lloyd passes from here" in caplog.text
     assert_same_fit(ref, km, np.float64)
 
 
 @pytest.mark.parametrize("report", ["verbose", "callback"])
-def test_auto_keeps_hamerly_on_separated_data_while_reporting(report, capsys,
+def test_auto_keeps_hamerly_on_separated_data_while_reporting(report, caplog,
                                                               monkeypatch):
     # A verbose fit or one with an iteration callback (the command line's
     # progress) computes every row's distance for the inertia; rows whose
@@ -379,9 +381,10 @@ def test_auto_keeps_hamerly_on_separated_data_while_reporting(report, capsys,
     km = KMeans(8, init=init, algorithm="auto", tol=0, max_iter=30,
                 verbose=int(report == "verbose"))
     if report == "callback":
-        km._iteration_callback = lambda n_iter, inertia, shift: seen.append(n_iter)
-    km.fit(X)
-    out = capsys.readouterr().out
+        km.set_params(callback=lambda p: seen.append(p.n_iter) if p.n_iter else None)
+    with caplog.at_level("INFO", logger="kmgmm"):
+        km.fit(X)
+    out = caplog.text
     assert km._algorithm == "hamerly" and km.n_iter_ >= 5
     assert handed_over == [] and "Lloyd passes from here" not in out
     ref = KMeans(8, init=init, algorithm="lloyd", tol=0, max_iter=30).fit(X)
@@ -390,14 +393,15 @@ def test_auto_keeps_hamerly_on_separated_data_while_reporting(report, capsys,
         assert seen == list(range(1, km.n_iter_ + 1))
 
 
-def test_auto_keeps_hamerly_where_rows_are_much_work(capsys):
+def test_auto_keeps_hamerly_where_rows_are_much_work(caplog):
     # 300 features and 20 clusters: a failing row's bookkeeping is small
     # against its distances, so even on one blob Hamerly runs to the end.
     X = np.random.RandomState(0).standard_normal((3_000, 300))
     init = X[:20]
     ref = KMeans(20, init=init, algorithm="lloyd", tol=0, max_iter=15).fit(X)
-    km = KMeans(20, init=init, algorithm="auto", tol=0, max_iter=15, verbose=1).fit(X)
-    out = capsys.readouterr().out
+    with caplog.at_level("INFO", logger="kmgmm"):
+        km = KMeans(20, init=init, algorithm="auto", tol=0, max_iter=15, verbose=1).fit(X)
+    out = caplog.text
     assert "Algorithm: hamerly." in out and "Lloyd passes from here" not in out
     assert_same_fit(ref, km, np.float64)
 

@@ -28,11 +28,20 @@ def neutral_cwd(tmp_path_factory):
     NEUTRAL_DIR = str(tmp_path_factory.mktemp("cwd"))
 
 
+def package_env(**extra):
+    """The environment for a subprocess that imports the kmgmm these tests
+    imported (a worktree's build, or the installed package), whatever else
+    is installed."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kmgmm.__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return dict(os.environ, PYTHONPATH=path, **extra)
+
+
 def run(*args, check=None, env=None):
     """Run ``python -m kmgmm *args``; returns the CompletedProcess."""
     # One OpenMP thread: these tests are about the command, not the threading,
     # and a busy machine makes idle OpenMP threads slow to wake.
-    full_env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
+    full_env = package_env(OMP_NUM_THREADS="1", **(env or {}))
     proc = subprocess.run([sys.executable, "-m", "kmgmm", *map(str, args)],
                           capture_output=True, text=True, timeout=300, env=full_env,
                           cwd=NEUTRAL_DIR)
@@ -44,7 +53,8 @@ def run(*args, check=None, env=None):
 def run_script(code, *args):
     """Run a Python snippet in a subprocess (to patch the command from inside)."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=NEUTRAL_DIR)
+                          capture_output=True, text=True, timeout=300, cwd=NEUTRAL_DIR,
+                          env=package_env())
 
 
 def assert_usage_error(proc, *words):
@@ -244,12 +254,15 @@ def test_user_mistakes_exit_2_with_one_line(data, model_file, tmp_path, capsys):
     np.save(tmp_path / "nan3.npy", nan3)
     np.save(tmp_path / "strings.npy", np.array([["a", "b"], ["c", "d"]]))
     (tmp_path / "data.parquet").write_text("x")
+    (tmp_path / "data.xlsx").write_text("x")
     cases = [
         (("fit", tmp_path / "missing.npy", "-k", 2, "-o", out), ["missing.npy", "no such file"]),
         (("fit", tmp_path / "words.csv", "-k", 1, "-o", out), ["words.csv", "not numeric"]),
         (("fit", tmp_path / "nan.csv", "-k", 1, "-o", out), ["nan.csv", "NaN"]),
         (("fit", tmp_path / "strings.npy", "-k", 1, "-o", out), ["strings.npy"]),
-        (("fit", tmp_path / "data.parquet", "-k", 1, "-o", out), ["unsupported", ".parquet"]),
+        (("fit", tmp_path / "data.xlsx", "-k", 1, "-o", out), ["unsupported", ".xlsx"]),
+        (("fit", tmp_path / "data.parquet", "-k", 1, "-o", out),
+         ["data.parquet", "not a readable Parquet file"]),
         (("fit", path, "-k", 401, "-o", out), ["-k 401", "400"]),
         (("fit", path, "-k", 0, "-o", out), ["-k"]),
         (("fit", path, "-k", "two", "-o", out), ["-k", "two"]),
@@ -298,10 +311,11 @@ def test_internal_failure_exits_1_with_a_traceback(model_file):
         "kmgmm: internal error: RuntimeError: a bug"
 
 
-def test_ctrl_c_stops_between_iterations_and_writes_nothing(tmp_path):
+def test_ctrl_c_stops_between_iterations_and_keeps_the_model(tmp_path):
     # A real SIGINT, delivered while the fit runs (at its second iteration),
-    # must end the fit at the next iteration boundary: status 130, a short
-    # message, no traceback, no model file.
+    # must end the fit at that iteration: status 130, a short message, no
+    # traceback, the model reached so far written (not converged) with its
+    # labels.
     rng = np.random.RandomState(0)
     np.save(tmp_path / "X.npy", rng.rand(3000, 2))
     proc = run_script("""
@@ -310,17 +324,21 @@ def test_ctrl_c_stops_between_iterations_and_writes_nothing(tmp_path):
         update = _progress.ProgressLine.update
         def update_and_interrupt(self, text, force=False):
             update(self, text, force)
-            if "iteration 2 " in text:
+            if "iteration 2/" in text:
                 os.kill(os.getpid(), signal.SIGINT)
         _progress.ProgressLine.update = update_and_interrupt
         sys.exit(_cli.main(sys.argv[1:]))
     """, "fit", tmp_path / "X.npy", "-k", 20, "--tol", 0, "--max-iter", 1000,
-        "-o", tmp_path / "m.npz", "--labels", tmp_path / "l.npy")
+        "--algorithm", "lloyd", "-o", tmp_path / "m.npz", "--labels", tmp_path / "l.npy")
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr
     # The SIGINT arrives during iteration 2's callback, so the fit stops there.
-    assert "interrupted at iteration 2" in proc.stderr
-    assert sorted(os.listdir(tmp_path)) == ["X.npy"]
+    assert "interrupted by Ctrl-C after 2 iterations" in proc.stderr
+    assert "NOT converged" in proc.stdout
+    model = kmgmm.load(tmp_path / "m.npz")
+    assert model.n_iter_ == 2 and model.converged_ is False
+    X = np.load(tmp_path / "X.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), model.predict(X))
 
 
 def test_version_and_console_script_entry_point():

@@ -53,10 +53,12 @@ def _close(a, b, rtol=RTOL):
                                rtol=rtol, atol=0)
 
 
-def test_import_kmgmm_does_not_import_dask(tmp_path):
-    code = "import kmgmm, sys; assert 'dask' not in sys.modules, 'dask imported'"
-    # From an empty directory: the installed package, not a source checkout.
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+def test_import_kmgmm_does_not_import_dask(tmp_path, package_env):
+    code = ("import kmgmm, sys; kmgmm.KMeans, kmgmm.GaussianMixture, kmgmm.load; "
+            "assert 'dask' not in sys.modules, 'dask imported'")
+    # From an empty directory: the package under test, not a source checkout.
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path,
+                   env=package_env)
 
 
 # ------------------------------------------------------------------ KMeans
@@ -263,8 +265,8 @@ def _kill_one_worker_at(client, iteration):
     pids = client.run(os.getpid)
     victim = sorted(pids)[0]
 
-    def callback(n_iter, objective, change):
-        if n_iter == iteration:
+    def callback(progress):
+        if progress.stage == "fit" and progress.n_iter == iteration:
             os.kill(pids[victim], signal.SIGKILL)
     return callback, pids[victim]
 
@@ -280,11 +282,12 @@ def test_fit_survives_a_killed_worker(client, estimator, mixture):
     ref = make().fit(X)
     Xd = da.from_array(X, chunks=5_000)
     est = make()
-    est._iteration_callback, est._killed_pid = _kill_one_worker_at(client, 2)
+    callback, killed_pid = _kill_one_worker_at(client, 2)
+    est.set_params(callback=callback)
     # In a thread, so that a fit that never finishes fails the test.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(est.fit, Xd).result(timeout=180)
-    del est._iteration_callback
+    est.set_params(callback=None)
     if estimator == "kmeans":
         np.testing.assert_array_equal(est.labels_.compute(), ref.labels_)
         _close(est.cluster_centers_, ref.cluster_centers_)
@@ -303,7 +306,7 @@ def test_fit_survives_a_killed_worker(client, estimator, mixture):
             break
         time.sleep(0.5)
     assert pids is not None and len(pids) == 2
-    assert est._killed_pid not in pids.values()
+    assert killed_pid not in pids.values()
 
 
 def test_hamerly_on_the_cluster_relocates_beside_each_blocks_state(client):

@@ -197,11 +197,11 @@ def test_feature_names_out(mixture):
     assert list(km.get_feature_names_out()) == ["kmeans0", "kmeans1", "kmeans2"]
 
 
-def test_verbose_prints_iterations(mixture, capsys):
+def test_verbose_logs_iterations(mixture, caplog):
     X, _, _ = mixture(500, 2, 3)
-    KMeans(3, random_state=0, verbose=1).fit(X)
-    out = capsys.readouterr().out
-    assert "Iteration 1: inertia" in out
+    with caplog.at_level("INFO", logger="kmgmm"):
+        KMeans(3, random_state=0, verbose=1).fit(X)
+    assert "Iteration 1: inertia" in caplog.text
 
 
 def test_fewer_distinct_points_than_clusters_warns():

@@ -378,11 +378,12 @@ def test_fifo_and_directory_are_not_model_files(tmp_path):
     assert_refused(tmp_path, "directory")
 
 
-def test_model_file_in_a_subprocess_cli_is_one_line(model_path, tmp_path):
+def test_model_file_in_a_subprocess_cli_is_one_line(model_path, tmp_path, package_env):
     path = tmp_path / "damaged.npz"
     path.write_bytes(damaged(members_of(model_path), "encrypted flag"))
     proc = subprocess.run([sys.executable, "-m", "kmgmm", "info", str(path)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=package_env)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 

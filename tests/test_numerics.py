@@ -279,11 +279,12 @@ def test_convergence_warning_is_also_scikit_learns():
         GaussianMixture(2, max_iter=1, random_state=0).fit(X0)
 
 
-def test_verbose_true_and_integral_float_sample_counts_are_accepted(capsys):
+def test_verbose_true_and_integral_float_sample_counts_are_accepted(caplog):
     X0, _ = two_blobs(n=200)
-    KMeans(2, verbose=True, random_state=0).fit(X0)
-    GaussianMixture(2, verbose=True, random_state=0).fit(X0)
-    assert "Iteration" in capsys.readouterr().out
+    with caplog.at_level("INFO", logger="kmgmm"):
+        KMeans(2, verbose=True, random_state=0).fit(X0)
+        GaussianMixture(2, verbose=True, random_state=0).fit(X0)
+    assert "Iteration" in caplog.text
     gm = GaussianMixture(2, random_state=0).fit(X0)
     assert gm.sample(2.0)[0].shape == (2, 8)
     with pytest.raises(TypeError, match="n_samples"):

@@ -42,7 +42,10 @@ def cli(*args):
 
 
 def cli_subprocess(*args, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # The kmgmm under test, whatever else is installed.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kmgmm.__file__)))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.run([sys.executable, "-m", "kmgmm", *map(str, args)],
                           capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
     return proc.returncode, proc.stdout, proc.stderr

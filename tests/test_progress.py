@@ -16,7 +16,7 @@ def test_kmeans_calls_the_hook_once_per_iteration(mixture):
     km = KMeans(5, random_state=0, tol=0)
     with watch(km, lambda *args: calls.append(args)):
         km.fit(X)
-    assert not hasattr(km, "_iteration_callback")
+    assert km.callback is None
     assert [c[0] for c in calls] == list(range(1, km.n_iter_ + 1))
     assert all(isinstance(v, float) and change >= 0 for _, v, change in calls)
     assert calls[-1][2] == 0.0  # strict convergence: the centres stop moving

@@ -24,7 +24,7 @@ def test_too_many_threads_are_lowered_with_a_warning(asked):
 
 @pytest.mark.parametrize("n_threads, address_space_mb", [(100_000, None), (5000, 4000)])
 def test_huge_n_threads_fits_and_predicts_in_a_fresh_process(tmp_path, n_threads,
-                                                             address_space_mb):
+                                                             address_space_mb, package_env):
     # Uncapped, 100000 threads segfault, and 5000 under a 4 GB address-space
     # limit abort inside libgomp; capped, both fit with a warning.
     code = textwrap.dedent(f"""
@@ -43,7 +43,7 @@ def test_huge_n_threads_fits_and_predicts_in_a_fresh_process(tmp_path, n_threads
         print("labels", labels.tolist())
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+                          timeout=120, cwd=tmp_path, env=package_env)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     X = np.random.RandomState(0).randn(300, 3)
     expected = KMeans(3, random_state=0, n_init=1, n_threads=1).fit(X).predict(X)

@@ -10,6 +10,7 @@ Elkan's n_samples x n_clusters bounds are for the in-memory engine.
 """
 import numpy as np
 
+from .._fit_events import logger
 from .geometry import (
     FALLBACK_PASSES, FALLBACK_SHARE, FALLBACK_SHARE_AT_ONCE, NO_FALLBACK_WORK,
     TIGHTEN_COST, center_geometry, center_moves, half_separations, largest_other_move,
@@ -27,13 +28,13 @@ def _skipped(algorithm, evals, full):
 
 def _summary(verbose, algorithm, total_evals, n_iter, full):
     if verbose:
-        print(f"{algorithm}: {total_evals} distance evaluations in {n_iter} iteration(s), "
+        logger.info(f"{algorithm}: {total_evals} distance evaluations in {n_iter} iteration(s), "
               f"{100.0 * (n_iter * full - total_evals) / (n_iter * full):.1f}% of "
               "Lloyd's skipped.")
 
 
 def hamerly(engine, centers, *, max_iter, tol, verbose=0, fallback=False,
-            callback=None):
+            callback=None, status=None):
     """Run Hamerly's k-means on ``engine`` from ``centers``.
 
     Same contract and same results as ``lloyd`` (labels identical where no
@@ -63,6 +64,7 @@ def hamerly(engine, centers, *, max_iter, tol, verbose=0, fallback=False,
     exact = verbose > 0 or callback is not None   # the pass's inertia is reported
     relocated = []          # (cluster, row, label before) of the last relocation
     strict = False
+    stop = None
     inertia = np.nan
     n_iter = 0
     total_evals = 0
@@ -106,9 +108,9 @@ def hamerly(engine, centers, *, max_iter, tol, verbose=0, fallback=False,
         if fallback and bad_passes >= FALLBACK_PASSES and n_iter < max_iter:
             _summary(verbose, "hamerly", total_evals, n_iter, full)
             if verbose:
-                print("The bounds skip too little on this data: Lloyd passes from here.")
+                logger.info("The bounds skip too little on this data: Lloyd passes from here.")
             return lloyd(engine, centers, max_iter=max_iter, tol=tol, verbose=verbose,
-                         callback=callback, first_iter=n_iter + 1)
+                         callback=callback, first_iter=n_iter + 1, status=status)
         if moves:
             # A relocated row now belongs to its new cluster: keep the running
             # statistics consistent with the labels, and its bounds valid.
@@ -119,6 +121,8 @@ def hamerly(engine, centers, *, max_iter, tol, verbose=0, fallback=False,
         half_sep = half_separations(centers, engine.local_threads)
         lower_drop = largest_other_move(move)
     _summary(verbose, "hamerly", total_evals, n_iter, full)
+    if status is not None:
+        status["stop"] = stop
     if not (strict and engine.keeps_labels):
         # One more assignment so that labels and inertia match the centres.
         inertia = engine.assign(centers)
@@ -127,7 +131,7 @@ def hamerly(engine, centers, *, max_iter, tol, verbose=0, fallback=False,
     return inertia, centers, n_iter
 
 
-def elkan(engine, centers, *, max_iter, tol, verbose=0, callback=None):
+def elkan(engine, centers, *, max_iter, tol, verbose=0, callback=None, status=None):
     """Run Elkan's k-means on the in-memory ``engine`` from ``centers``; the
     contract of ``lloyd``."""
     n_clusters = centers.shape[0]
@@ -136,6 +140,7 @@ def elkan(engine, centers, *, max_iter, tol, verbose=0, callback=None):
     half_cc, half_sep = center_geometry(centers)
     drops = np.zeros((max_iter + 1, n_clusters))
     strict = False
+    stop = None
     n_iter = 0
     total_evals = 0
     for n_iter in range(1, max_iter + 1):
@@ -155,6 +160,8 @@ def elkan(engine, centers, *, max_iter, tol, verbose=0, callback=None):
         half_cc, half_sep = center_geometry(centers, out=half_cc)
         drops[n_iter] = drops[n_iter - 1] + move
     _summary(verbose, "elkan", total_evals, n_iter, full)
+    if status is not None:
+        status["stop"] = stop
     if not strict:
         inertia = engine.assign(centers)
     return inertia, centers, n_iter

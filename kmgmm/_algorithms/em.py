@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from .._fit_events import logger
 from .._gaussian import KernelModel, m_step, precision_cholesky
 
 # A change of the lower bound within this multiple of its magnitude is
@@ -23,7 +24,8 @@ def em(engine, weights, means, cov, prec_chol, *, covariance_type, reg_covar, va
     place is all that is left).  A warm start passes the previous fit's bound
     as ``previous_bound``, which the first change is taken from (so repeated
     one-iteration warm fits do converge).  ``callback(n_iter, bound, change)``
-    is called after every iteration.  Returns a dict of the parameters
+    is called after every iteration; when it returns True the run stops
+    there, not converged.  Returns a dict of the parameters
     (float64), the bound, its history, ``converged`` and ``n_iter``.
     """
     fixed_weights = weights if not estimate_weights else None
@@ -46,15 +48,17 @@ def em(engine, weights, means, cov, prec_chol, *, covariance_type, reg_covar, va
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
         if verbose:
-            print(f"Initialisation {run + 1}, iteration {n_iter}: "
+            logger.info(f"Initialisation {run + 1}, iteration {n_iter}: "
                   f"log-likelihood {lower_bound:.8g}, change {change:.3g}, "
                   f"{time.perf_counter() - start:.2f} s")
-        if callback is not None:
-            callback(n_iter, lower_bound, change)
+        if callback is not None and callback(n_iter, lower_bound, change) is True:
+            if verbose:
+                logger.info(f"Stopped at iteration {n_iter}: the callback asked to.")
+            break
         if abs(change) < tol or abs(change) <= ROUNDING * abs(lower_bound):
             converged = True
             if verbose:
-                print(f"Converged at iteration {n_iter}.")
+                logger.info(f"Converged at iteration {n_iter}.")
             break
     return {
         "weights": np.asarray(weights, dtype=np.float64), "means": means,

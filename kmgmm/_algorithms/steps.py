@@ -3,6 +3,8 @@ the pass's statistics, the report, the stop rule, and the relocation of empty
 clusters onto rows the engine chooses."""
 import numpy as np
 
+from .._fit_events import logger
+
 
 def centers_from_sums(sums, weights, previous, dtype):
     """New centres: weighted means; a cluster still empty keeps its centre."""
@@ -31,16 +33,19 @@ def end_iteration(n_iter, centers, sums, weights, dtype, *, inertia, labels_unch
     pass's statistics, the report (``detail`` is appended to the verbose
     line), the callback, and the stop rule.
 
-    Returns (new_centers, shift, stop) with ``stop`` as from ``stop_reason``.
+    Returns (new_centers, shift, stop) with ``stop`` as from ``stop_reason``,
+    or "callback" when the callback returned True.
     """
     new_centers = centers_from_sums(sums, weights, centers, dtype)
     shift = squared_shift(new_centers, centers)
     if verbose:
         extra = f", {n_moved} empty cluster(s) relocated" if n_moved else ""
-        print(f"Iteration {n_iter}: inertia {inertia:.6g}, "
+        logger.info(f"Iteration {n_iter}: inertia {inertia:.6g}, "
               f"centre shift {shift:.3g}{extra}{detail}")
-    if callback is not None:
-        callback(n_iter, float(inertia), shift)
+    if callback is not None and callback(n_iter, float(inertia), shift) is True:
+        if verbose:
+            logger.info(f"Stopped at iteration {n_iter}: the callback asked to.")
+        return new_centers, shift, "callback"
     return new_centers, shift, stop_reason(n_iter, labels_unchanged, shift, tol, verbose)
 
 
@@ -52,11 +57,11 @@ def stop_reason(n_iter, labels_unchanged, shift, tol, verbose):
     """
     if labels_unchanged:
         if verbose:
-            print(f"Converged at iteration {n_iter}: strict convergence.")
+            logger.info(f"Converged at iteration {n_iter}: strict convergence.")
         return "strict"
     if shift <= tol:
         if verbose:
-            print(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
+            logger.info(f"Converged at iteration {n_iter}: centre shift {shift:.3g} "
                   f"within tolerance {tol:.3g}.")
         return "tol"
     return None

@@ -138,7 +138,7 @@ def _distinct_block(x, w, centers, clusters, caps, n_threads):
 # of the previous pass (its worker was lost, or the task ran elsewhere),
 # starts that block over as a first pass: every row fails its bounds, which
 # costs time, never a different result.
-_BLOCK_STATES = {}
+_BLOCK_STATES: dict = {}
 _STATES_LOCK = threading.Lock()
 
 

@@ -30,8 +30,27 @@ to the widest level the CPU runs, or to the one the environment variable
 """
 import os
 import warnings
+from importlib.machinery import EXTENSION_SUFFIXES
 
-from . import common, elkan, em, hamerly, lloyd, seeding, sparse
+if not any(os.path.exists(os.path.join(os.path.dirname(__file__), "common" + suffix))
+           for suffix in EXTENSION_SUFFIXES):
+    # A source tree without its compiled modules (imported in place of the
+    # installed package, e.g. by 'python -m pytest' from the repository root).
+    raise ImportError(
+        f"kmgmm's compiled kernels are not built in {os.path.dirname(__file__)}: "
+        "build them there with 'python setup.py build_ext --inplace', or run from "
+        "another directory to use the installed kmgmm")
+
+# Compiled modules: a type checker sees them only at run time.
+from . import (  # type: ignore[attr-defined]  # noqa: E402
+    common,
+    elkan,
+    em,
+    hamerly,
+    lloyd,
+    seeding,
+    sparse,
+)
 
 __all__ = ["CPU_PATHS", "common", "cpu_path", "elkan", "em", "hamerly", "lloyd", "seeding",
            "sparse", "supported_cpu_paths"]
