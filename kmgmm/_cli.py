@@ -20,7 +20,7 @@ import numpy as np
 from ._atomic_write import OutputPathError
 from ._data_files import (
     STDIN, ArrayWriter, DataFileError, check_output_path, check_output_suffix, column_names,
-    load_data, read_table,
+    read_table,
 )
 from ._cli_common import (
     WriteFailed, _check_distinct, _emit, _load_sample_weight, _warnings_to_stderr,

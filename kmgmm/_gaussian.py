@@ -353,3 +353,24 @@ def repair_far_rows(X, out, weights, means, prec_chol, covariance_type, hard):
         out["labels"][bad] = labels
     if "resp" in out:
         out["resp"][bad] = resp
+
+
+def sample_mixture(weights, means, covariances, covariance_type, n_samples, rng):
+    """``n_samples`` rows drawn from a mixture, in the means' dtype, and the
+    component of each: (X, y)."""
+    weights = weights.astype(np.float64)
+    counts = rng.multinomial(n_samples, weights / weights.sum())
+    mu = means.astype(np.float64)
+    cov = covariances.astype(np.float64)
+    d = mu.shape[1]
+    parts = []
+    for j, c in enumerate(counts):
+        if covariance_type == "full":
+            draw = rng.multivariate_normal(mu[j], cov[j], c)
+        elif covariance_type == "tied":
+            draw = rng.multivariate_normal(mu[j], cov, c)
+        else:       # diag, spherical and fixed: independent coordinates
+            draw = mu[j] + rng.standard_normal((c, d)) * np.sqrt(cov[j])
+        parts.append(draw)
+    X = np.vstack(parts).astype(means.dtype, copy=False)
+    return X, np.repeat(np.arange(len(counts)), counts)

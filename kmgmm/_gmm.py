@@ -20,19 +20,18 @@ from ._gaussian import (
     KernelModel,
     cholesky_from_precisions,
     covariance_shape,
-    n_parameters,
     precision_cholesky,
     precisions_from_cholesky,
     repair_far_rows,
 )
 from ._gmm_init import initial_parameters
+from ._gmm_criteria import MixtureCriteria
 from ._kmeans import KMeans, RandomStateLike
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array,
     check_features,
-    check_int,
     check_random_state,
     check_sample_weight,
     feature_names_of,
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
     from ._fit_events import Callback
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureCriteria, DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by EM, with OpenMP-threaded Cython kernels.
 
     Parameters follow scikit-learn's ``GaussianMixture``, plus the ``fixed``
@@ -353,18 +352,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ``learning_decay`` (kappa, in (0.5, 1]) and ``learning_offset`` (t0)
         trade speed for stability: a small kappa keeps the steps large, so
         the model moves fast but keeps more of the noise of the latest
-        batches; a large kappa averages more batches but moves slowly (after
-        a poor start, too slowly); t0 > 0 damps the first steps and slows the
-        whole run.  With ``learning_offset=0`` the first step has rho = 1:
-        on its batch it is exactly ``fit`` with ``max_iter=1``.  Measured
-        (``benchmarks/bench_online_em.py``: 400 000 x 8, 8 full components,
-        two passes in batches of 20 000 from the start ``fit`` had), the
-        defaults (0.6, 0) came within 0.001% of batch EM's log-likelihood
-        from a start where batch EM took 4 iterations, and within 0.18%
-        from one where it took 13 (there kappa 0.51 came within 0.02%, 0.7
-        missed by 0.8%, t0 = 10 by 2%); in batches of 1 000 the noise that
-        kappa 0.51, 0.6, 0.7 and 1 leave cost 0.017%, 0.008%, 0.003% and
-        0.000%.  The README has the table.
+        batches; a large kappa averages more batches but moves slowly; t0 > 0
+        damps the first steps.  With ``learning_offset=0`` the first step
+        has rho = 1: on its batch it is exactly ``fit`` with ``max_iter=1``.
+        The README ("Data bigger than memory") has the measured trade-off.
 
         After a step, ``lower_bound_`` is the batch's mean (weighted)
         log-likelihood under the parameters before the step, ``n_iter_``
@@ -585,52 +576,3 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return float(lse.mean())
         w = check_sample_weight(sample_weight, lse.shape[0], np.float64)
         return float(w @ lse / w.sum())
-
-    def _n_parameters(self):
-        n_features = self.means_.shape[1]
-        k = self.means_.shape[0]
-        n = n_parameters(getattr(self, "_fitted_covariance_type", self.covariance_type),
-                         k, n_features)
-        if not self.estimate_weights:
-            n -= k - 1
-        return n
-
-    def bic(self, X: ArrayLike) -> float:
-        """Bayesian information criterion of the model on X (lower is better)."""
-        self._check_is_fitted("bic", "means_")
-        n = np.shape(X)[0]
-        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
-
-    def aic(self, X: ArrayLike) -> float:
-        """Akaike information criterion of the model on X (lower is better)."""
-        self._check_is_fitted("aic", "means_")
-        n = np.shape(X)[0]
-        return -2 * self.score(X) * n + 2 * self._n_parameters()
-
-    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Draw samples from the fitted mixture: returns (X, component labels)."""
-        self._check_is_fitted("sample", "means_")
-        if isinstance(n_samples, (float, np.floating)) and float(n_samples).is_integer():
-            n_samples = int(n_samples)      # scikit-learn accepts 2.0
-        n_samples = check_int(n_samples, "n_samples", low=1)
-        rng = check_random_state(self.random_state)
-        weights = self.weights_.astype(np.float64)
-        counts = rng.multinomial(n_samples, weights / weights.sum())
-        means = self.means_.astype(np.float64)
-        cov = self.covariances_.astype(np.float64)
-        d = means.shape[1]
-        parts = []
-        for j, c in enumerate(counts):
-            if self.covariance_type == "full":
-                draw = rng.multivariate_normal(means[j], cov[j], c)
-            elif self.covariance_type == "tied":
-                draw = rng.multivariate_normal(means[j], cov, c)
-            elif self.covariance_type == "diag":
-                draw = means[j] + rng.standard_normal((c, d)) * np.sqrt(cov[j])
-            else:
-                draw = means[j] + rng.standard_normal((c, d)) * np.sqrt(cov[j])
-            parts.append(draw)
-        X = np.vstack(parts).astype(self.means_.dtype, copy=False)
-        y = np.repeat(np.arange(len(counts)), counts)
-        return X, y
-
