@@ -2,6 +2,8 @@
 parameter count, BIC and AIC on data, and samples drawn from it."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -12,6 +14,19 @@ from ._validation import check_int, check_random_state
 class MixtureCriteria:
     """For an estimator with ``weights_``, ``means_``, ``covariances_``,
     ``covariance_type``, ``estimate_weights``, ``random_state`` and ``score``."""
+
+    if TYPE_CHECKING:       # what the estimator brings
+        weights_: np.ndarray
+        means_: np.ndarray
+        covariances_: np.ndarray
+        covariance_type: str
+        estimate_weights: bool
+        random_state: Any
+
+        def score(self, X: ArrayLike, y: object = None,
+                  sample_weight: ArrayLike | None = None) -> float: ...
+
+        def _check_is_fitted(self, method: str, attribute: str) -> None: ...
 
     def _n_parameters(self):
         n_features = self.means_.shape[1]

@@ -132,6 +132,7 @@ PARAMETERS = {
         "learning_offset": real(0),
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
+        "callback": function,
     },
     "MixtureSelection": {
         "n_components": anything,      # ints: _selection.check_grid
@@ -164,7 +165,6 @@ PARAMETERS = {
         "warm_start": boolean,
         "n_threads": integer(1, none=True),
         "verbose": verbosity,
-        "callback": function,
     },
 }
 

@@ -73,6 +73,7 @@ def test_command_line_examples(tmp_path):
                    for _ in range(16)])
     np.save(tmp_path / "data.npy", X)
     np.save(tmp_path / "big.npy", X[::-1].copy())
+    np.save(tmp_path / "huge.npy", X)
     frame = pd.DataFrame(X, columns=["x", "y", "z"])
     frame.to_csv(tmp_path / "data.csv", index=False)
     frame.to_csv(tmp_path / "data.csv.gz", index=False)
@@ -92,6 +93,6 @@ def test_command_line_examples(tmp_path):
                           timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in ("model.npz", "labels.npy", "gmm.npz", "parquet.npz", "stdin.npz",
-                 "proba.npy"):
+                 "proba.npy", "best.npz", "bic.png"):
         assert (tmp_path / name).exists(), name
     assert list(kmgmm.load(tmp_path / "parquet.npz").feature_names_in_) == ["x", "y", "z"]
