@@ -27,6 +27,7 @@ from ._gmm_init import initial_seeds
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
+    check_mixture_rows,
     as_float_array,
     check_features,
     check_random_state,
@@ -199,16 +200,7 @@ class BayesianGaussianMixture(BaseEstimator):
         if n_samples < 2:
             raise ValueError(f"n_samples={n_samples}: a Bayesian mixture needs at "
                              "least 2 rows; pass more rows.")
-        if n_samples < k:
-            raise ValueError(
-                f"n_samples={n_samples} should be >= n_components={k}: lower "
-                "n_components or pass more rows.")
-        warm = self.warm_start and hasattr(self, "converged_")
-        if warm and self.means_.shape[1] != n_features:
-            raise ValueError(
-                f"X has {n_features} features, but the warm start model has "
-                f"{self.means_.shape[1]}; pass data with the same columns or set "
-                "warm_start=False.")
+        warm = check_mixture_rows(self, X, "converged_")
         # After a change of n_components, covariance_type or the prior's
         # type the fit starts from scratch.
         return (warm and self.means_.shape[0] == k

@@ -30,6 +30,7 @@ from ._kmeans import KMeans, RandomStateLike
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
+    check_mixture_rows,
     as_float_array,
     check_features,
     check_random_state,
@@ -261,18 +262,9 @@ class GaussianMixture(MixtureCriteria, DensityMixin, BaseEstimator):
         ``n_components`` or ``covariance_type`` changed, the fit starts from
         scratch (as it does without ``warm_start``).
         """
-        n_samples, n_features = X.shape
+        n_features = X.shape[1]
         k = self.n_components
-        if n_samples < k:
-            raise ValueError(
-                f"n_samples={n_samples} should be >= n_components={k}: lower "
-                "n_components or pass more rows.")
-        warm = self.warm_start and hasattr(self, "means_")
-        if warm and self.means_.shape[1] != n_features:
-            raise ValueError(
-                f"X has {n_features} features, but the warm start model has "
-                f"{self.means_.shape[1]}; pass data with the same columns or set "
-                "warm_start=False.")
+        warm = check_mixture_rows(self, X, "means_")
         if warm:
             expected = covariance_shape(self.covariance_type, k, n_features)
             warm = (self.means_.shape[0] == k

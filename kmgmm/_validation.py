@@ -510,3 +510,22 @@ def _check_csr_structure(csr, name):
 def is_dask_collection(X):
     """True for a Dask array or DataFrame, found without importing Dask."""
     return type(X).__module__.partition(".")[0] in ("dask", "dask_expr")
+
+
+def check_mixture_rows(estimator, X, fitted_attribute):
+    """X's rows against a mixture's ``n_components``, and its columns against
+    the model a warm start would continue; whether a previous fit (one with
+    ``fitted_attribute``) may warm start, before its type is compared."""
+    n_samples, n_features = X.shape
+    k = estimator.n_components
+    if n_samples < k:
+        raise ValueError(
+            f"n_samples={n_samples} should be >= n_components={k}: lower "
+            "n_components or pass more rows.")
+    warm = estimator.warm_start and hasattr(estimator, fitted_attribute)
+    if warm and estimator.means_.shape[1] != n_features:
+        raise ValueError(
+            f"X has {n_features} features, but the warm start model has "
+            f"{estimator.means_.shape[1]}; pass data with the same columns or set "
+            "warm_start=False.")
+    return warm
