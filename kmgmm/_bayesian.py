@@ -24,6 +24,7 @@ from ._gaussian import (
 )
 from ._gmm import GaussianMixture
 from ._gmm_init import initial_seeds
+from ._resp_init import check_resp_init, moments_from_resp
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
@@ -81,6 +82,12 @@ class BayesianGaussianMixture(BaseEstimator):
     covariance_prior : default=None (the data's covariance)
         (n_features, n_features) for full and tied, (n_features,) for diag,
         a float for spherical.
+    resp_init : array-like, default=None
+        Initial responsibilities, shape (n_samples, n_components), rows
+        summing to 1, or integer labels in [0, n_components), shape
+        (n_samples,): the first variational M-step starts from them (instead
+        of ``init_params``; one initialisation). Every component needs some
+        weight. Not saved in a model file.
     random_state : None, int or numpy.random.RandomState
     warm_start : bool, default=False
         Start a new fit from the previous posterior (n_init is then 1).
@@ -119,7 +126,8 @@ class BayesianGaussianMixture(BaseEstimator):
                  weight_concentration_prior_type="dirichlet_process",
                  weight_concentration_prior=None, mean_precision_prior=None,
                  mean_prior=None, degrees_of_freedom_prior=None, covariance_prior=None,
-                 random_state=None, warm_start=False, n_threads=None, verbose=0):
+                 resp_init=None, random_state=None, warm_start=False, n_threads=None,
+                 verbose=0):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -133,6 +141,7 @@ class BayesianGaussianMixture(BaseEstimator):
         self.mean_prior = mean_prior
         self.degrees_of_freedom_prior = degrees_of_freedom_prior
         self.covariance_prior = covariance_prior
+        self.resp_init = resp_init
         self.random_state = random_state
         self.warm_start = warm_start
         self.n_threads = n_threads
@@ -255,6 +264,10 @@ class BayesianGaussianMixture(BaseEstimator):
         """Statistics of the initial responsibilities ``(nk, s1, s2, about)``
         (``engine.mixture_moments``'s, in the engine's weights); the fit
         starts with ``posterior_from_moments`` of them."""
+        resp = getattr(self, "_resp", None)
+        if resp is not None:
+            return moments_from_resp(engine, resp, self.n_components,
+                                     self.covariance_type, shift)
         seeds, labels = initial_seeds(engine, self.n_components, init_params=self.init_params,
                                       random_state=random_state, n_threads=self.n_threads)
         return engine.mixture_moments(seeds, self.n_components, self.covariance_type,
@@ -268,12 +281,15 @@ class BayesianGaussianMixture(BaseEstimator):
         engine, unit = make_engine(X, sample_weight, self.n_threads, allow_sparse=False)
         params, mean, cov = self._check_params(engine)
         warm = self._check_fit_shape(engine)
+        self._resp = (None if self.resp_init is None else
+                      check_resp_init(self.resp_init, engine.shape[0], self.n_components))
+        warm = warm and self._resp is None
         random_state = check_random_state(self.random_state)
         moments = engine.moments()
         GaussianMixture._check_fit_scale(self, moments, engine.dtype)
         priors = self._priors(engine, params, mean, cov, moments, unit)
         shift = moments.mean
-        n_init = 1 if warm else self.n_init
+        n_init = 1 if warm or self._resp is not None else self.n_init
         callback = getattr(self, "_iteration_callback", None)
 
         best = None
@@ -294,6 +310,7 @@ class BayesianGaussianMixture(BaseEstimator):
                     best = result
             labels = engine.em_labels(self._kernel_model(best["posterior"], priors,
                                                          shift, engine.dtype), False)
+        self._resp = None           # training-sized: not kept with the model
         self._set_fitted(engine, names, best, priors)
         return labels
 

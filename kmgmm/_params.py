@@ -161,6 +161,7 @@ PARAMETERS = {
         "mean_prior": anything,        # arrays: checked against the data
         "degrees_of_freedom_prior": real(0, low_inclusive=False, none=True),
         "covariance_prior": anything,
+        "resp_init": anything,         # checked against X: _resp_init
         "random_state": seed,
         "warm_start": boolean,
         "n_threads": integer(1, none=True),

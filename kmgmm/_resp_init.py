@@ -154,16 +154,16 @@ def engine_resp_sums(engine, resp, n_components, covariance_type, shift):
     return engine.run(_dask_resp_sums, parts, n_components, covariance_type, shift)
 
 
-def parameters_from_resp(engine, resp, n_components, *, covariance_type, reg_covar,
-                         variance, shift):
-    """The M-step from the validated ``resp`` (``check_resp_init``):
-    (weights, means, covariances), float64.
+def moments_from_resp(engine, resp, n_components, covariance_type, shift):
+    """The statistics of the validated ``resp`` (``check_resp_init``) in the
+    layout ``_gaussian.m_step`` takes: (nk, s1, s2, means), float64, the
+    moments about the responsibility-weighted means.
 
     Raises ValueError naming ``resp_init`` when a component gets no weight
     (no row, or only rows of zero sample weight).
     """
-    nk, s1c, s2c = engine_resp_sums(engine, resp, n_components, covariance_type,
-                                    np.asarray(shift, dtype=np.float64))
+    shift = np.asarray(shift, dtype=np.float64)
+    nk, s1c, s2c = engine_resp_sums(engine, resp, n_components, covariance_type, shift)
     empty = np.flatnonzero(~(nk > 0))
     if empty.size:
         raise ValueError(
@@ -172,4 +172,13 @@ def parameters_from_resp(engine, resp, n_components, *, covariance_type, reg_cov
             "needs some: lower n_components or give that component rows.")
     mu = s1c / nk[:, None]
     nk, s1, s2 = moments_about(nk, s1c, s2c, mu, covariance_type)
-    return m_step(nk, s1, s2, mu + shift, covariance_type, reg_covar, variance)
+    return nk, s1, s2, mu + shift
+
+
+def parameters_from_resp(engine, resp, n_components, *, covariance_type, reg_covar,
+                         variance, shift):
+    """The M-step from the validated ``resp`` (``check_resp_init``):
+    (weights, means, covariances), float64 (see ``moments_from_resp``)."""
+    nk, s1, s2, means = moments_from_resp(engine, resp, n_components, covariance_type,
+                                          shift)
+    return m_step(nk, s1, s2, means, covariance_type, reg_covar, variance)

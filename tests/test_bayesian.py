@@ -470,3 +470,39 @@ def test_fit_never_builds_an_n_by_k_array(init):
     finally:
         tracemalloc.stop()
     assert peak < n * k * 8 / 4, f"peak {peak / 1e6:.1f} MB"
+
+
+# ------------------------------------------------------------- resp_init
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_resp_init_starts_where_sklearn_starts_from_the_same_responsibilities(cov_type):
+    X = make_data()
+    resp = random_resp(len(X), 5, seed=3)
+    theirs = SklearnFromResp(n_components=5, covariance_type=cov_type, max_iter=25, tol=0)
+    theirs.start = resp
+    ours = BayesianGaussianMixture(5, covariance_type=cov_type, max_iter=25, tol=0,
+                                   n_init=3, resp_init=resp, n_threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs.fit(X)
+        ours.fit(X)
+    assert ours.n_iter_ == 25
+    assert abs(ours.lower_bound_ - bound(theirs)) <= 1e-6 * abs(bound(theirs))
+    assert rel_err(ours.weights_, theirs.weights_) < 1e-6
+    assert rel_err(ours.means_, theirs.means_) < 1e-6
+    assert not hasattr(ours, "_resp") or ours._resp is None    # not kept
+
+
+def test_resp_init_labels_and_bad_resp_init():
+    X = make_data()
+    centres = np.array([[0, 0, 0], [6, 6, 0], [0, 7, 4]], dtype=float)
+    labels = np.argmin(((X[:, None, :] - centres) ** 2).sum(-1), axis=1)
+    bgm = BayesianGaussianMixture(3, resp_init=labels, max_iter=200, random_state=0).fit(X)
+    # Started from the labels, component j stays the cluster at centre j.
+    assert np.mean(bgm.predict(X) == labels) > 0.99
+    assert np.max(np.abs(bgm.means_ - centres)) < 0.3
+    with pytest.raises(ValueError, match="resp_init"):
+        BayesianGaussianMixture(3, resp_init=labels[:-1]).fit(X)
+    with pytest.raises(ValueError, match="resp_init"):
+        BayesianGaussianMixture(4, resp_init=labels).fit(X)        # component 3 empty
+    with pytest.raises(ValueError, match="resp_init"):
+        BayesianGaussianMixture(3, resp_init=np.full((len(X), 3), 0.5)).fit(X)
