@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -100,7 +101,8 @@ class MemoryCgroup:
             [PACKAGE_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
                               if p]))
         return subprocess.run(["/bin/sh", "-c", shell, "sh", *args], capture_output=True,
-                              text=True, timeout=timeout, check=False, env=env)
+                              text=True, timeout=timeout, check=False, env=env,
+                              cwd=tempfile.gettempdir())   # no kmgmm/ source tree here
 
     def peak(self):
         return int(self.read("memory.max_usage_in_bytes"))

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -25,6 +26,9 @@ def blobs(n, d, k, *, seed=0, dtype=np.float64):
 def _kmgmm(*args, **kw):
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
         os.path.abspath(kmgmm.__file__))), OMP_NUM_THREADS="1")
+    # From a directory without a kmgmm/ source tree ("python -m" puts the
+    # working directory first on sys.path).
+    kw.setdefault("cwd", tempfile.gettempdir())
     return subprocess.run([sys.executable, "-m", "kmgmm", *map(str, args)],
                           capture_output=True, text=True, env=env, check=False, **kw)
 
@@ -101,7 +105,7 @@ def test_cli_ctrl_c_keeps_the_model_so_far(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "kmgmm", "fit", str(tmp_path / "d.npy"), "-k", "3",
          "--mini-batch", "--batch-size", "10", "--passes", "1000", "-o", str(model)],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
         line = proc.stderr.readline()          # the first progress line
         assert "kmgmm fit: pass 1/1000" in line, line
