@@ -28,6 +28,7 @@ from ._resp_init import check_resp_init, moments_from_resp
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
+    mixture_outputs,
     check_mixture_rows,
     as_float_array,
     check_features,
@@ -373,16 +374,8 @@ class BayesianGaussianMixture(BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def _pass(self, X, method, *, labels=False, resp=False):
-        self._check_is_fitted(method, "means_")
-        names = feature_names_of(X)
-        X = as_float_array(X)
-        check_features(self, X, names, reset=False)
+        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp)
         n = X.shape[0]
-        out = {"lse": np.empty(n)}
-        if labels:
-            out["labels"] = np.empty(n, dtype=np.int32)
-        if resp:
-            out["resp"] = np.empty((n, self.means_.shape[0]), dtype=X.dtype)
         w = self.weights_.astype(np.float64)
         shift = w @ self.means_.astype(np.float64) / w.sum()
         dirichlet_process = self.weight_concentration_prior_type == "dirichlet_process"

@@ -30,6 +30,7 @@ from ._kmeans import KMeans, RandomStateLike
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
+    mixture_outputs,
     check_mixture_rows,
     as_float_array,
     check_features,
@@ -495,18 +496,8 @@ class GaussianMixture(MixtureCriteria, DensityMixin, BaseEstimator):
                            self.covariance_type, shift, dtype)
 
     def _pass(self, X, method, *, lse=False, labels=False, resp=False):
-        self._check_is_fitted(method, "means_")
-        names = feature_names_of(X)
-        X = as_float_array(X)
-        check_features(self, X, names, reset=False)
+        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp)
         n = X.shape[0]
-        # The log-likelihoods are always asked for: a non-finite one marks a
-        # row the kernel could not score (far from every component).
-        out = {"lse": np.empty(n)}
-        if labels:
-            out["labels"] = np.empty(n, dtype=np.int32)
-        if resp:
-            out["resp"] = np.empty((n, self.means_.shape[0]), dtype=X.dtype)
         n_threads = effective_n_threads(self.n_threads)
         with single_threaded_blas():
             self._model(X.dtype).run(X, np.ones(n, dtype=X.dtype),

@@ -529,3 +529,22 @@ def check_mixture_rows(estimator, X, fitted_attribute):
             f"{estimator.means_.shape[1]}; pass data with the same columns or set "
             "warm_start=False.")
     return warm
+
+
+def mixture_outputs(estimator, X, method, *, labels=False, resp=False):
+    """X checked for a fitted mixture's ``method`` (float, finite, its
+    features), and the arrays its pass fills: (X, {"lse": log-likelihoods,
+    "labels", "resp"} as asked).  The log-likelihoods are always asked for:
+    a non-finite one marks a row the kernel could not score (far from every
+    component)."""
+    estimator._check_is_fitted(method, "means_")
+    names = feature_names_of(X)
+    X = as_float_array(X)
+    check_features(estimator, X, names, reset=False)
+    n = X.shape[0]
+    out = {"lse": np.empty(n)}
+    if labels:
+        out["labels"] = np.empty(n, dtype=np.int32)
+    if resp:
+        out["resp"] = np.empty((n, estimator.means_.shape[0]), dtype=X.dtype)
+    return X, out
