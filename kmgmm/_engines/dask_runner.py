@@ -165,18 +165,17 @@ class ClusterRunner(LocalRunner):
                                       pure=False))
 
     def map_beside(self, homes, fn, *args):
+        # One submission per task.  The restriction is loose (a block whose
+        # worker was lost must run elsewhere), so the scheduler may still run
+        # a task away from its block's state: a Hamerly pass then starts the
+        # block over; a task that reads the state raises RuntimeError.
         n = len(homes)
         lists = [a if isinstance(a, Blocks) else [a] * n for a in args]
-        out = [None] * n
-        # One submission per worker, not per block.
-        for home in dict.fromkeys(homes):
-            index = [i for i, h in enumerate(homes) if h == home]
-            where = {"workers": [home], "allow_other_workers": True} if home else {}
-            futures = self.client.map(fn, *[[values[i] for i in index] for values in lists],
-                                      pure=False, **where)
-            for i, future in zip(index, futures):
-                out[i] = future
-        return Blocks(out)
+        return Blocks(
+            self.client.submit(fn, *[values[i] for values in lists], pure=False,
+                               **({"workers": [home], "allow_other_workers": True}
+                                  if home else {}))
+            for i, home in enumerate(homes))
 
     def to_array(self, parts, chunks, dtype):
         return da.concatenate([
