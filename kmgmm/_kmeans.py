@@ -57,6 +57,35 @@ INITS = ("k-means++", "random")
 RUN_TIE = 1e-9
 
 
+def _kmeans_auto_n_init(init):
+    return 10 if (isinstance(init, str) and init == "random") else 1
+
+
+def check_init(estimator, X, inits, auto_n_init, stacklevel):
+    """Validated (init, n_init) of a k-means estimator: ``init`` one of the
+    names ``inits``, a callable, or centres (``estimator._check_init_array``);
+    ``n_init`` an int >= 1, or "auto": ``auto_n_init(init)``.  Given centres
+    are one initialisation (as in scikit-learn, with a warning when n_init
+    asked for more)."""
+    validate(estimator)
+    init = estimator.init
+    if isinstance(init, str):
+        check_choice(init, "init", inits)
+    elif not callable(init):
+        init = estimator._check_init_array(init, X)
+    if isinstance(estimator.n_init, str):
+        check_choice(estimator.n_init, "n_init", ("auto",))
+        return init, auto_n_init(init)
+    n_init = check_int(estimator.n_init, "n_init", low=1)
+    if not isinstance(init, str) and not callable(init) and n_init != 1:
+        warnings.warn(
+            f"Explicit initial centres passed: performing only one init in "
+            f"{type(estimator).__name__} instead of n_init={n_init}.",
+            RuntimeWarning, stacklevel=stacklevel)
+        n_init = 1
+    return init, n_init
+
+
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
              BaseEstimator):
     """K-means clustering (Lloyd's algorithm) with OpenMP-threaded Cython kernels.
@@ -192,28 +221,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         self.callback = callback
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self, X, inits=INITS, stacklevel=5):
+    def _check_params(self, X, inits=INITS, stacklevel=4):
         """Validated (init, n_init); ``inits`` are the init names accepted."""
-        validate(self)
-        init = self.init
-        if isinstance(init, str):
-            check_choice(init, "init", inits)
-        elif callable(init):
-            pass
-        else:
-            init = self._check_init_array(init, X)
-        if isinstance(self.n_init, str):
-            check_choice(self.n_init, "n_init", ("auto",))
-            n_init = 10 if (isinstance(init, str) and init == "random") else 1
-        else:
-            n_init = check_int(self.n_init, "n_init", low=1)
-            if not isinstance(init, str) and n_init != 1:
-                warnings.warn(
-                    f"Explicit initial centres passed: performing only one init "
-                    f"in {type(self).__name__} instead of n_init={n_init}.",
-                    RuntimeWarning, stacklevel=stacklevel)
-                n_init = 1
-        return init, n_init
+        return check_init(self, X, inits, _kmeans_auto_n_init, stacklevel + 1)
 
     def _set_fitted(self, X, names, labels, inertia, centers, n_iter, counts):
         """Store a fit's result; warn when fewer clusters than asked hold rows."""

@@ -16,12 +16,12 @@ from ._algorithms.minibatch import (
 from ._conditioning import Conditioning, for_centers, for_data, weighted_moments
 from ._engines.batches import Batch, SampledBatches, ThreadChoice
 from ._engines.memory import MemoryEngine, sparse_weighted_mean_variance
-from ._kmeans import INITS, KMeans
+from ._kmeans import INITS, KMeans, check_init
 from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
-    as_float_array, as_float_csr, check_choice, check_features, check_finite, check_int,
-    check_random_state, check_sample_weight, feature_names_of, is_dask_collection, is_sparse,
+    as_float_array, as_float_csr, check_features, check_finite, check_random_state,
+    check_sample_weight, feature_names_of, is_dask_collection, is_sparse,
 )
 
 
@@ -129,27 +129,9 @@ class MiniBatchKMeans(KMeans):
         self.n_threads = n_threads
 
     # ------------------------------------------------------------- checks
-    def _check_params(self, X, stacklevel=4):
+    def _check_params(self, X, stacklevel=3):
         """Validated (init, n_init), as scikit-learn's MiniBatchKMeans takes them."""
-        validate(self)
-        init = self.init
-        if isinstance(init, str):
-            check_choice(init, "init", INITS)
-        elif not callable(init):
-            init = self._check_init_array(init, X)
-        if isinstance(self.n_init, str):
-            check_choice(self.n_init, "n_init", ("auto",))
-            n_init = 3 if (callable(init) or (isinstance(init, str)
-                                              and init == "random")) else 1
-        else:
-            n_init = check_int(self.n_init, "n_init", low=1)
-            if not isinstance(init, str) and not callable(init) and n_init != 1:
-                warnings.warn(
-                    f"Explicit initial centres passed: performing only one init "
-                    f"in {type(self).__name__} instead of n_init={n_init}.",
-                    RuntimeWarning, stacklevel=stacklevel)
-                n_init = 1
-        return init, n_init
+        return check_init(self, X, INITS, _minibatch_auto_n_init, stacklevel + 1)
 
     def _sizes(self, n_samples):
         """(batch_size, init_size) for data of ``n_samples`` rows."""
@@ -382,3 +364,7 @@ class MiniBatchKMeans(KMeans):
         if self.compute_labels:
             return self.labels_
         return self.predict(X)
+
+
+def _minibatch_auto_n_init(init):
+    return 3 if (callable(init) or (isinstance(init, str) and init == "random")) else 1

@@ -1,23 +1,20 @@
 """SphericalKMeans: k-means on the unit sphere (cosine similarity), for text
 (TF-IDF rows, CSR) and embeddings.  The rows are scaled to unit norm once and
 the Lloyd passes of ``KMeans`` run on them (``_algorithms.spherical``)."""
-import warnings
 
 import numpy as np
 
 from ._algorithms.spherical import spherical_lloyd
 from ._assign import assign
 from ._base import BaseEstimator
+from ._kmeans import _kmeans_auto_n_init, check_init
 from ._engines.memory import MemoryEngine
 from ._exceptions import warn_convergence
-from ._params import validate
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array,
     as_float_csr,
-    check_choice,
     check_features,
-    check_int,
     check_random_state,
     check_sample_weight,
     feature_names_of,
@@ -170,23 +167,7 @@ class SphericalKMeans(BaseEstimator):
     # ------------------------------------------------------------------ fit
     def _check_params(self, X):
         """Validated (init, n_init): init a name, a callable or unit centres."""
-        validate(self)
-        init = self.init
-        if isinstance(init, str):
-            check_choice(init, "init", INITS)
-        elif not callable(init):
-            init = self._check_init_array(init, X)
-        if isinstance(self.n_init, str):
-            check_choice(self.n_init, "n_init", ("auto",))
-            return init, 10 if (isinstance(init, str) and init == "random") else 1
-        n_init = check_int(self.n_init, "n_init", low=1)
-        if not isinstance(init, str) and n_init != 1:
-            warnings.warn(
-                f"Explicit initial centres passed: performing only one init in "
-                f"SphericalKMeans instead of n_init={n_init}.", RuntimeWarning,
-                stacklevel=3)
-            n_init = 1
-        return init, n_init
+        return check_init(self, X, INITS, _kmeans_auto_n_init, 4)
 
     def _check_init_array(self, init, X):
         centers = as_float_array(init, name="init", dtype=np.float64)

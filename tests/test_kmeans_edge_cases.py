@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import kmgmm
 from kmgmm import ConvergenceWarning, KMeans
 from kmgmm._relocation import choose_rows, farthest_rows, row_keys
 
@@ -220,3 +221,13 @@ def test_duplicate_rows_on_dask_match_in_memory():
         np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-12)
         assert km.n_iter_ == ref.n_iter_ <= 5
         assert np.unique(ref.labels_).size == N_DISTINCT
+
+
+@pytest.mark.parametrize("name", ["KMeans", "MiniBatchKMeans", "SphericalKMeans"])
+def test_explicit_centres_with_n_init_warn_once_at_the_callers_line(name):
+    X = np.random.RandomState(0).standard_normal((300, 3)) + 1.0
+    est = getattr(kmgmm, name)(3, init=X[:3], n_init=4)
+    with pytest.warns(RuntimeWarning, match="performing only one init") as record:
+        est.fit(X)
+    assert [w.filename for w in record if "only one init" in str(w.message)] == [__file__]
+    assert est.n_iter_ >= 1
