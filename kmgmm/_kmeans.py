@@ -86,6 +86,23 @@ def check_init(estimator, X, inits, auto_n_init, stacklevel):
     return init, n_init
 
 
+def store_partition(est, X, names, labels, inertia, centers, n_iter, counts, *,
+                    why, stacklevel):
+    """Store a k-means fit's result on ``est``; warn (at ``stacklevel`` from
+    the caller) when fewer clusters than asked hold rows, which ``why`` explains."""
+    n_distinct = int(np.count_nonzero(counts))
+    if n_distinct < est.n_clusters:
+        warn_convergence(
+            f"Number of distinct clusters ({n_distinct}) found smaller than "
+            f"n_clusters ({est.n_clusters}). Possibly due to {why} in X.",
+            stacklevel=stacklevel)
+    check_features(est, X, names, reset=True)
+    est.cluster_centers_ = centers
+    est.labels_ = labels
+    est.inertia_ = float(inertia)
+    est.n_iter_ = int(n_iter)
+
+
 class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
              BaseEstimator):
     """K-means clustering (Lloyd's algorithm) with OpenMP-threaded Cython kernels.
@@ -227,17 +244,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
     def _set_fitted(self, X, names, labels, inertia, centers, n_iter, counts):
         """Store a fit's result; warn when fewer clusters than asked hold rows."""
-        n_distinct = int(np.count_nonzero(counts))
-        if n_distinct < self.n_clusters:
-            warn_convergence(
-                f"Number of distinct clusters ({n_distinct}) found smaller than "
-                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points "
-                "in X.", stacklevel=3)
-        check_features(self, X, names, reset=True)
-        self.cluster_centers_ = centers
-        self.labels_ = labels
-        self.inertia_ = float(inertia)
-        self.n_iter_ = int(n_iter)
+        store_partition(self, X, names, labels, inertia, centers, n_iter, counts,
+                        why="duplicate points", stacklevel=5)
 
     def _check_init_array(self, init, X):
         centers = as_float_array(init, name="init", dtype=X.dtype)

@@ -7,9 +7,8 @@ import numpy as np
 from ._algorithms.spherical import spherical_lloyd
 from ._assign import assign
 from ._base import BaseEstimator
-from ._kmeans import _kmeans_auto_n_init, check_init
+from ._kmeans import _kmeans_auto_n_init, check_init, store_partition
 from ._engines.memory import MemoryEngine
-from ._exceptions import warn_convergence
 from ._threads import effective_n_threads, single_threaded_blas
 from ._validation import (
     as_float_array,
@@ -226,17 +225,9 @@ class SphericalKMeans(BaseEstimator):
             if best_run != n_init - 1:
                 inertia = engine.assign(centers)
         counts = engine.counts(self.n_clusters)
-        n_distinct = int(np.count_nonzero(counts))
-        if n_distinct < self.n_clusters:
-            warn_convergence(
-                f"Number of distinct clusters ({n_distinct}) found smaller than "
-                f"n_clusters ({self.n_clusters}). Possibly due to rows of the same "
-                "direction in X.", stacklevel=2)
-        check_features(self, X, names, reset=True)
-        self.cluster_centers_ = centers
-        self.labels_ = engine.labels.copy()
-        self.inertia_ = float(inertia) / 2 * w_unit
-        self.n_iter_ = int(n_iter)
+        store_partition(self, X, names, engine.labels.copy(), float(inertia) / 2 * w_unit,
+                        centers, n_iter, counts, why="rows of the same direction",
+                        stacklevel=3)
         return self
 
     @staticmethod

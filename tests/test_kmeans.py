@@ -210,6 +210,15 @@ def test_fewer_distinct_points_than_clusters_warns():
         KMeans(3, random_state=0).fit(X)
 
 
+@pytest.mark.parametrize("name", ["KMeans", "SphericalKMeans"])
+def test_fewer_distinct_clusters_warning_points_at_the_callers_line(name):
+    import kmgmm
+    X = np.repeat(np.array([[1.0, 2.0], [3.0, 1.0]]), 5, axis=0)
+    with pytest.warns(ConvergenceWarning, match="distinct clusters") as record:
+        getattr(kmgmm, name)(3, n_init=1, random_state=0).fit(X)
+    assert record[0].filename == __file__
+
+
 # ------------------------------------------------------------- bad input
 GOOD = np.random.RandomState(0).standard_normal((20, 3))
 
