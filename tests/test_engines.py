@@ -113,3 +113,65 @@ def test_dask_hamerly_restarts_a_block_whose_bounds_are_lost(monkeypatch):
     np.testing.assert_array_equal(labels_of(km), ref.labels_)
     np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-12)
     assert not dask_engine._BLOCK_STATES     # released at the end of the fit
+
+
+def computed(value):
+    return value.compute() if hasattr(value, "compute") else value
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_kmeans_is_the_same_on_every_engine(engine, dtype):
+    X = blobs(seed=5).astype(dtype)
+    w = np.random.RandomState(5).uniform(0.1, 10.0, X.shape[0]).astype(dtype)
+    kw = dict(init=X[:5], algorithm="lloyd", tol=0, max_iter=20)
+    ref = KMeans(5, **kw).fit(X, sample_weight=w)
+    sw = da.from_array(w, chunks=97) if engine == "dask" else w
+    km = KMeans(5, **kw).fit(as_engine_input(X, engine), sample_weight=sw)
+    assert km.cluster_centers_.dtype == dtype
+    np.testing.assert_array_equal(labels_of(km), ref.labels_)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=rtol,
+                               atol=rtol)
+    assert km.inertia_ == pytest.approx(ref.inertia_, rel=rtol)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kmeans_inference_is_the_same_on_every_engine(engine, dtype):
+    # One fitted model applied to rows held by each engine: the same labels,
+    # distances (in X's dtype) and score as NumPy computes them.
+    X = blobs(seed=6).astype(dtype)
+    km = KMeans(5, init=X[:5], tol=0).fit(X)
+    C = km.cluster_centers_.astype(np.float64)
+    ref_dist = np.sqrt(((X.astype(np.float64)[:, None, :] - C[None]) ** 2).sum(-1))
+    Xe = as_engine_input(X, engine)
+    labels = computed(km.predict(Xe))
+    np.testing.assert_array_equal(labels, ref_dist.argmin(1))
+    dist = computed(km.transform(Xe))
+    assert dist.dtype == dtype
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(dist, ref_dist, rtol=rtol, atol=rtol)
+    assert km.score(Xe) == pytest.approx(-(ref_dist.min(1) ** 2).sum(), rel=rtol)
+
+
+@pytest.mark.parametrize("engine", ["dense", "dask"])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_mixture_inference_is_the_same_on_every_engine(engine, covariance_type):
+    X = blobs(n=400, d=3, k=3, spread=1.0, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(3, covariance_type=covariance_type, means_init=X[:3],
+                             max_iter=5).fit(X)
+    # scikit-learn's mixture with the same parameters is the reference.
+    from sklearn.mixture import GaussianMixture as SKGaussianMixture
+    ref = SKGaussianMixture(3, covariance_type=covariance_type)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        setattr(ref, name, getattr(gm, name))
+    Xe = as_engine_input(X, engine)
+    ref_logp = ref.score_samples(X)
+    np.testing.assert_allclose(computed(gm.score_samples(Xe)), ref_logp, rtol=1e-10)
+    np.testing.assert_allclose(computed(gm.predict_proba(Xe)), ref.predict_proba(X),
+                               rtol=1e-8, atol=1e-12)
+    np.testing.assert_array_equal(computed(gm.predict(Xe)), ref.predict(X))
+    assert gm.score(Xe) == pytest.approx(ref_logp.mean(), rel=1e-10)
