@@ -48,7 +48,9 @@ from .._relocation import (
 )
 from .._threads import effective_n_threads, single_threaded_blas
 from .dask_bounds import BoundsBesideBlocks
-from .dask_runner import Blocks, nbytes, runner, task_threads, weights_of
+from .dask_runner import (
+    GATHER_BYTES, Blocks, add_in_tree, nbytes, runner, task_threads, weights_of,
+)
 from .dask_seeding import seed_centers
 
 
@@ -198,6 +200,7 @@ class DaskEngine(BoundsBesideBlocks):
         self._summary = None
         self._digests = None
         self._token = None
+        self._places = None
         self._forget_bounds()
         self._labels = None
         self._counts = None
@@ -220,8 +223,18 @@ class DaskEngine(BoundsBesideBlocks):
     def run(self, fn, *args, per_block=None):
         """fn(x, w, *args) on every block; its statistics added in the tree.
         ``per_block``: about how many numbers one block's statistics hold."""
+        part_nbytes = _stat_bytes(per_block)
+        if part_nbytes is not None and part_nbytes * len(self.xs) <= GATHER_BYTES:
+            return add_in_tree(self.runner.run_near(self.places(), fn, self.xs, self.ws,
+                                                    *args))
         return self.runner.reduce(self.runner.map(fn, self.xs, self.ws, *args),
-                                  part_nbytes=_stat_bytes(per_block))
+                                  part_nbytes=part_nbytes)
+
+    def places(self):
+        """Where each block's data is (see ``dask_runner``), looked up once."""
+        if self._places is None:
+            self._places = self.runner.places(self.xs)
+        return self._places
 
     # ----------------------------------------------------------- the data
     def summary(self):
@@ -297,6 +310,7 @@ class DaskEngine(BoundsBesideBlocks):
             return self
         new = copy.copy(self)
         new.xs = self.runner.map(_conditioned_block, self.xs, self.runner.put(cond))
+        new._places = None
         new._summary = None
         new.reset()
         return new

@@ -213,7 +213,8 @@ class BoundsBesideBlocks:
         items = [(self.xs[b], self.ws[b], (self._token, b), self._known[b])
                  for b in range(len(self.xs))]
         parts = self.runner.run_beside(self._homes, _pass_blocks, items, params,
-                                       self._n_pass, exact, tighten, self.n_threads)
+                                       self._n_pass, exact, tighten, self.n_threads,
+                                       places=self.places())
         (sums[...], weights[...], counts[...], inertia, evals, changed, n_failed,
          n_clear, homes, digests) = add_in_tree(parts)
         self._homes = list(homes)

@@ -89,6 +89,18 @@ def _hold(obj):
     return obj
 
 
+def _each(fn, rows, shared, positions):
+    """``fn`` once per row of per-block arguments (set at ``positions`` of
+    ``shared``): the results, in order."""
+    out = []
+    for row in rows:
+        args = list(shared)
+        for position, value in zip(positions, row):
+            args[position] = value
+        out.append(fn(*args))
+    return out
+
+
 class LocalRunner:
     """No Client: blocks computed by Dask's default scheduler, tasks run here."""
 
@@ -120,10 +132,20 @@ class LocalRunner:
     def item(self, parts, index):
         return Blocks(p[index] for p in parts)
 
-    def run_beside(self, homes, fn, items, *args):
+    def places(self, blocks):
+        """Where each block's data is: a worker's address, or None."""
+        return [None] * len(blocks)
+
+    def run_near(self, places, fn, *args):
+        """``map``'s results (gathered), the blocks at one place (see
+        ``places``) run by one task there when it can."""
+        return list(self.map(fn, *args))
+
+    def run_beside(self, homes, fn, items, *args, places=None):
         """``fn(part, *args)`` over ``items`` (one per block), cut into the parts
-        whose blocks share a home worker (where their state was left): the
-        results, one per item, in order.  Here: one part."""
+        whose blocks share a home worker (where their state was left; blocks
+        without one go by ``places``): the results, one per item, in order.
+        Here: one part."""
         return list(fn(list(items), *args))
 
     def to_array(self, parts, chunks, dtype):
@@ -179,31 +201,59 @@ class ClusterRunner(LocalRunner):
         return Blocks(self.client.map(operator.getitem, parts, [index] * len(parts),
                                       pure=False))
 
-    def run_beside(self, homes, fn, items, *args):
+    def places(self, blocks):
+        blocks = list(blocks)
+        sys.modules["distributed"].wait(blocks)
+        who = self.client.who_has(blocks)
+        return [min(who.get(f.key) or [None], key=str) for f in blocks]
+
+    def run_near(self, places, fn, *args):
+        # One task per worker over the blocks it holds (loosely: a worker that
+        # left, or is busy, only moves the data).  The results come back to
+        # the client in block order, as one task per block would give them.
+        n = len(places)
+        positions = [i for i, a in enumerate(args) if isinstance(a, Blocks)]
+        shared = [None if isinstance(a, Blocks) else a for a in args]
+        groups = {}
+        for b, place in enumerate(places):
+            groups.setdefault(place, []).append(b)
+        futures = [self.client.submit(
+            _each, fn, [[args[p][b] for p in positions] for b in index], shared,
+            positions, pure=False,
+            **({"workers": [place], "allow_other_workers": True} if place else {}))
+            for place, index in groups.items()]
+        out = [None] * n
+        for index, results in zip(groups.values(), self.client.gather(futures)):
+            for b, value in zip(index, results):
+                out[b] = value
+        return out
+
+    def run_beside(self, homes, fn, items, *args, places=None):
         # One task per home worker over its blocks, pinned there: the
         # scheduler neither runs it elsewhere nor lets another worker steal
-        # it.  Blocks without a home run one task each, wherever their data
-        # is.  A home that leaves the cluster would leave its task waiting
-        # for ever: its blocks run again one task each, anywhere (the tasks
-        # rebuild what state they need).
-        parts = {}
-        for i, home in enumerate(homes):
-            parts.setdefault(home, []).append(i)
-        jobs = []
-        for home, index in parts.items():
-            jobs += ([(index, home)] if home is not None else [([i], None) for i in index])
+        # it.  Blocks without a home run one task per worker holding their
+        # data (``places``), loosely.  A home that leaves the cluster would
+        # leave its task waiting for ever: its blocks run again, one task
+        # each, anywhere (the tasks rebuild what state they need).
+        if places is None:
+            places = [None] * len(items)
+        groups = {}
+        for i, (home, place) in enumerate(zip(homes, places)):
+            groups.setdefault((home, place if home is None else None), []).append(i)
+        jobs = [(index, home, place) for (home, place), index in groups.items()]
         out = [None] * len(items)
         while jobs:
             futures = [self.client.submit(
                 fn, [items[i] for i in index], *args, pure=False,
-                **({"workers": [home], "allow_other_workers": False} if home else {}))
-                for index, home in jobs]
-            results, lost = self._gather_watching(futures, [home for _, home in jobs])
-            for (index, _), result in zip(jobs, results):
+                **({"workers": [home], "allow_other_workers": False} if home else
+                   {"workers": [place], "allow_other_workers": True} if place else {}))
+                for index, home, place in jobs]
+            results, lost = self._gather_watching(futures, [home for _, home, _ in jobs])
+            for (index, _, _), result in zip(jobs, results):
                 if result is not None:
                     for i, value in zip(index, result):
                         out[i] = value
-            jobs = [([i], None) for j in lost for i in jobs[j][0]]
+            jobs = [([i], None, None) for j in lost for i in jobs[j][0]]
         return out
 
     def _gather_watching(self, futures, homes):
