@@ -349,9 +349,8 @@ class DaskEngine(BoundsBesideBlocks):
         done = 0
         picked = []
         while not chooser.full:
-            parts = runner.gather(runner.map(_farthest_block, self.xs, self.ws, centers_h,
-                                             n_take, Blocks(self.offsets),
-                                             self.n_threads))
+            parts = runner.run_near(self.places(), _farthest_block, self.xs, self.ws,
+                                    centers_h, n_take, Blocks(self.offsets), self.n_threads)
             dist, index, rows, labels, w = (np.concatenate(c) for c in zip(*parts))
             order = np.lexsort((index, -dist))
             exhausted = all(len(p[0]) < n_take for p in parts)
@@ -370,8 +369,8 @@ class DaskEngine(BoundsBesideBlocks):
                                          and known[a][1] < seen[a] + 1)]
             if ask:
                 caps = [seen[a] + 1 for a in ask]
-                found = runner.gather(runner.map(_distinct_block, self.xs, self.ws,
-                                                 centers_h, ask, caps, self.n_threads))
+                found = runner.run_near(self.places(), _distinct_block, self.xs, self.ws,
+                                        centers_h, ask, caps, self.n_threads)
                 for j, a in enumerate(ask):
                     known[a] = (set().union(*(block[j] for block in found)), caps[j])
             taken = len(chooser.rows)

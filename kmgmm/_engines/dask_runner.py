@@ -6,6 +6,7 @@ import concurrent.futures
 import contextlib
 import operator
 import sys
+import uuid
 from concurrent.futures import CancelledError
 
 import dask
@@ -209,7 +210,7 @@ class ClusterRunner(LocalRunner):
 
     def run_near(self, places, fn, *args):
         # One task per worker over the blocks it holds (loosely: a worker that
-        # left, or is busy, only moves the data).  The results come back to
+        # left, or is busy, only moves the data), named for ``fn``.  The results come back to
         # the client in block order, as one task per block would give them.
         n = len(places)
         positions = [i for i, a in enumerate(args) if isinstance(a, Blocks)]
@@ -219,7 +220,7 @@ class ClusterRunner(LocalRunner):
             groups.setdefault(place, []).append(b)
         futures = [self.client.submit(
             _each, fn, [[args[p][b] for p in positions] for b in index], shared,
-            positions, pure=False,
+            positions, key=f"{fn.__name__}-{uuid.uuid4().hex}",
             **({"workers": [place], "allow_other_workers": True} if place else {}))
             for place, index in groups.items()]
         out = [None] * n
