@@ -210,8 +210,9 @@ class ClusterRunner(LocalRunner):
 
     def run_near(self, places, fn, *args):
         # One task per worker over the blocks it holds (loosely: a worker that
-        # left, or is busy, only moves the data), named for ``fn``.  The results come back to
-        # the client in block order, as one task per block would give them.
+        # left, or is busy, only moves the data), named for ``fn``.  The
+        # results come back to the client in block order, as one task per
+        # block would give them.
         n = len(places)
         positions = [i for i, a in enumerate(args) if isinstance(a, Blocks)]
         shared = [None if isinstance(a, Blocks) else a for a in args]
