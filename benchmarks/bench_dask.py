@@ -11,7 +11,7 @@ A ``LocalCluster`` of 2 worker processes x 1 thread; X is cut into
 ``--blocks`` blocks of rows and persisted before any timing.  Every engine
 starts from the same initial centres and runs ``--iter`` Lloyd iterations
 (``tol=0``).  Per-iteration times are the median gap between iterations
-(kmgmm reports each iteration to ``_iteration_callback``), and, for every
+(kmgmm reports each iteration to its ``callback``), and, for every
 engine, (time of an n-iteration fit - time of a 1-iteration fit) / (n - 1),
 which cancels the work a fit does once (validation, final labels).
 dask-ml reports no iterations, so only the second figure exists for it.
@@ -39,7 +39,8 @@ def timed_fit(make, X, **fit_kwargs):
     est = make()
     stamps = []
     if hasattr(est, "n_threads"):
-        est._iteration_callback = lambda *args: stamps.append(time.perf_counter())
+        est.set_params(callback=lambda progress: stamps.append(time.perf_counter())
+                       if progress.stage == "fit" else None)
     start = time.perf_counter()
     est.fit(X, **fit_kwargs)
     total = time.perf_counter() - start
@@ -72,7 +73,8 @@ def busiest_worker_kernel_time(make, X, prefix):
 
     stamps = []
     est = make()
-    est._iteration_callback = lambda *args: stamps.append(time.time())
+    est.set_params(callback=lambda progress: stamps.append(time.time())
+                   if progress.stage == "fit" else None)
     with distributed.get_task_stream() as stream:
         est.fit(X)
     per_iter = []

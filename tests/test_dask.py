@@ -13,11 +13,12 @@ import time
 import numpy as np
 import pytest
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import kmgmm  # noqa: E402
-from kmgmm._engines import dask as dask_engine, dask_runner  # noqa: E402
+from kmgmm._engines import dask as dask_engine, dask_bounds, dask_runner  # noqa: E402
 
 
 RTOL = 1e-10
@@ -261,6 +262,12 @@ def test_bad_input_errors_match_in_memory(client, data):
 
 
 # --------------------------------------------------------- fault tolerance
+def _fit_within(est, X, seconds=180):
+    # In a thread, so that a fit that never finishes fails the test.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(est.fit, X).result(timeout=seconds)
+
+
 def _kill_one_worker_at(client, iteration):
     pids = client.run(os.getpid)
     victim = sorted(pids)[0]
@@ -284,9 +291,7 @@ def test_fit_survives_a_killed_worker(client, estimator, mixture):
     est = make()
     callback, killed_pid = _kill_one_worker_at(client, 2)
     est.set_params(callback=callback)
-    # In a thread, so that a fit that never finishes fails the test.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(est.fit, Xd).result(timeout=180)
+    _fit_within(est, Xd)
     est.set_params(callback=None)
     if estimator == "kmeans":
         np.testing.assert_array_equal(est.labels_.compute(), ref.labels_)
@@ -294,6 +299,10 @@ def test_fit_survives_a_killed_worker(client, estimator, mixture):
         assert est.n_iter_ == ref.n_iter_
     else:
         _assert_same_mixture(est, ref)
+    _assert_replaced(client, killed_pid)
+
+
+def _assert_replaced(client, killed_pid):
     # The killed worker really died (and the nanny started another): wait
     # until the scheduler has dropped it, then ask every worker its pid.
     deadline = time.monotonic() + 60
@@ -321,3 +330,80 @@ def test_hamerly_on_the_cluster_relocates_beside_each_blocks_state(client):
     km = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0, verbose=1).fit(Xd)
     np.testing.assert_array_equal(km.labels_.compute(), ref.labels_)
     _close(km.cluster_centers_, ref.cluster_centers_)
+
+
+# ------------------------------------------------- Hamerly's state on the cluster
+def _relocating_data():
+    rng = np.random.RandomState(5)
+    means = rng.uniform(-20, 20, size=(6, 8))
+    X = means[rng.randint(6, size=6000)] + rng.standard_normal((6000, 8))
+    # Two centres far from every row: empty at once, relocated.
+    return X, np.vstack([X[:4], np.full((2, 8), 500.0)])
+
+
+def test_hamerly_tasks_stay_beside_their_state_while_a_worker_is_busy():
+    # One worker kept busy and eager work stealing: a task that reads a
+    # block's state must still run where the state is (no block rebuilt).
+    X, init = _relocating_data()
+    ref = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0, max_iter=12).fit(X)
+    chunks = (300, 900, 150, 1200, 450, 600, 150, 1050, 300, 750, 50, 100)
+    config = {"distributed.scheduler.work-stealing": True,
+              "distributed.scheduler.work-stealing-interval": "5ms"}
+    with dask.config.set(config), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as c:
+        busy_worker = min(c.scheduler_info()["workers"])
+        busy = []
+
+        def keep_busy(progress):
+            if progress.stage == "fit":
+                busy.append(c.submit(time.sleep, 0.2, workers=[busy_worker], pure=False))
+
+        Xd, _ = _as_dask(X, None, chunks)
+        km = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0, max_iter=12,
+                          callback=keep_busy)
+        _fit_within(km, Xd)
+        distributed.wait(busy, timeout=60)
+        labels = km.labels_.compute()
+        rebuilt = c.run(dask_bounds.rebuilt_blocks)
+    assert len(busy) == ref.n_iter_
+    assert sum(rebuilt.values()) == 0
+    np.testing.assert_array_equal(labels, ref.labels_)
+    _close(km.cluster_centers_, ref.cluster_centers_)
+    assert km.n_iter_ == ref.n_iter_
+
+
+def test_hamerly_rebuilds_lost_state_as_it_was(data, monkeypatch):
+    # Every block's state dropped after every iteration (as a lost worker
+    # drops it): the relocation's tasks rebuild it, the passes start over,
+    # and the fit is the in-memory one, iteration for iteration.
+    monkeypatch.setattr(dask_engine, "runner", dask_runner.LocalRunner)
+    X, init = _relocating_data()
+    for max_iter in (3, 30):
+        ref = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0,
+                           max_iter=max_iter).fit(X)
+        before = dask_bounds.rebuilt_blocks()
+        km = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0, max_iter=max_iter,
+                          callback=lambda progress: dask_bounds._BLOCK_STATES.clear())
+        km.fit(_as_dask(X, None, 700)[0])
+        assert dask_bounds.rebuilt_blocks() > before
+        np.testing.assert_array_equal(km.labels_.compute(), ref.labels_)
+        _close(km.cluster_centers_, ref.cluster_centers_)
+        assert km.n_iter_ == ref.n_iter_
+
+
+def test_hamerly_survives_a_worker_killed_before_relocating(client):
+    # The worker dies just before the relocation's tasks, which are pinned
+    # to it: they run elsewhere and rebuild the state instead of waiting.
+    X, init = _relocating_data()
+    ref = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0).fit(X)
+    Xd, _ = _as_dask(X, None, 600)
+    callback, killed_pid = _kill_one_worker_at(client, 1)
+    km = kmgmm.KMeans(6, init=init, algorithm="hamerly", tol=0, callback=callback)
+    _fit_within(km, Xd)
+    km.set_params(callback=None)
+    np.testing.assert_array_equal(km.labels_.compute(timeout=60), ref.labels_)
+    _close(km.cluster_centers_, ref.cluster_centers_)
+    assert km.n_iter_ == ref.n_iter_
+    _assert_replaced(client, killed_pid)

@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from kmgmm import ConvergenceWarning, GaussianMixture, KMeans
-from kmgmm._engines import dask as dask_engine
+from kmgmm._engines import dask_bounds
 
 da = pytest.importorskip("dask.array")
 
@@ -97,22 +97,23 @@ def test_dask_hamerly_restarts_a_block_whose_bounds_are_lost(monkeypatch):
     X = blobs(n=900, d=6, k=6, seed=4)
     init = X[:6]
     ref = KMeans(6, init=init, algorithm="hamerly", tol=0).fit(X)
-    hamerly_block = dask_engine._hamerly_block
+    pass_block = dask_bounds._pass_block
     lost = []
 
-    def forgetful(x, w, key, params, n_pass, *args):
+    def forgetful(x, w, key, known, params, n_pass, *args):
         if n_pass == 3 and key[1] == 2:
-            dask_engine._BLOCK_STATES.pop(key, None)
+            dask_bounds._BLOCK_STATES.pop(key, None)
             lost.append(key)
-        return hamerly_block(x, w, key, params, n_pass, *args)
+        return pass_block(x, w, key, known, params, n_pass, *args)
 
-    monkeypatch.setattr(dask_engine, "_hamerly_block", forgetful)
+    monkeypatch.setattr(dask_bounds, "_pass_block", forgetful)
     km = KMeans(6, init=init, algorithm="hamerly", tol=0).fit(
         as_engine_input(X, "dask"))
     assert lost and km.n_iter_ >= 3
     np.testing.assert_array_equal(labels_of(km), ref.labels_)
     np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-12)
-    assert not dask_engine._BLOCK_STATES     # released at the end of the fit
+    assert km.n_iter_ == ref.n_iter_
+    assert not dask_bounds._BLOCK_STATES     # released at the end of the fit
 
 
 def computed(value):

@@ -15,10 +15,10 @@ Every pass
    node).
 
 Per-sample data never crosses the network after the persist.  Per-row state
-(Hamerly's labels and bounds) lives with its block on the workers, one
-future per block replaced every pass; the tasks that make it copy their
-input, so a worker lost mid-fit only means Dask recomputes the lost blocks
-from their lineage: time, never a different result.
+(Hamerly's labels and bounds) lives with its block on the workers (see
+``dask_bounds``); a worker lost mid-fit only means Dask recomputes the lost
+blocks from their lineage and the blocks' bounds start over: time, never a
+different result.
 
 Seeding: ``init="k-means++"`` (the default) on a Dask array runs k-means||
 (Bahmani et al., 2012) on the cluster -- ``n_rounds`` rounds that sample
@@ -33,8 +33,6 @@ This module imports Dask; ``import kmgmm`` does not import it.
 """
 import copy
 import hashlib
-import threading
-import uuid
 
 import numpy as np
 
@@ -49,7 +47,10 @@ from .._relocation import (
     row_keys,
 )
 from .._threads import effective_n_threads, single_threaded_blas
-from .dask_runner import Blocks, here, nbytes, runner, task_threads, weights_of
+from .dask_bounds import BoundsBesideBlocks
+from .dask_runner import (
+    GATHER_BYTES, Blocks, add_in_tree, nbytes, runner, task_threads, weights_of,
+)
 from .dask_seeding import seed_centers
 
 
@@ -131,98 +132,6 @@ def _distinct_block(x, w, centers, clusters, caps, n_threads):
             for a, cap in zip(clusters, caps)]
 
 
-# Hamerly's per-row state (labels, bounds, squared norms) and its block's
-# running statistics stay in the process of the worker that holds the block,
-# keyed by (fit, block): no state crosses the network, and a pass task finds
-# it beside its block.  A task that finds no state for its block, or one not
-# of the previous pass (its worker was lost, or the task ran elsewhere),
-# starts that block over as a first pass: every row fails its bounds, which
-# costs time, never a different result.
-_BLOCK_STATES: dict = {}
-_STATES_LOCK = threading.Lock()
-
-
-def _new_block_state(n, k, d):
-    return {"labels": np.full(n, -1, dtype=np.int32), "upper": np.empty(n),
-            "lower": np.zeros(n), "x_sqnorm": np.empty(n),
-            "moved_rows": np.empty(n, dtype=np.intc),
-            "moved_from": np.empty(n, dtype=np.intc),
-            "sums": np.empty((k, d)), "weights": np.empty(k),
-            "counts": np.empty(k, dtype=np.int64), "pass": 0}
-
-
-def _hamerly_block(x, w, key, params, n_pass, exact, tighten, n_threads):
-    """Pass ``n_pass`` of Hamerly over a block: the block's statistics (sums,
-    weights, counts of rows of positive weight) and the pass's counts."""
-    centers, half_sep, move, lower_drop = params
-    k, d = centers.shape
-    with _STATES_LOCK:
-        state = _BLOCK_STATES.get(key)
-    first = state is None or n_pass == 1 or state["pass"] != n_pass - 1
-    if first:
-        state = _new_block_state(x.shape[0], k, d)
-    with single_threaded_blas():
-        inertia, evals, changed, n_failed, n_clear = _kernels.hamerly.hamerly_pass(
-            x, weights_of(x, w), centers, half_sep=half_sep, move=move,
-            lower_drop=lower_drop, labels=state["labels"], upper=state["upper"],
-            lower=state["lower"], sums=state["sums"], weights=state["weights"],
-            counts=state["counts"], moved_rows=state["moved_rows"],
-            moved_from=state["moved_from"], first=first, exact=exact,
-            n_threads=task_threads(n_threads), x_sqnorm=state["x_sqnorm"],
-            tighten=tighten)
-    state["pass"] = n_pass
-    with _STATES_LOCK:
-        _BLOCK_STATES[key] = state
-    return (state["sums"].copy(), state["weights"].copy(), state["counts"].copy(),
-            inertia, evals, changed, n_failed, n_clear, (here(),))
-
-
-def _block_state(key):
-    with _STATES_LOCK:
-        state = _BLOCK_STATES.get(key)
-    if state is None:
-        raise RuntimeError(f"the bounds of block {key[1]} were lost with a worker; "
-                           "fit again")
-    return state
-
-
-def _state_labels_block(x, key, rows):
-    return _block_state(key)["labels"][rows].copy()
-
-
-def _move_rows_block(x, key, rows, clusters):
-    state = _block_state(key)
-    state["labels"][rows] = clusters
-    state["upper"][rows] = np.inf
-    state["lower"][rows] = 0.0
-    return len(rows)
-
-
-def _statistics_block(x, w, key, n_threads):
-    """The block's statistics from its labels (kept as its running ones)."""
-    state = _block_state(key)
-    with single_threaded_blas():
-        _kernels.common.cluster_statistics(
-            x, weights_of(x, w), state["labels"], sums=state["sums"],
-            weights=state["weights"], counts=state["counts"],
-            n_threads=task_threads(n_threads))
-    return state["sums"].copy(), state["weights"].copy(), state["counts"].copy()
-
-
-def _state_inertia_block(x, w, key, centers, n_threads):
-    out = np.empty(x.shape[0], dtype=x.dtype)
-    with single_threaded_blas():
-        _kernels.common.label_sqdist(x, centers, _block_state(key)["labels"], out=out,
-                                     n_threads=task_threads(n_threads))
-    return (float(weights_of(x, w).astype(np.float64) @ out.astype(np.float64)),)
-
-
-def _release_block(x, key):
-    with _STATES_LOCK:
-        _BLOCK_STATES.pop(key, None)
-    return 0
-
-
 def _em_block(x, w, model, hard, n_threads):
     """One EM pass over a block: log-likelihood and the statistics about
     ``model.moment_means`` (additive over blocks for a fixed model)."""
@@ -268,7 +177,7 @@ def _stat_bytes(n_numbers):
 
 
 # ------------------------------------------------------------- the engine
-class DaskEngine:
+class DaskEngine(BoundsBesideBlocks):
     """X and its sample weights as persisted blocks of rows (see the module)."""
 
     keeps_labels = False    # labels are made by a last pass, as a Dask array
@@ -291,8 +200,8 @@ class DaskEngine:
         self._summary = None
         self._digests = None
         self._token = None
-        self._n_pass = 0
-        self._homes = [None] * len(self.xs)
+        self._places = None
+        self._forget_bounds()
         self._labels = None
         self._counts = None
 
@@ -314,8 +223,18 @@ class DaskEngine:
     def run(self, fn, *args, per_block=None):
         """fn(x, w, *args) on every block; its statistics added in the tree.
         ``per_block``: about how many numbers one block's statistics hold."""
+        part_nbytes = _stat_bytes(per_block)
+        if part_nbytes is not None and part_nbytes * len(self.xs) <= GATHER_BYTES:
+            return add_in_tree(self.runner.run_near(self.places(), fn, self.xs, self.ws,
+                                                    *args))
         return self.runner.reduce(self.runner.map(fn, self.xs, self.ws, *args),
-                                  part_nbytes=_stat_bytes(per_block))
+                                  part_nbytes=part_nbytes)
+
+    def places(self):
+        """Where each block's data is (see ``dask_runner``), looked up once."""
+        if self._places is None:
+            self._places = self.runner.places(self.xs)
+        return self._places
 
     # ----------------------------------------------------------- the data
     def summary(self):
@@ -391,6 +310,7 @@ class DaskEngine:
             return self
         new = copy.copy(self)
         new.xs = self.runner.map(_conditioned_block, self.xs, self.runner.put(cond))
+        new._places = None
         new._summary = None
         new.reset()
         return new
@@ -429,9 +349,8 @@ class DaskEngine:
         done = 0
         picked = []
         while not chooser.full:
-            parts = runner.gather(runner.map(_farthest_block, self.xs, self.ws, centers_h,
-                                             n_take, Blocks(self.offsets),
-                                             self.n_threads))
+            parts = runner.run_near(self.places(), _farthest_block, self.xs, self.ws,
+                                    centers_h, n_take, Blocks(self.offsets), self.n_threads)
             dist, index, rows, labels, w = (np.concatenate(c) for c in zip(*parts))
             order = np.lexsort((index, -dist))
             exhausted = all(len(p[0]) < n_take for p in parts)
@@ -450,8 +369,8 @@ class DaskEngine:
                                          and known[a][1] < seen[a] + 1)]
             if ask:
                 caps = [seen[a] + 1 for a in ask]
-                found = runner.gather(runner.map(_distinct_block, self.xs, self.ws,
-                                                 centers_h, ask, caps, self.n_threads))
+                found = runner.run_near(self.places(), _distinct_block, self.xs, self.ws,
+                                        centers_h, ask, caps, self.n_threads)
                 for j, a in enumerate(ask):
                     known[a] = (set().union(*(block[j] for block in found)), caps[j])
             taken = len(chooser.rows)
@@ -481,83 +400,6 @@ class DaskEngine:
 
     def counts(self, n_clusters):
         return self._counts
-
-    # ----------------------------------------------------- Hamerly passes
-    def hamerly_pass(self, centers, half_sep, move, lower_drop, sums, weights, counts, *,
-                     first, exact, tighten):
-        """One Hamerly pass, its per-row state beside each block (see
-        ``_hamerly_block``); the statistics are overwritten with the blocks'
-        total."""
-        if first or self._token is None:
-            self.release()
-            self._token = uuid.uuid4().hex
-            self._n_pass = 0
-            self._homes = [None] * len(self.xs)
-        self._n_pass += 1
-        params = self.runner.put((np.ascontiguousarray(centers, dtype=self.dtype),
-                                  half_sep, move, lower_drop))
-        parts = self.runner.map_beside(self._homes, _hamerly_block, self.xs, self.ws,
-                                       self._keys(), params, self._n_pass, exact, tighten,
-                                       self.n_threads)
-        (sums[...], weights[...], counts[...], inertia, evals, changed, n_failed,
-         n_clear, homes) = self.runner.reduce(parts,
-                                              part_nbytes=_stat_bytes(sums.size + 2 * len(sums)))
-        # Where each block's state now is: its later tasks go there.
-        self._homes = list(homes)
-        if not exact:
-            inertia = np.nan
-        return inertia, int(evals), int(changed), int(n_failed), int(n_clear)
-
-    def _keys(self):
-        return Blocks((self._token, b) for b in range(len(self.xs)))
-
-    def _by_block(self, rows):
-        rows = np.asarray(rows, dtype=np.intp)
-        block = np.searchsorted(self.offsets, rows, side="right") - 1
-        return rows, block
-
-    def _on_blocks(self, blocks, fn, *args):
-        """``fn(x, key, *args[b])`` on the given blocks, beside their state."""
-        keys = self._keys()
-        return self.runner.gather(self.runner.map_beside(
-            [self._homes[b] for b in blocks], fn, Blocks(self.xs[b] for b in blocks),
-            Blocks(keys[b] for b in blocks), *[Blocks(a) for a in args]))
-
-    def labels_at(self, rows):
-        rows, block = self._by_block(rows)
-        out = np.empty(rows.size, dtype=np.int32)
-        blocks = list(np.unique(block))
-        local = [rows[block == b] - self.offsets[b] for b in blocks]
-        for b, part in zip(blocks, self._on_blocks(blocks, _state_labels_block, local)):
-            out[block == b] = part
-        return out
-
-    def move_rows(self, moves):
-        rows, block = self._by_block([row for _, row in moves])
-        clusters = np.array([cluster for cluster, _ in moves], dtype=np.int32)
-        blocks = list(np.unique(block))
-        self._on_blocks(blocks, _move_rows_block,
-                        [rows[block == b] - self.offsets[b] for b in blocks],
-                        [clusters[block == b] for b in blocks])
-
-    def cluster_statistics(self, n_clusters):
-        return self.runner.reduce(self.runner.map_beside(
-            self._homes, _statistics_block, self.xs, self.ws, self._keys(), self.n_threads),
-            part_nbytes=_stat_bytes(n_clusters * (self.n_features + 2)))
-
-    def inertia_of_labels(self, centers):
-        (inertia,) = self.runner.reduce(self.runner.map_beside(
-            self._homes, _state_inertia_block, self.xs, self.ws, self._keys(),
-            self.runner.put(np.ascontiguousarray(centers, dtype=self.dtype)),
-            self.n_threads), part_nbytes=_stat_bytes(1))
-        return inertia
-
-    def release(self):
-        """Drop the per-row state a fit left on the workers."""
-        if self._token is not None:
-            self.runner.gather(self.runner.map_beside(self._homes, _release_block,
-                                                      self.xs, self._keys()))
-            self._token = None
 
     # ---------------------------------------------------------- EM passes
     def em_pass(self, model, hard):

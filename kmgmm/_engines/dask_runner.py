@@ -2,8 +2,12 @@
 scheduler (no Client), or on the cluster of a ``distributed.Client`` with
 futures, one small task per round's parameters and a reduction tree whose
 shape and order depend only on the number of blocks."""
+import concurrent.futures
+import contextlib
 import operator
 import sys
+import uuid
+from concurrent.futures import CancelledError
 
 import dask
 import dask.array as da
@@ -11,6 +15,10 @@ import numpy as np
 from dask.sizeof import sizeof
 
 from .._threads import effective_n_threads
+
+# Seconds between looks at the cluster's workers while pinned tasks run (a
+# task pinned to a worker that left would wait for ever).
+WATCH_SECONDS = 2.0
 
 # Children per node of the reduction tree.
 FAN_IN = 8
@@ -37,6 +45,15 @@ def _add(*parts):
         for i, value in enumerate(part):
             out[i] = out[i] + value
     return tuple(out)
+
+
+def add_in_tree(parts):
+    """The sum of block statistics (see ``_add``), added in the tree whose
+    shape depends only on their number."""
+    parts = list(parts)
+    while len(parts) > 1:
+        parts = [_add(*parts[i:i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+    return parts[0]
 
 
 def task_threads(n_threads):
@@ -73,6 +90,18 @@ def _hold(obj):
     return obj
 
 
+def _each(fn, rows, shared, positions):
+    """``fn`` once per row of per-block arguments (set at ``positions`` of
+    ``shared``): the results, in order."""
+    out = []
+    for row in rows:
+        args = list(shared)
+        for position, value in zip(positions, row):
+            args[position] = value
+        out.append(fn(*args))
+    return out
+
+
 class LocalRunner:
     """No Client: blocks computed by Dask's default scheduler, tasks run here."""
 
@@ -96,10 +125,7 @@ class LocalRunner:
         """The sum of the blocks' statistics, added in the tree.  ``part_nbytes``
         (one block's statistics, when known) lets a cluster runner choose
         where to add them; the sums are the same."""
-        parts = list(parts)
-        while len(parts) > 1:
-            parts = [_add(*parts[i:i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
-        return parts[0]
+        return add_in_tree(parts)
 
     def gather(self, parts):
         return list(parts)
@@ -107,10 +133,21 @@ class LocalRunner:
     def item(self, parts, index):
         return Blocks(p[index] for p in parts)
 
-    def map_beside(self, homes, fn, *args):
-        """``map``, task i on worker ``homes[i]`` when it is given (where a
-        block's state was left), else wherever its data is."""
-        return self.map(fn, *args)
+    def places(self, blocks):
+        """Where each block's data is: a worker's address, or None."""
+        return [None] * len(blocks)
+
+    def run_near(self, places, fn, *args):
+        """``map``'s results (gathered), the blocks at one place (see
+        ``places``) run by one task there when it can."""
+        return list(self.map(fn, *args))
+
+    def run_beside(self, homes, fn, items, *args, places=None):
+        """``fn(part, *args)`` over ``items`` (one per block), cut into the parts
+        whose blocks share a home worker (where their state was left; blocks
+        without one go by ``places``): the results, one per item, in order.
+        Here: one part."""
+        return list(fn(list(items), *args))
 
     def to_array(self, parts, chunks, dtype):
         return da.from_array(np.concatenate(list(parts)), chunks=(chunks,))
@@ -122,6 +159,7 @@ class ClusterRunner(LocalRunner):
     def __init__(self, client):
         self.client = client
         self.n_blocks = 1
+        self._pool = None       # the thread that gathers while the client watches
 
     def blocks(self, arr):
         if arr is None:
@@ -164,18 +202,91 @@ class ClusterRunner(LocalRunner):
         return Blocks(self.client.map(operator.getitem, parts, [index] * len(parts),
                                       pure=False))
 
-    def map_beside(self, homes, fn, *args):
-        # One submission per task.  The restriction is loose (a block whose
-        # worker was lost must run elsewhere), so the scheduler may still run
-        # a task away from its block's state: a Hamerly pass then starts the
-        # block over; a task that reads the state raises RuntimeError.
-        n = len(homes)
-        lists = [a if isinstance(a, Blocks) else [a] * n for a in args]
-        return Blocks(
-            self.client.submit(fn, *[values[i] for values in lists], pure=False,
-                               **({"workers": [home], "allow_other_workers": True}
-                                  if home else {}))
-            for i, home in enumerate(homes))
+    def places(self, blocks):
+        blocks = list(blocks)
+        sys.modules["distributed"].wait(blocks)
+        who = self.client.who_has(blocks)
+        return [min(who.get(f.key) or [None], key=str) for f in blocks]
+
+    def run_near(self, places, fn, *args):
+        # One task per worker over the blocks it holds (loosely: a worker that
+        # left, or is busy, only moves the data), named for ``fn``.  The
+        # results come back to the client in block order, as one task per
+        # block would give them.
+        n = len(places)
+        positions = [i for i, a in enumerate(args) if isinstance(a, Blocks)]
+        shared = [None if isinstance(a, Blocks) else a for a in args]
+        groups = {}
+        for b, place in enumerate(places):
+            groups.setdefault(place, []).append(b)
+        futures = [self.client.submit(
+            _each, fn, [[args[p][b] for p in positions] for b in index], shared,
+            positions, key=f"{fn.__name__}-{uuid.uuid4().hex}",
+            **({"workers": [place], "allow_other_workers": True} if place else {}))
+            for place, index in groups.items()]
+        out = [None] * n
+        for index, results in zip(groups.values(), self.client.gather(futures)):
+            for b, value in zip(index, results):
+                out[b] = value
+        return out
+
+    def run_beside(self, homes, fn, items, *args, places=None):
+        # One task per home worker over its blocks, pinned there: the
+        # scheduler neither runs it elsewhere nor lets another worker steal
+        # it.  Blocks without a home run one task per worker holding their
+        # data (``places``), loosely.  A home that leaves the cluster would
+        # leave its task waiting for ever: its blocks run again, one task
+        # each, anywhere (the tasks rebuild what state they need).
+        if places is None:
+            places = [None] * len(items)
+        groups = {}
+        for i, (home, place) in enumerate(zip(homes, places)):
+            groups.setdefault((home, place if home is None else None), []).append(i)
+        jobs = [(index, home, place) for (home, place), index in groups.items()]
+        out = [None] * len(items)
+        while jobs:
+            futures = [self.client.submit(
+                fn, [items[i] for i in index], *args, pure=False,
+                **({"workers": [home], "allow_other_workers": False} if home else
+                   {"workers": [place], "allow_other_workers": True} if place else {}))
+                for index, home, place in jobs]
+            results, lost = self._gather_watching(futures, [home for _, home, _ in jobs])
+            for (index, _, _), result in zip(jobs, results):
+                if result is not None:
+                    for i, value in zip(index, result):
+                        out[i] = value
+            jobs = [([i], None, None) for j in lost for i in jobs[j][0]]
+        return out
+
+    def _gather_watching(self, futures, homes):
+        """The results of ``futures`` (None for the lost ones), and the
+        indices of those whose home worker left the cluster while they
+        waited (checked every ``WATCH_SECONDS``; only the cluster's list of
+        workers decides, never the time taken)."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(1)
+        job = self._pool.submit(self.client.gather, futures)
+        while True:
+            try:
+                return job.result(timeout=WATCH_SECONDS), []
+            except concurrent.futures.TimeoutError:
+                pass
+            alive = set(self.client.scheduler_info()["workers"])
+            lost = [j for j, home in enumerate(homes) if home and home not in alive]
+            if lost:
+                break
+        self.client.cancel([futures[j] for j in lost])
+        kept = [j for j in range(len(futures)) if j not in set(lost)]
+        with contextlib.suppress(CancelledError):     # the cancelled futures
+            job.result()
+        results = [None] * len(futures)
+        if kept:
+            got, more = self._gather_watching([futures[j] for j in kept],
+                                              [homes[j] for j in kept])
+            for j, value in zip(kept, got):
+                results[j] = value
+            lost += [kept[m] for m in more]
+        return results, lost
 
     def to_array(self, parts, chunks, dtype):
         return da.concatenate([
