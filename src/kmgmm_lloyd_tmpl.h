@@ -241,12 +241,12 @@ KAPI int KN(kmgmm_lanes)(void) { return KW; }
 /* Exact distances to the chosen centres, weighted sums and weights (when
  * sums is not NULL), min_sqdist (when not NULL); returns the inertia (when
  * want_sq).  The differences x - c and their squares in KT, KW features at a
- * time, in two accumulators (even and odd vectors of features: one chain
- * would wait on each multiply-add), the tail features in float64; the
- * accumulators' lanes are added in float64 in a fixed order (squares are
- * never negative, so summing them in KT loses no more than rounding: no
- * cancellation, whatever the distance from the origin).  The sums are
- * accumulated in float64. */
+ * time, the tail features in float64.  float32: two accumulators (even and
+ * odd vectors of features: one chain would wait on each multiply-add), their
+ * lanes added pairwise in float64 (squares are never negative, so summing
+ * them in float32 loses no more than rounding: no cancellation, whatever the
+ * distance from the origin); float64: one accumulator, its lanes in order.
+ * The sums are accumulated in float64, row by row. */
 KAPI double KN(kmgmm_finish)(const KT *X, const KT *w, ptrdiff_t m, int d, const KT *centers,
                              const int *labels, KT *min_sqdist, double *sums, double *wsum,
                              int want_sq)
@@ -259,6 +259,21 @@ KAPI double KN(kmgmm_finish)(const KT *X, const KT *w, ptrdiff_t m, int d, const
         const KT *c = centers + (ptrdiff_t)j * d;
         const double wi = w[i];
         double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
+#if KF64
+        /* one accumulator: in float64 the sweep is bound by the sums */
+        KV acc = (KV){0};
+        int l = 0;
+        for (; l + KW <= d; l += KW) {
+            const KV xv = KN(load)(x + l);
+            if (want_sq) {
+                const KV e = xv - KN(load)(c + l);
+                acc += e * e;
+            }
+            if (s) KN(store)(s + l, KN(load)(s + l) + wi * xv);
+        }
+        double sq = 0;
+        for (int p = 0; p < KW; p++) sq += acc[p];
+#else
         KV acc0 = (KV){0}, acc1 = (KV){0};
         int l = 0;
         for (; l + 2 * KW <= d; l += 2 * KW) {
@@ -285,11 +300,16 @@ KAPI double KN(kmgmm_finish)(const KT *X, const KT *w, ptrdiff_t m, int d, const
             l += KW;
         }
         const KV acc = acc0 + acc1;
-        double h[KW];
-        for (int p = 0; p < KW; p++) h[p] = (double)acc[p];
-        for (int g = KW / 2; g >= 1; g /= 2)
+        /* the lanes pairwise in float64: lane p + lane p + KW / 2, ... */
+        const KN(dv) a2 = __builtin_convertvector(*(const KN(hv) *)&acc, KN(dv))
+                          + __builtin_convertvector(*(const KN(hv) *)((const KT *)&acc + DW),
+                                                    KN(dv));
+        double h[DW];
+        for (int p = 0; p < DW; p++) h[p] = a2[p];
+        for (int g = DW / 2; g >= 1; g /= 2)
             for (int p = 0; p < g; p++) h[p] += h[p + g];
         double sq = h[0];
+#endif
         for (; l < d; l++) {
             const double e = (double)(KT)(x[l] - c[l]);
             sq += e * e;
