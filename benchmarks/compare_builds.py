@@ -4,7 +4,9 @@ process, the two taking turns; process CPU time, best of REPS (default 7).
 
     python benchmarks/compare_builds.py OTHER/kmgmm/_kernels/lloyd.*.so [shapes] [threads]
 
-Shapes as in pass_timing.py.  Prints each time and this build / the other.
+Shapes as in pass_timing.py.  Each CPU path of this build runs against the
+other build on the same path (its module's own level switch).  Prints each
+time and this build / the other, path by path.
 """
 import importlib.util
 import os
@@ -28,12 +30,14 @@ def load_other(path):
     return module
 
 
-def timed_pass(module, path, X, w, C, n_threads):
+def timed_pass(module, path, X, w, C, n_threads, other=False):
     labels = np.empty(X.shape[0], np.int32)
     sums, weights = np.empty(C.shape), np.empty(C.shape[0])
 
     def run():
-        if path is not None:
+        if other:
+            module.set_cpu_level(_kernels.CPU_PATHS.index(path))
+        else:
             _kernels._set_cpu_path(path)
         t0 = time.process_time()
         module.lloyd_pass(X, w, C, labels, sums=sums, weights=weights, n_threads=n_threads)
@@ -51,9 +55,11 @@ def main(other, which="abcd", threads="1"):
         C64 = X64[rng.choice(n, k, replace=False)].copy()
         for dtype in (np.float32, np.float64):
             X, C, w = X64.astype(dtype), C64.astype(dtype), np.ones(n, dtype)
-            cases = {"other": timed_pass(old, None, X, w, C, n_threads)}
-            for path in _kernels.supported_cpu_paths():
+            paths = _kernels.supported_cpu_paths()
+            cases = {}
+            for path in paths:
                 cases[path] = timed_pass(lloyd, path, X, w, C, n_threads)
+                cases["other " + path] = timed_pass(old, path, X, w, C, n_threads, other=True)
             best = {name: np.inf for name in cases}
             for _ in range(REPS):
                 for name, run in cases.items():
@@ -61,8 +67,8 @@ def main(other, which="abcd", threads="1"):
             print(f"{n}x{d} k{k} {np.dtype(dtype).name}: "
                   + " ".join(f"{name} {t * 1e3:.1f} ms" for name, t in best.items())
                   + "  this/other: "
-                  + " ".join(f"{name} {best[name] / best['other']:.2f}"
-                             for name in cases if name != "other"), flush=True)
+                  + " ".join(f"{path} {best[path] / best['other ' + path]:.2f}"
+                             for path in paths), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@
 #ifndef KMGMM_ENTRIES
 #if KMGMM_HAVE_VECTORS
 
+/* the tile's loops over rows and vectors unrolled, so that its accumulators
+ * stay in registers through the argmin */
+#ifndef KMGMM_UNROLL
+#define KMGMM_PRAGMA_(x) _Pragma(#x)
+#define KMGMM_UNROLL KMGMM_PRAGMA_(GCC unroll 16)
+#endif
 typedef KT KN(kv) __attribute__((vector_size(VB)));
 typedef KT KN(kvu) __attribute__((vector_size(VB), aligned(sizeof(KT)), may_alias));
 #if KF64
@@ -56,6 +62,48 @@ KFN KV KN(iota)(KT start)
     return KN(load)(t);
 }
 
+#if defined(__clang__) || __GNUC__ >= 12
+#define KMGMM_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define KMGMM_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (KI){__VA_ARGS__})
+#endif
+/* KMGMM_XORh: lane p takes lane p ^ h (a butterfly step) */
+#undef KMGMM_XOR8
+#undef KMGMM_XOR4
+#undef KMGMM_XOR2
+#undef KMGMM_XOR1
+#if KW == 2
+#define KMGMM_XOR1 1, 0
+#elif KW == 4
+#define KMGMM_XOR2 2, 3, 0, 1
+#define KMGMM_XOR1 1, 0, 3, 2
+#elif KW == 8
+#define KMGMM_XOR4 4, 5, 6, 7, 0, 1, 2, 3
+#define KMGMM_XOR2 2, 3, 0, 1, 6, 7, 4, 5
+#define KMGMM_XOR1 1, 0, 3, 2, 5, 4, 7, 6
+#else
+#define KMGMM_XOR8 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7
+#define KMGMM_XOR4 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11
+#define KMGMM_XOR2 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13
+#define KMGMM_XOR1 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14
+#endif
+
+/* every lane: the smallest of v's lanes (a butterfly of minima, exact) */
+KFN KV KN(lanes_min)(KV v)
+{
+#if KW >= 16
+    v = KN(sel)(KMGMM_SHUFFLE(v, v, KMGMM_XOR8) < v, KMGMM_SHUFFLE(v, v, KMGMM_XOR8), v);
+#endif
+#if KW >= 8
+    v = KN(sel)(KMGMM_SHUFFLE(v, v, KMGMM_XOR4) < v, KMGMM_SHUFFLE(v, v, KMGMM_XOR4), v);
+#endif
+#if KW >= 4
+    v = KN(sel)(KMGMM_SHUFFLE(v, v, KMGMM_XOR2) < v, KMGMM_SHUFFLE(v, v, KMGMM_XOR2), v);
+#endif
+    v = KN(sel)(KMGMM_SHUFFLE(v, v, KMGMM_XOR1) < v, KMGMM_SHUFFLE(v, v, KMGMM_XOR1), v);
+    return v;
+}
+
 /* Keys of R rows (x, row stride d) against one block of NV vectors of
  * centres (Cb: d x NV KW), then each row's running lane-wise minimum (minv,
  * mini: KW per row), its centre and, when want2, the second smallest
@@ -65,16 +113,22 @@ KFN void KN(tile)(const int R, const int NV, const KT *x, int d, const KT *Cb,
                   const int want2, const int first)
 {
     KV a[KR][2];
+    KMGMM_UNROLL
     for (int r = 0; r < R; r++)
+        KMGMM_UNROLL
         for (int v = 0; v < NV; v++) a[r][v] = (KV){0};
     for (int l = 0; l < d; l++) {
         KV b[2];
+        KMGMM_UNROLL
         for (int v = 0; v < NV; v++) b[v] = KN(load)(Cb + (ptrdiff_t)l * NV * KW + v * KW);
+        KMGMM_UNROLL
         for (int r = 0; r < R; r++) {
             const KT xr = x[(ptrdiff_t)r * d + l];
+            KMGMM_UNROLL
             for (int v = 0; v < NV; v++) a[r][v] += xr * b[v];
         }
     }
+    KMGMM_UNROLL
     for (int r = 0; r < R; r++) {
         KV mv, mi, m2 = KN(splat)(KINF);
         int v = 0;
@@ -88,6 +142,7 @@ KFN void KN(tile)(const int R, const int NV, const KT *x, int d, const KT *Cb,
             mi = KN(load)(mini + r * KW);
             if (want2) m2 = KN(load)(minv2 + r * KW);
         }
+        KMGMM_UNROLL
         for (; v < NV; v++) {
             const KV dv = q[v] - (KT)2 * a[r][v];
             const KI lt = dv < mv;
@@ -145,27 +200,20 @@ KFN void KN(argmin_body)(const KT *X, ptrdiff_t m, int d, const KT *CT, int kp,
         }
     }
     /* per row, the smallest of the lanes' minima, ties to the lowest centre
-     * (a halving tree without branches: the same result as a scan), and,
-     * when want2, the second smallest: the other lanes' minima and the
-     * winning lane's second (each centre has one lane) */
+     * (the smallest value, then the smallest index among the lanes that
+     * hold it: the same result as a scan), and, when want2, the second
+     * smallest: the other lanes' minima and the winning lane's second (each
+     * centre has one lane) */
     for (ptrdiff_t i = 0; i < m; i++) {
-        KT v[KW], j[KW];
-        for (int p = 0; p < KW; p++) {
-            v[p] = minv[i * KW + p];
-            j[p] = mini[i * KW + p];
-        }
-        for (int h = KW / 2; h >= 1; h /= 2)
-            for (int p = 0; p < h; p++) {
-                const int take = (v[p + h] < v[p]) | ((v[p + h] == v[p]) & (j[p + h] < j[p]));
-                v[p] = take ? v[p + h] : v[p];
-                j[p] = take ? j[p + h] : j[p];
-            }
-        labels[i] = (int)j[0];
-        best[i] = v[0];
+        const KV mv = KN(load)(minv + i * KW), mi = KN(load)(mini + i * KW);
+        const KV hv = KN(lanes_min)(mv);
+        const KV hj = KN(lanes_min)(KN(sel)(mv == hv, mi, KN(splat)(KINF)));
+        labels[i] = (int)hj[0];
+        best[i] = hv[0];
         if (want2) {
             KT s = KINF;
             for (int p = 0; p < KW; p++) {
-                const KT c = mini[i * KW + p] == j[0] ? minv2[i * KW + p] : minv[i * KW + p];
+                const KT c = mini[i * KW + p] == hj[0] ? minv2[i * KW + p] : minv[i * KW + p];
                 s = c < s ? c : s;
             }
             second[i] = s;
@@ -192,8 +240,13 @@ KAPI int KN(kmgmm_lanes)(void) { return KW; }
 
 /* Exact distances to the chosen centres, weighted sums and weights (when
  * sums is not NULL), min_sqdist (when not NULL); returns the inertia (when
- * want_sq).  Differences in KT, squares and sums in float64, VB / 8 lanes
- * over the features, then the tail, in a fixed order. */
+ * want_sq).  The differences x - c and their squares in KT, KW features at a
+ * time, the tail features in float64.  float32: two accumulators (even and
+ * odd vectors of features: one chain would wait on each multiply-add), their
+ * lanes added pairwise in float64 (squares are never negative, so summing
+ * them in float32 loses no more than rounding: no cancellation, whatever the
+ * distance from the origin); float64: one accumulator, its lanes in order.
+ * The sums are accumulated in float64, row by row. */
 KAPI double KN(kmgmm_finish)(const KT *X, const KT *w, ptrdiff_t m, int d, const KT *centers,
                              const int *labels, KT *min_sqdist, double *sums, double *wsum,
                              int want_sq)
@@ -206,19 +259,57 @@ KAPI double KN(kmgmm_finish)(const KT *X, const KT *w, ptrdiff_t m, int d, const
         const KT *c = centers + (ptrdiff_t)j * d;
         const double wi = w[i];
         double *s = sums ? sums + (ptrdiff_t)j * d : NULL;
-        KN(dv) acc = {0};
+#if KF64
+        /* one accumulator: in float64 the sweep is bound by the sums */
+        KV acc = (KV){0};
         int l = 0;
-        for (; l + DW <= d; l += DW) {
-            const KN(hv) xv = *(const KN(hv) *)(x + l);
+        for (; l + KW <= d; l += KW) {
+            const KV xv = KN(load)(x + l);
             if (want_sq) {
-                const KN(dv) e = __builtin_convertvector(xv - *(const KN(hv) *)(c + l), KN(dv));
+                const KV e = xv - KN(load)(c + l);
                 acc += e * e;
             }
-            if (s)
-                *(KN(dvu) *)(s + l) += wi * __builtin_convertvector(xv, KN(dv));
+            if (s) KN(store)(s + l, KN(load)(s + l) + wi * xv);
         }
         double sq = 0;
-        for (int p = 0; p < DW; p++) sq += acc[p];
+        for (int p = 0; p < KW; p++) sq += acc[p];
+#else
+        KV acc0 = (KV){0}, acc1 = (KV){0};
+        int l = 0;
+        for (; l + 2 * KW <= d; l += 2 * KW) {
+            if (want_sq) {
+                const KV e0 = KN(load)(x + l) - KN(load)(c + l);
+                const KV e1 = KN(load)(x + l + KW) - KN(load)(c + l + KW);
+                acc0 += e0 * e0;
+                acc1 += e1 * e1;
+            }
+            if (s)
+                for (int f = l; f < l + 2 * KW; f += DW)
+                    *(KN(dvu) *)(s + f) += wi * __builtin_convertvector(
+                        *(const KN(hv) *)(x + f), KN(dv));
+        }
+        if (l + KW <= d) {
+            if (want_sq) {
+                const KV e0 = KN(load)(x + l) - KN(load)(c + l);
+                acc0 += e0 * e0;
+            }
+            if (s)
+                for (int f = l; f < l + KW; f += DW)
+                    *(KN(dvu) *)(s + f) += wi * __builtin_convertvector(
+                        *(const KN(hv) *)(x + f), KN(dv));
+            l += KW;
+        }
+        const KV acc = acc0 + acc1;
+        /* the lanes pairwise in float64: lane p + lane p + KW / 2, ... */
+        const KN(dv) a2 = __builtin_convertvector(*(const KN(hv) *)&acc, KN(dv))
+                          + __builtin_convertvector(*(const KN(hv) *)((const KT *)&acc + DW),
+                                                    KN(dv));
+        double h[DW];
+        for (int p = 0; p < DW; p++) h[p] = a2[p];
+        for (int g = DW / 2; g >= 1; g /= 2)
+            for (int p = 0; p < g; p++) h[p] += h[p + g];
+        double sq = h[0];
+#endif
         for (; l < d; l++) {
             const double e = (double)(KT)(x[l] - c[l]);
             sq += e * e;
@@ -266,11 +357,6 @@ KFN void KN(small_sums)(const int d, const KT *X, const KT *w, ptrdiff_t m, cons
 }
 
 /* The d features of KW rows from X, one vector per feature. */
-#if defined(__clang__) || __GNUC__ >= 12
-#define KMGMM_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-#else
-#define KMGMM_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (KI){__VA_ARGS__})
-#endif
 #undef KMGMM_EVEN
 #undef KMGMM_ODD
 #if KW == 2
