@@ -44,6 +44,23 @@ def _read(X, start, stop, dtype):
         raise ValueError(f"rows {start} to {stop - 1}: {exc}") from None
 
 
+def shuffled_blocks(X, sample_weight, block_rows, dtype, random_state):
+    """One pass over X: its blocks of ``block_rows`` contiguous rows in a
+    random order, each read and checked (``_read``) and its rows shuffled.
+    Yields (block, its weights), both in the shuffled order.
+
+    ``random_state`` draws the order of the blocks when the first block is
+    asked for, and each block's order when it is read.
+    """
+    n_samples = X.shape[0]
+    starts = np.arange(0, n_samples, block_rows)
+    for start in starts[random_state.permutation(starts.shape[0])]:
+        stop = min(start + block_rows, n_samples)
+        block = _read(X, start, stop, dtype)
+        order = random_state.permutation(stop - start)
+        yield block[order], sample_weight[start:stop][order]
+
+
 def fit_stream(estimator, X, sample_weight=None, *, passes=1, block_rows=None,
                callback=None):
     """Fit the MiniBatchKMeans ``estimator`` on X, ``passes`` passes over it.
@@ -99,15 +116,11 @@ def fit_stream(estimator, X, sample_weight=None, *, passes=1, block_rows=None,
     try:
         with single_threaded_blas():
             for n_pass in range(1, passes + 1):
-                for start in starts[random_state.permutation(starts.shape[0])]:
-                    stop = min(start + block_rows, n_samples)
-                    block = _read(X, start, stop, dtype)
-                    order = random_state.permutation(stop - start)
-                    block = block[order]
-                    weights = sample_weight[start:stop][order]
+                for block, weights in shuffled_blocks(X, sample_weight, block_rows, dtype,
+                                                      random_state):
                     if not cond.identity:
                         block = cond.transform_block(block, dtype)
-                    for b in range(0, stop - start, batch_size):
+                    for b in range(0, block.shape[0], batch_size):
                         batch = Batch(block[b:b + batch_size], weights[b:b + batch_size],
                                       threads, buffers=buffers)
                         inertia, _ = minibatch_step(
