@@ -44,7 +44,8 @@ def _build_estimator(args):
         return build_minibatch(args)
     for option, value in (("--batch-size", args.batch_size), ("--passes", args.passes),
                           ("--learning-decay", args.learning_decay),
-                          ("--learning-offset", args.learning_offset)):
+                          ("--learning-offset", args.learning_offset),
+                          ("--resume", args.resume)):
         if value is not None:
             raise UsageError(f"fit: {option} applies only with --mini-batch")
     if args.model == "kmeans":

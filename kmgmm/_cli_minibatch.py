@@ -18,7 +18,7 @@ def build_minibatch(args):
 
         return build_online_em(args)
     for option in ("covariance_type", "assignment", "variance", "max_iter", "tol",
-                   "learning_decay", "learning_offset", "reg_covar"):
+                   "learning_decay", "learning_offset", "reg_covar", "resume"):
         if getattr(args, option) is not None:
             raise UsageError(f"fit: --{option.replace('_', '-')} does not apply to "
                              "--mini-batch k-means (its options are --batch-size and "

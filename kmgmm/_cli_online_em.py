@@ -22,11 +22,42 @@ def build_online_em(args):
                              "it runs")
     from ._gmm import GaussianMixture
 
+    if args.resume is not None:
+        return _resumed(args)
     params = gmm_params(args)
     for name in ("n_init", "learning_decay", "learning_offset"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     return GaussianMixture(**params)
+
+
+def _resumed(args):
+    """The GaussianMixture of the model file ``--resume`` names, with the
+    command's --threads and learning options."""
+    from ._gmm import GaussianMixture
+    from ._model_files import load_model
+
+    for option in ("covariance_type", "init", "n_init", "assignment", "variance",
+                   "reg_covar", "algorithm"):
+        if getattr(args, option) is not None:
+            raise UsageError(f"fit: --{option.replace('_', '-')} does not apply with "
+                             f"--resume: the model {args.resume} has its own")
+    try:
+        gm = load_model(args.resume)
+    except ValueError as exc:
+        raise UsageError(f"fit: --resume: {exc}") from None
+    if type(gm) is not GaussianMixture:
+        raise UsageError(f"fit: --resume {args.resume} holds a {type(gm).__name__}; "
+                         "online EM continues a GaussianMixture")
+    k = gm.means_.shape[0]
+    if args.k != k:
+        raise UsageError(f"fit: -k {args.k} does not match the {k} components of "
+                         f"{args.resume}; give -k {k}")
+    params = {"n_threads": args.threads}
+    for name in ("learning_decay", "learning_offset"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    return gm.set_params(**params)
 
 
 def fit_online_em(args, X, sample_weight, estimator, write_outputs, report_warnings):
@@ -40,6 +71,8 @@ def fit_online_em(args, X, sample_weight, estimator, write_outputs, report_warni
     batch_size = args.batch_size or ONLINE_BATCH_SIZE
     progress = ProgressLine(enabled=not args.quiet)
     interrupted = None
+    resumed = args.resume is not None
+    steps_before = getattr(estimator, "n_steps_", 0) if resumed else 0
     with StopRequest() as stop:
         def on_step(n_pass, step, n_steps, log_likelihood):
             where = "seeding" if n_pass == 0 else f"pass {n_pass}/{passes}"
@@ -52,9 +85,17 @@ def fit_online_em(args, X, sample_weight, estimator, write_outputs, report_warni
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            if resumed:
+                if X.shape[1] != estimator.n_features_in_:
+                    raise UsageError(
+                        f"fit: {args.data} has {X.shape[1]} features but the model "
+                        f"{args.resume} was fitted on {estimator.n_features_in_}")
+                # The data's columns are the model's (unnamed batches would warn).
+                names = estimator.__dict__.pop("feature_names_in_", None)
             try:
                 result = fit_gmm_stream(estimator, X, sample_weight, batch_size=batch_size,
-                                        passes=passes, callback=on_step)
+                                        passes=passes, callback=on_step,
+                                        random_state=args.seed)
             except (ValueError, TypeError) as exc:
                 raise UsageError(f"fit: {args.data}: {exc}") from None
             except Interrupted as exc:
@@ -64,6 +105,8 @@ def fit_online_em(args, X, sample_weight, estimator, write_outputs, report_warni
                 estimator.converged_ = False
             finally:
                 progress.close()
+                if resumed and names is not None:
+                    estimator.feature_names_in_ = names
         seconds = time.perf_counter() - start
         report_warnings(caught)
         labels = None
@@ -90,6 +133,8 @@ def fit_online_em(args, X, sample_weight, estimator, write_outputs, report_warni
         "batch_size": batch_size,
         "passes": passes,
         "seeding_rows": result["seeding_rows"],
+        "resumed_from": args.resume,
+        "n_steps_before": steps_before,
         "n_steps": n_steps,
         "converged": None,
         "objective": "mean log-likelihood",
@@ -107,8 +152,8 @@ def fit_online_em(args, X, sample_weight, estimator, write_outputs, report_warni
          f"step), then {passes} pass(es) in batches of {batch_size} rows: "
          f"{result['steps']} steps in {seconds:.3f} s"
          if result["seeding_rows"] else
-         f"  {passes} pass(es) in batches of {batch_size} rows: {result['steps']} steps "
-         f"in {seconds:.3f} s"),
+         f"  continued {args.resume} ({steps_before} steps before): {passes} pass(es) "
+         f"in batches of {batch_size} rows: {result['steps']} steps in {seconds:.3f} s"),
         f"  mean log-likelihood {value:.6g}" + (
             "" if labels is not None else
             " (from the batches, an estimate; --labels computes it exactly)"),

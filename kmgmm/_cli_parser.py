@@ -220,6 +220,12 @@ def build_parser():
                    help="--mini-batch gmm: online EM's step size (t + t0)^-kappa "
                         f"falls with kappa in (0.5, 1] (default "
                         f"{GMM_DEFAULTS['learning_decay']})")
+    p.add_argument("--resume", metavar="MODEL.npz",
+                   help="--mini-batch gmm: continue the online EM of a GaussianMixture "
+                        "model file (its parameters, and its averaged statistics when "
+                        "the file keeps them) with --passes more passes over DATA; -k "
+                        "must be its number of components, and its options are its "
+                        "own (-o may name the same file)")
     p.add_argument("--learning-offset", type=_non_negative_float, metavar="T0",
                    help="--mini-batch gmm: t0 >= 0 damps the first steps (default "
                         f"{GMM_DEFAULTS['learning_offset']:g})")

@@ -48,14 +48,17 @@ def continues(gm):
 
 
 def fit_gmm_stream(gm, X, sample_weight=None, *, batch_size, passes=1, block_rows=None,
-                   callback=None):
+                   callback=None, random_state=None):
     """``passes`` passes of online EM (``gm.partial_fit``) over X.
 
     ``callback(n_pass, step, n_steps, batch_log_likelihood)``, when given, is
     called after every step (``n_pass`` 0 for the seeding step) with the
     batch's mean log-likelihood under the parameters before the step; an
     exception it raises ends the fit, and ``gm`` then holds the model of the
-    steps done (so it does after any error between two steps).
+    steps done (so it does after any error between two steps).  A fitted
+    ``gm`` (a loaded model) is continued, without a seeding step.  The
+    seeding sample and the order of the blocks and rows are drawn from
+    ``random_state`` (default ``gm.random_state``).
 
     Returns a dict: ``estimate``, the mean log-likelihood per unit of
     weight estimated from the batches' mean log-likelihoods over the last
@@ -73,7 +76,8 @@ def fit_gmm_stream(gm, X, sample_weight=None, *, batch_size, passes=1, block_row
     if block_rows is None:
         block_rows = block_rows_for(X.shape[1], dtype, batch_size)
     block_rows = max(block_rows, batch_size)
-    random_state = check_random_state(gm.random_state)
+    random_state = check_random_state(gm.random_state if random_state is None
+                                      else random_state)
     per_pass = sum(len(batch_bounds(min(block_rows, n_samples - start), batch_size))
                    for start in range(0, n_samples, block_rows))
     seeding = not continues(gm)

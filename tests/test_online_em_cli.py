@@ -242,3 +242,68 @@ def test_cli_online_em_ctrl_c_keeps_the_model_so_far(tmp_path):
     assert len(gm.lower_bounds_) == gm.n_steps_ and hasattr(gm, "_online")
     assert gm.predict(X).shape == (20000,)
     assert not (tmp_path / "l.npy").exists()       # no labels for a stopped fit
+
+
+def test_cli_resume_continues_a_saved_model(tmp_path):
+    X, _ = blobs(6000, 2, 3, seed=9, dtype=np.float32)
+    data, first, second = tmp_path / "d.npy", tmp_path / "a.npz", tmp_path / "b.npz"
+    np.save(data, X)
+    common = ["-k", 3, "--model", "gmm", "--mini-batch", "--batch-size", 500, "-q"]
+    out = _kmgmm("fit", data, *common, "-o", first)
+    assert out.returncode == 0, out.stderr
+    out = _kmgmm("fit", data, *common, "--resume", first, "--seed", 4,
+                 "--learning-decay", 0.9, "-o", second, "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["resumed_from"] == str(first) and summary["seeding_rows"] == 0
+    saved = kmgmm.load(first)
+    assert summary["n_steps_before"] == saved.n_steps_ == 13
+    resumed = kmgmm.load(second)
+    assert resumed.n_steps_ == 13 + 12 and resumed.learning_decay == 0.9
+    # The same continuation in memory: the saved model, the same passes.
+    saved.set_params(learning_decay=0.9)
+    fit_gmm_stream(saved, np.load(data, mmap_mode="r"), batch_size=500, random_state=4)
+    for name in PARAMS:
+        assert np.array_equal(getattr(resumed, name), getattr(saved, name)), name
+    assert resumed.lower_bounds_ == saved.lower_bounds_
+    # -o may overwrite the model it continues
+    out = _kmgmm("fit", data, *common, "--resume", second, "-o", second)
+    assert out.returncode == 0, out.stderr
+    assert kmgmm.load(second).n_steps_ == 25 + 12
+
+
+def test_cli_resume_usage_errors(tmp_path):
+    X, _ = blobs(2000, 2, 2, seed=10)
+    np.save(tmp_path / "d.npy", X)
+    np.save(tmp_path / "d3.npy", np.c_[X, X[:, :1]])
+    GaussianMixture(2, random_state=0).fit(X).save(tmp_path / "g.npz")
+    kmgmm.KMeans(2, random_state=0).fit(X).save(tmp_path / "k.npz")
+    gmm = ["--model", "gmm", "--mini-batch", "--resume"]
+    for data, extra, message in [
+            ("d.npy", ["-k", 3, *gmm, tmp_path / "g.npz"], "-k 3 does not match the 2"),
+            ("d.npy", ["-k", 2, *gmm, tmp_path / "k.npz"], "holds a KMeans"),
+            ("d.npy", ["-k", 2, *gmm, tmp_path / "d.npy"], "not a kmgmm model file"),
+            ("d.npy", ["-k", 2, *gmm, tmp_path / "none.npz"], "no such file"),
+            ("d.npy", ["-k", 2, "--covariance-type", "diag", *gmm, tmp_path / "g.npz"],
+             "--covariance-type does not apply with --resume"),
+            ("d3.npy", ["-k", 2, *gmm, tmp_path / "g.npz"], "has 3 features"),
+            ("d.npy", ["-k", 2, "--resume", tmp_path / "g.npz"], "only with --mini-batch"),
+            ("d.npy", ["-k", 2, "--mini-batch", "--resume", tmp_path / "g.npz"],
+             "--resume does not apply to --mini-batch k-means")]:
+        out = _kmgmm("fit", tmp_path / data, *extra, "-o", tmp_path / "m.npz")
+        assert out.returncode == 2 and message in out.stderr, (extra, out.stderr)
+        assert not (tmp_path / "m.npz").exists()
+
+
+def test_cli_resume_of_a_fit_model_restarts_the_averages(tmp_path):
+    """A model from fit (or an older file) has no online-EM state: the
+    stream continues from its parameters, its step count from 1."""
+    X, _ = blobs(3000, 2, 2, seed=11)
+    np.save(tmp_path / "d.npy", X)
+    GaussianMixture(2, random_state=0).fit(X).save(tmp_path / "g.npz")
+    out = _kmgmm("fit", tmp_path / "d.npy", "-k", 2, "--model", "gmm", "--mini-batch",
+                 "--batch-size", 1000, "--resume", tmp_path / "g.npz", "-o",
+                 tmp_path / "m.npz", "-q")
+    assert out.returncode == 0, out.stderr
+    assert "(0 steps before)" in out.stdout
+    assert kmgmm.load(tmp_path / "m.npz").n_steps_ == 3
