@@ -8,7 +8,8 @@ sample of about ``max(batch_size, 3 * n_components)`` distinct rows drawn at
 random from the whole file (read in file order): it initialises the mixture
 as ``fit`` would (``init_params``, by default k-means on those rows, the best
 of ``n_init`` kept) and takes the first online-EM step on them.  Then every
-pass visits the blocks of rows in a random order, each block's rows shuffled
+pass visits the blocks of rows (about ``ONLINE_BLOCK_BYTES``, a whole number
+of batches) in a random order, each block's rows shuffled
 (``_minibatch_stream.shuffled_blocks``, as the k-means stream does), and
 steps through each block a batch at a time.  Online EM weighs every batch
 alike, so a block's last batch, when it is shorter than half a batch, joins
@@ -19,6 +20,10 @@ import numpy as np
 
 from ._minibatch_stream import _read, block_rows_for, fit_dtype, shuffled_blocks
 from ._validation import as_float_array, check_random_state, check_sample_weight
+
+# Bytes of data per block: a pass holds one block in memory, beside the
+# interpreter and the batch's step; 16 MB still reads the file in long runs.
+ONLINE_BLOCK_BYTES = 16 << 20
 
 
 def batch_bounds(n_rows, batch_size):
@@ -74,7 +79,7 @@ def fit_gmm_stream(gm, X, sample_weight=None, *, batch_size, passes=1, block_row
     weights = (np.broadcast_to(np.float64(1.0), (n_samples,)) if sample_weight is None
                else sample_weight)
     if block_rows is None:
-        block_rows = block_rows_for(X.shape[1], dtype, batch_size)
+        block_rows = block_rows_for(X.shape[1], dtype, batch_size, ONLINE_BLOCK_BYTES)
     block_rows = max(block_rows, batch_size)
     random_state = check_random_state(gm.random_state if random_state is None
                                       else random_state)

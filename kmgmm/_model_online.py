@@ -27,6 +27,7 @@ from ._algorithms.online_em import OnlineStatistics
 from ._covariance import COVARIANCES
 from ._gaussian import precision_cholesky
 from ._model_spec import ONLINE_PREFIX, _Invalid
+from ._threads import single_threaded_blas
 
 _PUBLIC = (("weights", "weights_"), ("means", "means_"),
            ("covariances", "covariances_"), ("prec_chol", "precisions_cholesky_"))
@@ -84,7 +85,11 @@ def check_online(estimator, arrays, n_steps):
         raise _Invalid(f"array '{ONLINE_PREFIX}scale' must be a positive total weight")
     cov_type = estimator.covariance_type
     try:
-        prec_chol = precision_cholesky(get("covariances"), cov_type, estimator.reg_covar)
+        # Single-threaded as partial_fit computes them: a threaded LAPACK may
+        # round a large factor differently.
+        with single_threaded_blas():
+            prec_chol = precision_cholesky(get("covariances"), cov_type,
+                                           estimator.reg_covar)
     except ValueError:
         raise _Invalid(f"array '{ONLINE_PREFIX}covariances' must hold positive definite "
                        "covariances") from None

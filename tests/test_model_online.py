@@ -3,6 +3,7 @@
 without the state (older, or from ``fit``) still load; a file's state is
 checked like every other field."""
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -69,6 +70,22 @@ def test_load_then_partial_fit_continues_bit_for_bit(tmp_path, covariance_type, 
         gm.partial_fit(xb, sample_weight=wb)
         loaded.partial_fit(xb, sample_weight=wb)
     assert gm.n_steps_ == 7
+    assert_same(loaded, gm)
+
+
+def test_many_features_continue_bit_for_bit(tmp_path):
+    """Factors of 128 x 128 covariances: LAPACK's blocked Cholesky, which a
+    threaded BLAS may round differently, is computed as partial_fit does."""
+    rng = np.random.RandomState(2)
+    X = rng.randn(3000, 128) + 1e4 + 3.0 * rng.randint(4, size=(3000, 1))
+    gm = GaussianMixture(4, covariance_type="full", random_state=0)
+    gm.partial_fit(X[:1000])
+    gm.partial_fit(X[1000:2000])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # the state is saved, not dropped
+        loaded = kmgmm.load(gm.save(tmp_path / "wide.npz"))
+    gm.partial_fit(X[2000:])
+    loaded.partial_fit(X[2000:])
     assert_same(loaded, gm)
 
 
