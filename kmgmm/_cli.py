@@ -24,7 +24,7 @@ from ._data_files import (
 )
 from ._cli_common import (
     WriteFailed, _check_distinct, _emit, _load_sample_weight, _warnings_to_stderr,
-    _write_failed, _write_fit_outputs,
+    _write_failed, _write_fit_outputs, gmm_params,
 )
 from ._cli_parser import build_parser
 from ._cli_select import cmd_select
@@ -42,7 +42,10 @@ def _build_estimator(args):
         from ._cli_minibatch import build_minibatch
 
         return build_minibatch(args)
-    for option, value in (("--batch-size", args.batch_size), ("--passes", args.passes)):
+    for option, value in (("--batch-size", args.batch_size), ("--passes", args.passes),
+                          ("--learning-decay", args.learning_decay),
+                          ("--learning-offset", args.learning_offset),
+                          ("--resume", args.resume)):
         if value is not None:
             raise UsageError(f"fit: {option} applies only with --mini-batch")
     if args.model == "kmeans":
@@ -65,29 +68,9 @@ def _build_estimator(args):
         cls = KMeans
     else:
         from ._gmm import GaussianMixture
-        from ._params import INIT_PARAMS
 
-        if args.algorithm is not None:
-            raise UsageError("fit: --algorithm applies only to --model kmeans")
-        if args.init is not None and args.init not in INIT_PARAMS:
-            raise UsageError(f"fit: --init {args.init} is not a mixture initialisation; "
-                             f"use one of {', '.join(INIT_PARAMS)}")
         cls = GaussianMixture
-        covariance_type = args.covariance_type or "full"
-        if covariance_type == "fixed" and args.variance is None:
-            raise UsageError("fit: --covariance-type fixed needs --variance V "
-                             "(every component's covariance is V times the identity)")
-        if covariance_type != "fixed" and args.variance is not None:
-            raise UsageError("fit: --variance applies only to --covariance-type fixed")
-        params = dict(n_components=args.k, covariance_type=covariance_type,
-                      assignment=args.assignment or "soft", random_state=args.seed,
-                      n_threads=args.threads)
-        if args.variance is not None:
-            params["variance"] = args.variance
-        if args.init is not None:
-            params["init_params"] = args.init
-        if args.reg_covar is not None:
-            params["reg_covar"] = args.reg_covar
+        params = gmm_params(args)
     for option in ("max_iter", "tol", "n_init"):
         value = getattr(args, option)
         if value is not None:

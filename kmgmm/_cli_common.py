@@ -80,6 +80,34 @@ def _load_sample_weight(path, n_samples):
     return np.asarray(sw[:, 0], dtype=np.float64)
 
 
+def gmm_params(args):
+    """The GaussianMixture parameters of ``kmgmm fit --model gmm``'s options
+    (without --max-iter, --tol and --n-init), checked."""
+    from ._params import INIT_PARAMS
+
+    if args.algorithm is not None:
+        raise UsageError("fit: --algorithm applies only to --model kmeans")
+    if args.init is not None and args.init not in INIT_PARAMS:
+        raise UsageError(f"fit: --init {args.init} is not a mixture initialisation; "
+                         f"use one of {', '.join(INIT_PARAMS)}")
+    covariance_type = args.covariance_type or "full"
+    if covariance_type == "fixed" and args.variance is None:
+        raise UsageError("fit: --covariance-type fixed needs --variance V "
+                         "(every component's covariance is V times the identity)")
+    if covariance_type != "fixed" and args.variance is not None:
+        raise UsageError("fit: --variance applies only to --covariance-type fixed")
+    params = {"n_components": args.k, "covariance_type": covariance_type,
+              "assignment": args.assignment or "soft", "random_state": args.seed,
+              "n_threads": args.threads}
+    if args.variance is not None:
+        params["variance"] = args.variance
+    if args.init is not None:
+        params["init_params"] = args.init
+    if args.reg_covar is not None:
+        params["reg_covar"] = args.reg_covar
+    return params
+
+
 def _warnings_to_stderr(caught):
     for w in caught:
         message = str(w.message).splitlines()[0] if str(w.message) else ""

@@ -1,6 +1,7 @@
 """``kmgmm fit --mini-batch``: MiniBatchKMeans on a data file of any size,
 read a block of rows at a time (``_minibatch_stream``), with a progress line
-per step and Ctrl-C keeping the model of the steps done."""
+per step and Ctrl-C keeping the model of the steps done.  With ``--model
+gmm`` it runs online EM instead (``_cli_online_em``)."""
 import time
 import warnings
 
@@ -13,11 +14,15 @@ MINI_BATCH_SIZE = 4096
 def build_minibatch(args):
     """The MiniBatchKMeans the command's options describe."""
     if args.model != "kmeans":
-        raise UsageError("fit: --mini-batch runs k-means; it does not apply to --model gmm")
-    for option in ("covariance_type", "assignment", "variance", "max_iter", "tol"):
+        from ._cli_online_em import build_online_em
+
+        return build_online_em(args)
+    for option in ("covariance_type", "assignment", "variance", "max_iter", "tol",
+                   "learning_decay", "learning_offset", "reg_covar", "resume"):
         if getattr(args, option) is not None:
             raise UsageError(f"fit: --{option.replace('_', '-')} does not apply to "
-                             "--mini-batch (its options are --batch-size and --passes)")
+                             "--mini-batch k-means (its options are --batch-size and "
+                             "--passes)")
     from ._minibatch import MiniBatchKMeans
 
     return MiniBatchKMeans(args.k, random_state=args.seed, n_threads=args.threads,
@@ -30,6 +35,11 @@ def fit_minibatch(args, X, sample_weight, estimator, write_outputs, report_warni
     ``--labels``).  Returns (summary, lines) for the command to print, or
     (None, message) when Ctrl-C stopped the fit and the model of the steps
     done was written (without labels)."""
+    if not hasattr(estimator, "n_clusters"):
+        from ._cli_online_em import fit_online_em
+
+        return fit_online_em(args, X, sample_weight, estimator, write_outputs,
+                             report_warnings)
     from ._minibatch_stream import fit_stream, labels_and_inertia
 
     passes = args.passes or 1

@@ -32,6 +32,8 @@ _positive_int = _checked(int, "an integer", lambda v: v >= 1, "must be at least 
 _seed = _checked(int, "an integer", lambda v: 0 <= v < 2**32, "is not in [0, 2**32)")
 _positive_float = _checked(float, "a number", lambda v: np.isfinite(v) and v > 0,
                            "must be a finite number > 0")
+_learning_decay = _checked(float, "a number", lambda v: 0.5 < v <= 1,
+                           "must be in (0.5, 1]")
 
 
 def _non_negative_float(text):
@@ -118,7 +120,8 @@ DATA_HELP = (".npy, .npz (one array), .csv or .tsv (also .gz, .bz2 or .xz "
 KMEANS_DEFAULTS = {"algorithm": "auto", "init": "k-means++", "max_iter": 300,
                    "tol": 1e-4, "n_init": "auto"}
 GMM_DEFAULTS = {"init_params": "kmeans", "max_iter": 100, "tol": 1e-3, "n_init": 1,
-                "reg_covar": 1e-6, "covariance_type": "full", "assignment": "soft"}
+                "reg_covar": 1e-6, "covariance_type": "full", "assignment": "soft",
+                "learning_decay": 0.6, "learning_offset": 0.0}
 DEFAULT_SEED = 0
 
 CSV_HELP = """\
@@ -203,12 +206,29 @@ def build_parser():
                         f"--init random; {GMM_DEFAULTS['n_init']} for gmm)")
     _add_data_options(p)
     p.add_argument("--mini-batch", action="store_true",
-                   help="k-means from mini-batches (MiniBatchKMeans): reads the data "
-                        "a block of rows at a time, so a .npy file of any size")
+                   help="fit from mini-batches, reading the data a block of rows at a "
+                        "time, so a .npy file of any size: MiniBatchKMeans for kmeans, "
+                        "online EM (GaussianMixture.partial_fit) for gmm, which first "
+                        "initialises on about max(batch size, 3 k) rows drawn at "
+                        "random from the whole file (--init, by default k-means on "
+                        "them, --n-init times; --seed makes it reproducible)")
     p.add_argument("--batch-size", type=_positive_int, metavar="N",
                    help="--mini-batch: rows per batch (default 4096)")
     p.add_argument("--passes", type=_positive_int, metavar="P",
                    help="--mini-batch: passes over the data (default 1)")
+    p.add_argument("--learning-decay", type=_learning_decay, metavar="KAPPA",
+                   help="--mini-batch gmm: online EM's step size (t + t0)^-kappa "
+                        f"falls with kappa in (0.5, 1] (default "
+                        f"{GMM_DEFAULTS['learning_decay']})")
+    p.add_argument("--resume", metavar="MODEL.npz",
+                   help="--mini-batch gmm: continue the online EM of a GaussianMixture "
+                        "model file (its parameters, and its averaged statistics when "
+                        "the file keeps them) with --passes more passes over DATA; -k "
+                        "must be its number of components, and its options are its "
+                        "own (-o may name the same file)")
+    p.add_argument("--learning-offset", type=_non_negative_float, metavar="T0",
+                   help="--mini-batch gmm: t0 >= 0 damps the first steps (default "
+                        f"{GMM_DEFAULTS['learning_offset']:g})")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
                    help="where to write the model")
     p.add_argument("--labels", metavar="OUT", help="write the training labels "

@@ -29,10 +29,10 @@ def fit_dtype(X):
     return np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
-def block_rows_for(n_features, dtype, batch_size):
-    """Rows per block: about BLOCK_BYTES, a whole number of batches."""
+def block_rows_for(n_features, dtype, batch_size, block_bytes=BLOCK_BYTES):
+    """Rows per block: about ``block_bytes``, a whole number of batches."""
     per_batch = batch_size * n_features * np.dtype(dtype).itemsize
-    return batch_size * max(1, BLOCK_BYTES // per_batch)
+    return batch_size * max(1, block_bytes // per_batch)
 
 
 def _read(X, start, stop, dtype):
@@ -42,6 +42,33 @@ def _read(X, start, stop, dtype):
         return as_float_array(X[start:stop], dtype=dtype)
     except ValueError as exc:
         raise ValueError(f"rows {start} to {stop - 1}: {exc}") from None
+
+
+def shuffled_blocks(X, sample_weight, block_rows, dtype, random_state):
+    """One pass over X: its blocks of ``block_rows`` contiguous rows in a
+    random order, each read and checked (``_read``) and its rows shuffled.
+    Yields (block, its weights), both in the shuffled order.
+
+    ``random_state`` draws the order of the blocks when the first block is
+    asked for, and each block's order when it is read.  The shuffled rows
+    are written into one buffer, reused from block to block (so a pass holds
+    one block in memory, not two while the next is read): the caller must be
+    done with a block before it asks for the next.
+    """
+    n_samples = X.shape[0]
+    starts = np.arange(0, n_samples, block_rows)
+    buffer = None
+    for start in starts[random_state.permutation(starts.shape[0])]:
+        stop = min(start + block_rows, n_samples)
+        block = _read(X, start, stop, dtype)
+        order = random_state.permutation(stop - start)
+        if buffer is None:
+            buffer = np.empty((min(block_rows, n_samples), X.shape[1]), dtype=block.dtype)
+        # mode="clip" (the indices are in range) writes into ``out`` directly;
+        # the default would fill a temporary of the block's size first.
+        shuffled = np.take(block, order, axis=0, out=buffer[:stop - start], mode="clip")
+        del block
+        yield shuffled, sample_weight[start:stop][order]
 
 
 def fit_stream(estimator, X, sample_weight=None, *, passes=1, block_rows=None,
@@ -99,15 +126,11 @@ def fit_stream(estimator, X, sample_weight=None, *, passes=1, block_rows=None,
     try:
         with single_threaded_blas():
             for n_pass in range(1, passes + 1):
-                for start in starts[random_state.permutation(starts.shape[0])]:
-                    stop = min(start + block_rows, n_samples)
-                    block = _read(X, start, stop, dtype)
-                    order = random_state.permutation(stop - start)
-                    block = block[order]
-                    weights = sample_weight[start:stop][order]
+                for block, weights in shuffled_blocks(X, sample_weight, block_rows, dtype,
+                                                      random_state):
                     if not cond.identity:
                         block = cond.transform_block(block, dtype)
-                    for b in range(0, stop - start, batch_size):
+                    for b in range(0, block.shape[0], batch_size):
                         batch = Batch(block[b:b + batch_size], weights[b:b + batch_size],
                                       threads, buffers=buffers)
                         inertia, _ = minibatch_step(

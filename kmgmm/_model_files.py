@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic_write import AtomicFile
+from ._model_online import check_online, online_members, restore_online
 from ._model_spec import (  # noqa: F401 (names the tests and the command line use)
     _COMPRESSIONS,
     _DAMAGE,
@@ -60,6 +61,7 @@ from ._model_spec import (  # noqa: F401 (names the tests and the command line u
     MAX_MEMBERS,
     MAX_MODEL_BYTES,
     MODELS,
+    ONLINE_FORMAT_VERSION,
     PARAM_PREFIX,
     _check_fitted,
     _check_params,
@@ -67,6 +69,9 @@ from ._model_spec import (  # noqa: F401 (names the tests and the command line u
     _Invalid,
     _plan,
 )
+
+#: The format version of a file without an online-EM state (older kmgmm reads it).
+BASE_FORMAT_VERSION = 1
 
 # Parameters of the size of the training data, used only to start a fit.
 _TRAINING_ONLY = frozenset({"resp_init"})
@@ -141,15 +146,21 @@ def model_file_members(estimator):
     params[spec.k_param] = int(fitted_k)
     for pname, value in param_arrays.items():
         arrays[PARAM_PREFIX + pname] = _saved_array(value)
+    online, n_steps = online_members(estimator) if spec.online_arrays else ({}, None)
+    arrays.update(online)
     try:
         scalars = {attr: spec.scalars[attr](getattr(estimator, attr))
                    for attr in spec.scalars if hasattr(estimator, attr)}
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cannot save this {name}: a fitted value is invalid "
                          f"({exc}); fit it again") from None
+    if spec.online_arrays:
+        scalars.pop("n_steps_", None)
+        if online:
+            scalars["n_steps_"] = n_steps
     header = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": ONLINE_FORMAT_VERSION if online else BASE_FORMAT_VERSION,
         "estimator": name,
         "kmgmm_version": __version__,
         "params": params,
@@ -413,6 +424,13 @@ def _build(path, header, plan, arrays):
     names = header.get("feature_names_in")
     if names is not None:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    online = {key: arr for key, arr in arrays.items() if key in plan.spec.online_arrays}
+    if online:
+        try:
+            state = check_online(estimator, online, plan.scalars["n_steps_"])
+        except _Invalid as exc:
+            raise _fail(path, str(exc)) from None
+        restore_online(estimator, state)
     return estimator
 
 

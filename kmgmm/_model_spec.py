@@ -15,7 +15,12 @@ import numpy as np
 from ._covariance import COVARIANCES
 
 FORMAT_NAME = "kmgmm-model"
-FORMAT_VERSION = 1
+#: The newest format this kmgmm reads and writes.  Version 2 added the online-EM
+#: state of a GaussianMixture (``online.*`` members and ``n_steps_``); a file
+#: without that state is written as version 1, which older kmgmm reads.
+FORMAT_VERSION = 2
+ONLINE_FORMAT_VERSION = 2
+ONLINE_PREFIX = "online."
 HEADER_KEY = "__kmgmm__"
 PARAM_PREFIX = "param."
 #: The most bytes the JSON header of a model file may take.
@@ -55,6 +60,15 @@ def _covariance_shape(params):
     return None if cov is None else cov.shape_spec
 
 
+def _moments_shape(params):
+    """Second moments of the online-EM averages, by the type's moments
+    (``CovarianceType.moments_shape``); None for an unknown type."""
+    name = params.get("covariance_type")
+    cov = COVARIANCES.get(name) if isinstance(name, str) else None
+    return None if cov is None else {"full": ("k", "d", "d"), "tied": ("d", "d"),
+                                     "diag": ("k", "d"), "none": (0,)}[cov.moments]
+
+
 def _concentration_shape(params):
     """weight_concentration_: the Beta parameters (2, k) of a Dirichlet process,
     else the Dirichlet's (k,)."""
@@ -90,7 +104,10 @@ class ModelSpec:
     in the same terms.  ``k_array`` is the fitted array whose first dimension
     is the number of clusters.  ``optional_arrays`` and ``optional_scalars``
     may be absent; an optional array may have another float dtype than the
-    other fitted arrays.
+    other fitted arrays.  ``online_arrays`` (member names starting with
+    ``ONLINE_PREFIX``) are the float64 state that ``partial_fit`` continues
+    from: all of them or none, with the scalar ``n_steps_`` (``_model_online``
+    checks their values).
     """
 
     module: str
@@ -102,6 +119,7 @@ class ModelSpec:
     optional_arrays: tuple = field(default=())
     # Scalars a file may lack (written by an older kmgmm, or not fitted).
     optional_scalars: tuple = field(default=())
+    online_arrays: dict = field(default_factory=dict)
 
     def estimator_class(self, name):
         return getattr(importlib.import_module(self.module), name)
@@ -151,10 +169,23 @@ MODELS = {
             "lower_bounds_": ("n",),
         },
         scalars={"converged_": bool, "n_iter_": int, "lower_bound_": float,
-                 "n_features_in_": int},
+                 "n_features_in_": int, "n_steps_": int},
         param_arrays={"weights_init": ("k",), "means_init": ("k", "d"),
                       "precisions_init": _covariance_shape},
         optional_arrays=("lower_bounds_",),
+        optional_scalars=("n_steps_",),
+        # partial_fit's float64 parameters and averaged statistics
+        # (``_algorithms.online_em.OnlineStatistics``).
+        online_arrays={
+            ONLINE_PREFIX + "weights": ("k",),
+            ONLINE_PREFIX + "means": ("k", "d"),
+            ONLINE_PREFIX + "covariances": _covariance_shape,
+            ONLINE_PREFIX + "nk": ("k",),
+            ONLINE_PREFIX + "s1": ("k", "d"),
+            ONLINE_PREFIX + "s2": _moments_shape,
+            ONLINE_PREFIX + "frame": ("k", "d"),
+            ONLINE_PREFIX + "scale": (),
+        },
     ),
     "BayesianGaussianMixture": ModelSpec(
         module="kmgmm",
@@ -321,6 +352,8 @@ def _plan(header):
             spec_shape, free = spec.param_arrays[pname], True
         elif key in spec.arrays:
             spec_shape, free = spec.arrays[key], False
+        elif key in spec.online_arrays:
+            spec_shape, free = spec.online_arrays[key], True
         else:
             raise _Invalid(f"has an unexpected array {key[:80]!r} for a {name}")
         if not isinstance(meta, dict) or not isinstance(meta.get("shape"), list) or \
@@ -331,6 +364,9 @@ def _plan(header):
         if dtype is None:
             raise _Invalid(f"array {key!r} has dtype {meta['dtype'][:20]!r}; kmgmm model "
                            "files hold float32 or float64 arrays only")
+        if key in spec.online_arrays and dtype.kind + str(dtype.itemsize) != "f8":
+            raise _Invalid(f"array {key!r} of the online-EM state must be float64, "
+                           f"not {dtype.name}")
         shape = tuple(meta["shape"])
         expected = _expected_shape(spec_shape, params, k, d)
         if expected is None:
@@ -349,6 +385,14 @@ def _plan(header):
             raise _Invalid(f"its arrays would take more than {MAX_MODEL_BYTES >> 20} "
                            "MiB of memory, the most a kmgmm model file may hold")
         shapes[key], dtypes[key] = shape, dtype
+    online = [key for key in spec.online_arrays if key in metas]
+    has_steps = scalars.get("n_steps_") is not None
+    if online and (len(online) != len(spec.online_arrays) or not has_steps):
+        missing = [key for key in spec.online_arrays if key not in metas]
+        raise _Invalid("is incomplete: its online-EM state lacks "
+                       f"{(missing or ['n_steps_'])[0]!r}")
+    if spec.online_arrays and has_steps and not online:
+        raise _Invalid("has a step count 'n_steps_' but no online-EM state")
     names = header.get("feature_names_in")
     if names is not None and (not isinstance(names, list) or len(names) != d or
                               not all(isinstance(n, str) for n in names)):

@@ -301,3 +301,22 @@ def test_the_command_line_fits_a_file_twice_the_limit(cgroup, big_file, tmp_path
     np.testing.assert_array_equal(np.load(labels), ref.labels_)
     np.testing.assert_allclose(fitted.cluster_centers_, ref.cluster_centers_, rtol=1e-12,
                                atol=1e-9)
+
+
+def test_the_streamed_mixture_fits_a_file_twice_the_limit(cgroup, big_file, tmp_path):
+    """``--model gmm --mini-batch``: online EM a block of rows at a time, and
+    the labels in one more streamed pass."""
+    model, labels = tmp_path / "model.npz", tmp_path / "labels.npy"
+    evict(big_file)
+    proc = cgroup.run([sys.executable, "-m", "kmgmm", "fit", str(big_file), "-k", "4",
+                       "--model", "gmm", "--mini-batch", "--covariance-type", "diag",
+                       "--batch-size", "8192", "-o", str(model), "--labels", str(labels),
+                       "-q", "--json"], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cgroup.check_reclaimed(os.path.getsize(big_file))
+    summary = json.loads(proc.stdout)
+    fitted = kmgmm.load(model)
+    assert summary["n_samples"] == N_SAMPLES and fitted.n_steps_ == summary["n_steps"] > 1
+    X = np.load(big_file, mmap_mode="r")
+    np.testing.assert_array_equal(np.load(labels), fitted.predict(X))
+    assert summary["objective_value"] == pytest.approx(fitted.score(X), rel=1e-9)

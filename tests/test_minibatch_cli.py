@@ -88,7 +88,7 @@ def test_cli_mini_batch_reads_blocks_and_reports_bad_rows(tmp_path, monkeypatch)
 def test_cli_mini_batch_usage_errors(tmp_path):
     np.save(tmp_path / "d.npy", np.random.RandomState(0).standard_normal((100, 2)))
     for extra, message in [(["--passes", 2], "only with --mini-batch"),
-                           (["--mini-batch", "--model", "gmm"], "--mini-batch"),
+                           (["--mini-batch", "--assignment", "hard"], "--assignment"),
                            (["--mini-batch", "--max-iter", 3], "--max-iter"),
                            (["--mini-batch", "--batch-size", 0], "at least 1")]:
         out = _kmgmm("fit", tmp_path / "d.npy", "-k", 2, "-o", tmp_path / "m.npz", *extra)

@@ -396,3 +396,129 @@ def test_running_out_of_memory_while_loading_is_a_value_error(model_path, monkey
 
     monkeypatch.setattr(model_files.np, "empty", no_memory)
     assert_refused(model_path, "too large to load")
+
+
+# ------------------------------------------------------------ hostile files
+# A GaussianMixture's online-EM state (tests/test_model_online.py has the rest).
+ONLINE = ("online.weights", "online.means", "online.covariances", "online.nk",
+          "online.s1", "online.s2", "online.frame", "online.scale")
+
+
+@pytest.fixture(scope="module")
+def online_file(X, tmp_path_factory):
+    gm = GaussianMixture(2, covariance_type="full", random_state=0)
+    for rows in np.array_split(np.arange(len(X)), 3):
+        gm.partial_fit(X[rows])
+    return gm.save(tmp_path_factory.mktemp("online") / "m.npz"), X
+
+
+def _edit(members, key, fn):
+    members = dict(members)
+    members[key] = fn(members[key].copy())
+    return members
+
+
+def _nan(a):
+    a.reshape(-1)[0] = np.nan
+    return a
+
+
+def _negate_first(a):
+    a.reshape(-1)[0] = -abs(a.reshape(-1)[0]) - 1.0
+    return a
+
+
+@pytest.mark.parametrize("key, change, words", [
+    ("online.s1", _nan, ["online.s1", "finite"]),
+    ("online.s2", _nan, ["online.s2", "finite"]),
+    ("online.frame", lambda a: a * np.inf, ["online.frame", "finite"]),
+    ("online.scale", _nan, ["online.scale", "finite"]),
+    ("online.nk", _negate_first, ["online.nk", "non-negative"]),
+    ("online.nk", lambda a: a * 0, ["online.nk", "positive sum"]),
+    ("online.weights", _negate_first, ["online.weights", "non-negative"]),
+    ("online.scale", lambda a: a * 0, ["online.scale", "positive"]),
+    ("online.scale", lambda a: -a, ["online.scale", "positive"]),
+    ("online.covariances", lambda a: -a, ["online.covariances", "positive definite"]),
+    ("online.means", lambda a: a + 1.0, ["online-EM state", "means_"]),
+    ("online.weights", lambda a: a[::-1].copy(), ["online-EM state", "weights_"]),
+])
+def test_invalid_state_values_are_refused(online_file, tmp_path, key, change, words):
+    path, _ = online_file
+    members = _edit(members_of(path), key, change)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(model_zip(members, header_of(members)))
+    assert_refused(bad, *words)
+
+
+def test_invalid_state_on_the_command_line_is_one_line(online_file, tmp_path):
+    path, X = online_file
+    members = _edit(members_of(path), "online.nk", _nan)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(model_zip(members, header_of(members)))
+    assert_cli_refuses(bad, X, tmp_path, "online.nk")
+
+
+def test_incomplete_or_mistyped_state_is_refused(online_file, tmp_path):
+    path, _ = online_file
+    bad = tmp_path / "bad.npz"
+    original = members_of(path)
+
+    members, header = dict(original), header_of(original)
+    del members["online.s2"], header["arrays"]["online.s2"]
+    bad.write_bytes(model_zip(members, header))
+    assert_refused(bad, "online-EM state lacks", "online.s2")
+
+    members, header = dict(original), header_of(original)
+    del header["scalars"]["n_steps_"]
+    bad.write_bytes(model_zip(members, header))
+    assert_refused(bad, "online-EM state lacks", "n_steps_")
+
+    for steps, words in ((0, ["at least 1"]), (-1, ["n_steps_"]), (1.5, ["n_steps_"]),
+                         ("3", ["n_steps_"])):
+        header = header_of(original)
+        header["scalars"]["n_steps_"] = steps
+        bad.write_bytes(model_zip(original, header))
+        assert_refused(bad, *words)
+
+    members, header = dict(original), header_of(original)
+    for key in ONLINE:
+        del members[key], header["arrays"][key]
+    bad.write_bytes(model_zip(members, header))
+    assert_refused(bad, "'n_steps_' but no online-EM state")
+
+    members, header = dict(original), header_of(original)
+    members["online.s1"] = members["online.s1"].astype(np.float32)
+    header["arrays"]["online.s1"]["dtype"] = "<f4"
+    bad.write_bytes(model_zip(members, header))
+    assert_refused(bad, "online.s1", "float64")
+
+    members, header = dict(original), header_of(original)
+    members["online.s2"] = members["online.s2"][:1]
+    header["arrays"]["online.s2"]["shape"] = [1, 3, 3]
+    bad.write_bytes(model_zip(members, header))
+    assert_refused(bad, "online.s2", "disagree in shape")
+
+    members, header = dict(original), header_of(original)
+    members["online.bogus"] = members["online.nk"]
+    header["arrays"]["online.bogus"] = header["arrays"]["online.nk"]
+    bad.write_bytes(model_zip(members, header))
+    assert_refused(bad, "unexpected array")
+
+
+def test_a_valid_edited_state_loads(online_file, tmp_path):
+    """The checks refuse what is wrong, not every change: a file whose
+    averages are scaled (the M-step does not depend on their units) loads
+    and continues."""
+    path, X = online_file
+    members = dict(members_of(path))
+    for key in ("online.nk", "online.s1", "online.s2", "online.scale"):
+        members[key] = members[key] * 4.0
+    good = tmp_path / "good.npz"
+    good.write_bytes(model_zip(members, header_of(members)))
+    reference = kmgmm.load(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = kmgmm.load(good)
+    reference.partial_fit(X[::3])
+    scaled.partial_fit(X[::3])
+    np.testing.assert_allclose(scaled.means_, reference.means_, rtol=1e-12)

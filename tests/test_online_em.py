@@ -544,9 +544,11 @@ def test_saved_model_loads_and_predicts_the_same(tmp_path):
     assert np.array_equal(loaded.predict(X), gm.predict(X))
     assert np.array_equal(loaded.score_samples(X), gm.score_samples(X))
     assert loaded.lower_bounds_ == gm.lower_bounds_
-    # The loaded model continues from its parameters.
+    # The loaded model continues the online-EM averages where they stopped
+    # (tests/test_model_online.py checks it bit for bit).
+    assert loaded.n_steps_ == gm.n_steps_ == 5
     loaded.partial_fit(X[:500])
-    assert loaded.n_steps_ == 1 and np.all(np.isfinite(loaded.means_))
+    assert loaded.n_steps_ == 6 and np.all(np.isfinite(loaded.means_))
 
 
 def test_dask_batches_match_in_memory_batches():

@@ -93,6 +93,6 @@ def test_command_line_examples(tmp_path):
                           timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in ("model.npz", "labels.npy", "gmm.npz", "parquet.npz", "stdin.npz",
-                 "proba.npy", "best.npz", "bic.png"):
+                 "proba.npy", "best.npz", "bic.png", "online.npz"):
         assert (tmp_path / name).exists(), name
     assert list(kmgmm.load(tmp_path / "parquet.npz").feature_names_in_) == ["x", "y", "z"]
