@@ -186,6 +186,22 @@ def moments_about(nk, s1c, s2c, mu, covariance_type):
     return nk, s1, s2c
 
 
+def wide_components(const, dtype):
+    """Which diagonal components the EM kernel expands in float64.
+
+    ``const[j]`` is the squared Mahalanobis distance of mean j from the
+    kernel's shift.  The expanded form loses about ``8 u const[j]`` of each
+    squared distance to that component (``u`` the dtype's unit roundoff;
+    measured: tests/test_em_accuracy.py); where that passes 2^-10 (float32:
+    const above 2^11) the component's distances are expanded in float64 from
+    the unrounded centred rows.  Never for float64 data (no wider type).
+    """
+    const = np.asarray(const, dtype=np.float64)
+    if np.dtype(dtype) != np.float32:
+        return np.zeros(const.shape, dtype=bool)
+    return 8.0 * 2.0 ** -24 * const > 2.0 ** -10
+
+
 class KernelModel:
     """The parameters in the form ``kmgmm._kernels.em.em_pass`` takes, for one dtype.
 
@@ -213,6 +229,7 @@ class KernelModel:
         self.log_norm = np.ascontiguousarray(np.broadcast_to(log_norm, (k,)),
                                              dtype=np.float64)
         self.quad = self.prec = self.b = None   # those of the covariance type below
+        self.narrow = self.wide = self.prec_wide = None
         if covariance_type == "full":
             # -maha/2 = q @ quad + const with q = [lower(xc xc^T), xc]: the
             # coefficients of the precision Lambda on the packed lower
@@ -231,8 +248,17 @@ class KernelModel:
             self.const = np.einsum("ij,ij->i", b64, b64)
         else:
             p2 = np.broadcast_to((prec_chol ** 2).reshape(k, -1), (k, d))
-            self.prec = np.ascontiguousarray(np.hstack([p2, -2.0 * mu * p2]), dtype=dtype)
+            operands = np.hstack([p2, -2.0 * mu * p2])
             self.const = np.ascontiguousarray(np.sum(mu * mu * p2, axis=1))
+            # The expansion x^2 p^2 - 2 x mu p^2 + mu^2 p^2 loses about
+            # 8 u const_j of maha (u the unit roundoff; const_j the squared
+            # distance, in its own units, of component j from the shift):
+            # components where that passes 2^-10 run in float64.
+            wide = wide_components(self.const, dtype)
+            self.narrow = np.flatnonzero(~wide).astype(np.intc)
+            self.wide = np.flatnonzero(wide).astype(np.intc)
+            self.prec = np.ascontiguousarray(operands[self.narrow], dtype=dtype)
+            self.prec_wide = np.ascontiguousarray(operands[self.wide])
 
     def run(self, X, sample_weight, *, hard, n_threads, stats=False, lse=None,
             labels=None, resp=None):
@@ -251,7 +277,8 @@ class KernelModel:
             nk = s1 = s2 = None
         ll = _kernels.em.em_pass(
             X, sample_weight, shift=self.shift, ctype=self.ctype, quad=self.quad,
-            prec=self.prec, b=self.b, const_k=self.const, log_norm=self.log_norm,
+            prec=self.prec, b=self.b, narrow=self.narrow, wide=self.wide,
+            prec_wide=self.prec_wide, const_k=self.const, log_norm=self.log_norm,
             hard=hard, nk=nk, s1=s1, s2=s2, lse=lse, labels=labels, resp=resp,
             n_threads=n_threads,
         )
