@@ -192,14 +192,16 @@ def wide_components(const, dtype):
     ``const[j]`` is the squared Mahalanobis distance of mean j from the
     kernel's shift.  The expanded form loses about ``8 u const[j]`` of each
     squared distance to that component (``u`` the dtype's unit roundoff;
-    measured: tests/test_em_accuracy.py); where that passes 2^-10 (float32:
-    const above 2^11) the component's distances are expanded in float64 from
-    the unrounded centred rows.  Never for float64 data (no wider type).
+    measured: tests/test_em_accuracy.py).  float32: where that passes 2^-10
+    (const above 2^11) the component's distances are expanded in float64
+    from the unrounded centred rows.  float64: where it passes 2^-30 (const
+    above 2^20, a mean 1000 of its widths from the data's mean) they are
+    computed in the direct form sum_l (x_l - mu_l)^2 p_l^2 (no wider type).
     """
     const = np.asarray(const, dtype=np.float64)
-    if np.dtype(dtype) != np.float32:
-        return np.zeros(const.shape, dtype=bool)
-    return 8.0 * 2.0 ** -24 * const > 2.0 ** -10
+    if np.dtype(dtype) == np.float32:
+        return 8.0 * 2.0 ** -24 * const > 2.0 ** -10
+    return 8.0 * 2.0 ** -53 * const > 2.0 ** -30
 
 
 class KernelModel:
@@ -250,15 +252,15 @@ class KernelModel:
             p2 = np.broadcast_to((prec_chol ** 2).reshape(k, -1), (k, d))
             operands = np.hstack([p2, -2.0 * mu * p2])
             self.const = np.ascontiguousarray(np.sum(mu * mu * p2, axis=1))
-            # The expansion x^2 p^2 - 2 x mu p^2 + mu^2 p^2 loses about
-            # 8 u const_j of maha (u the unit roundoff; const_j the squared
-            # distance, in its own units, of component j from the shift):
-            # components where that passes 2^-10 run in float64.
+            # The expansion x^2 p^2 - 2 x mu p^2 + mu^2 p^2 cancels for
+            # components far from the shift in their own units: those run
+            # wider (see wide_components).
             wide = wide_components(self.const, dtype)
             self.narrow = np.flatnonzero(~wide).astype(np.intc)
             self.wide = np.flatnonzero(wide).astype(np.intc)
             self.prec = np.ascontiguousarray(operands[self.narrow], dtype=dtype)
-            self.prec_wide = np.ascontiguousarray(operands[self.wide])
+            self.prec_wide = np.ascontiguousarray(
+                np.hstack([operands, mu])[self.wide])
 
     def run(self, X, sample_weight, *, hard, n_threads, stats=False, lse=None,
             labels=None, resp=None):

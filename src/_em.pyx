@@ -182,13 +182,14 @@ cdef void _log_prob_chunk(
     const int* narrow,          # IN DIAG (kn,) their indexes (NULL: 0..kn-1)
     int kw,                     # IN DIAG: components in float64
     const int* wide,            # IN DIAG (kw,) their indexes
-    const double* prec_wide,    # IN DIAG (kw, 2 d) their operands
+    const double* prec_wide,    # IN DIAG (kw, 3 d) their [p^2, -2 mu p^2, mu]
     double* G64,                # SCRATCH DIAG (m, 2 d) when kw > 0
     double* H64,                # SCRATCH DIAG (m, kw) when kw > 0
 ) noexcept nogil:
     cdef Py_ssize_t i
     cdef int j, l, t
     cdef double acc, g
+    cdef const double* pw
     if ctype == FULL:
         # H (m, k) = qf (m, W) @ quad (W, k), then the constants.
         gemm_ab(<int> m, k, d * (d + 3) // 2, qf, d * (d + 3) // 2, quad, k, H, k)
@@ -229,13 +230,14 @@ cdef void _log_prob_chunk(
                     if g < 0:
                         g = 0   # rounding in the expansion
                     logp[i * k + j] = log_norm[j] - 0.5 * g
-        if kw > 0:
+        if kw > 0 and floating is float:
+            # float32 data: the expansion in float64 (a gemm).
             for i in range(m):
                 for l in range(d):
                     g = x64[i * d + l]
                     G64[i * 2 * d + l] = g * g
                     G64[i * 2 * d + d + l] = g
-            gemm_abt(<int> m, kw, 2 * d, 1.0, G64, 2 * d, prec_wide, 2 * d,
+            gemm_abt(<int> m, kw, 2 * d, 1.0, G64, 2 * d, prec_wide, 3 * d,
                      0.0, H64, kw)
             for i in range(m):
                 for t in range(kw):
@@ -244,6 +246,17 @@ cdef void _log_prob_chunk(
                     if g < 0:
                         g = 0
                     logp[i * k + j] = log_norm[j] - 0.5 * g
+        elif kw > 0:
+            # float64 data, no wider type: the direct form sum (x - mu)^2 p^2.
+            for i in range(m):
+                for t in range(kw):
+                    j = wide[t]
+                    pw = prec_wide + t * 3 * d
+                    acc = 0
+                    for l in range(d):
+                        g = x64[i * d + l] - pw[2 * d + l]
+                        acc = acc + g * g * pw[l]
+                    logp[i * k + j] = log_norm[j] - 0.5 * acc
 
 
 cdef extern from "kmgmm_em.h":
@@ -385,7 +398,7 @@ def em_pass(
     const floating[:, ::1] prec=None,      # IN TIED (d, d); DIAG (kn, 2 d)
     const floating[:, ::1] b=None,         # IN TIED (k, d)
     const int[::1] narrow=None,            # IN DIAG (kn,) rows of prec (None: all k)
-    const double[:, ::1] prec_wide=None,   # IN DIAG (kw, 2 d) float64 operands
+    const double[:, ::1] prec_wide=None,   # IN DIAG (kw, 3 d) [p^2, -2 mu p^2, mu]
     const int[::1] wide=None,              # IN DIAG (kw,) their components
     const double[::1] const_k,             # IN (k,)
     const double[::1] log_norm,            # IN (k,)
@@ -439,7 +452,7 @@ def em_pass(
     if ctype != FULL and ctype != TIED and (
             (prec is None or prec.shape[0] != kn or prec.shape[1] != 2 * d)
             or (kw and (prec_wide is None or prec_wide.shape[0] != kw
-                        or prec_wide.shape[1] != 2 * d))
+                        or prec_wide.shape[1] != 3 * d))
             or (narrow is not None and kn + kw != k)):
         raise ValueError("em_pass: narrow, wide, prec and prec_wide do not fit")
     cdef Py_ssize_t q_width = d * (d + 3) // 2 if full else (
