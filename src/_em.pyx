@@ -20,7 +20,13 @@ log det of the precision's Cholesky factor - d/2 log 2 pi.
          moments: nothing is computed twice.
 * TIED   ``G = Xc @ P``; ``maha = ||G||^2 - 2 G.b_j + ||b_j||^2`` (gemm).
 * DIAG   ``maha = [Xc^2, Xc] @ B_j + const_j`` with ``B_j = [p_j^2, -2 mu_j p_j^2]``
-         (one gemm); spherical and fixed variances are passed as diag.
+         (one gemm); spherical and fixed variances are passed as diag.  The
+         expansion loses about ``8 u const_j`` (``const_j`` the squared
+         distance of mean j from the shift in its own units): the ``narrow``
+         components run in the data dtype, the ``wide`` ones
+         (``_gaussian.wide_components``) in float64 from the unrounded
+         centred rows: a float64 gemm for float32 data, the direct form
+         ``sum (x - mu)^2 p^2`` for float64 data.
 
 Every expansion is clamped so that ``maha >= 0``.  Responsibilities come
 from a row log-sum-exp shifted by the row maximum (``-inf`` guarded,
@@ -32,7 +38,10 @@ Statistics, all float64:
   gemm of the responsibilities by the rows' packed products (in hard mode,
   each row added to its component);
   TIED ``s2 = sum_i w_i xc_i xc_i^T`` (a row's responsibilities sum to 1);
-  DIAG ``s2[j] = sum_i w_i r_ij xc_i^2``; NONE no ``s2``.
+  DIAG ``s2[j] = sum_i w_i r_ij xc_i^2`` (with ``s1``: one gemm of the
+  responsibilities by ``[xc, xc^2]``); NONE no ``s2``.  In hard mode every
+  type but FULL adds each row to its one component (no gemm).  The rows
+  enter the statistics unrounded (``X - shift`` in float64).
 
 These moments are taken about the shift, in float64 whatever the data dtype;
 Python moves them to moments about the previous means in float64
