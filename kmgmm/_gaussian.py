@@ -186,6 +186,24 @@ def moments_about(nk, s1c, s2c, mu, covariance_type):
     return nk, s1, s2c
 
 
+def wide_components(const, dtype):
+    """Which diagonal components the EM kernel expands in float64.
+
+    ``const[j]`` is the squared Mahalanobis distance of mean j from the
+    kernel's shift.  The expanded form loses about ``8 u const[j]`` of each
+    squared distance to that component (``u`` the dtype's unit roundoff;
+    measured: tests/test_em_accuracy.py).  float32: where that passes 2^-10
+    (const above 2^11) the component's distances are expanded in float64
+    from the unrounded centred rows.  float64: where it passes 2^-30 (const
+    above 2^20, a mean 1000 of its widths from the data's mean) they are
+    computed in the direct form sum_l (x_l - mu_l)^2 p_l^2 (no wider type).
+    """
+    const = np.asarray(const, dtype=np.float64)
+    if np.dtype(dtype) == np.float32:
+        return 8.0 * 2.0 ** -24 * const > 2.0 ** -10
+    return 8.0 * 2.0 ** -53 * const > 2.0 ** -30
+
+
 class KernelModel:
     """The parameters in the form ``kmgmm._kernels.em.em_pass`` takes, for one dtype.
 
@@ -213,6 +231,7 @@ class KernelModel:
         self.log_norm = np.ascontiguousarray(np.broadcast_to(log_norm, (k,)),
                                              dtype=np.float64)
         self.quad = self.prec = self.b = None   # those of the covariance type below
+        self.narrow = self.wide = self.prec_wide = None
         if covariance_type == "full":
             # -maha/2 = q @ quad + const with q = [lower(xc xc^T), xc]: the
             # coefficients of the precision Lambda on the packed lower
@@ -231,8 +250,17 @@ class KernelModel:
             self.const = np.einsum("ij,ij->i", b64, b64)
         else:
             p2 = np.broadcast_to((prec_chol ** 2).reshape(k, -1), (k, d))
-            self.prec = np.ascontiguousarray(np.hstack([p2, -2.0 * mu * p2]), dtype=dtype)
+            operands = np.hstack([p2, -2.0 * mu * p2])
             self.const = np.ascontiguousarray(np.sum(mu * mu * p2, axis=1))
+            # The expansion x^2 p^2 - 2 x mu p^2 + mu^2 p^2 cancels for
+            # components far from the shift in their own units: those run
+            # wider (see wide_components).
+            wide = wide_components(self.const, dtype)
+            self.narrow = np.flatnonzero(~wide).astype(np.intc)
+            self.wide = np.flatnonzero(wide).astype(np.intc)
+            self.prec = np.ascontiguousarray(operands[self.narrow], dtype=dtype)
+            self.prec_wide = np.ascontiguousarray(
+                np.hstack([operands, mu])[self.wide])
 
     def run(self, X, sample_weight, *, hard, n_threads, stats=False, lse=None,
             labels=None, resp=None):
@@ -251,7 +279,8 @@ class KernelModel:
             nk = s1 = s2 = None
         ll = _kernels.em.em_pass(
             X, sample_weight, shift=self.shift, ctype=self.ctype, quad=self.quad,
-            prec=self.prec, b=self.b, const_k=self.const, log_norm=self.log_norm,
+            prec=self.prec, b=self.b, narrow=self.narrow, wide=self.wide,
+            prec_wide=self.prec_wide, const_k=self.const, log_norm=self.log_norm,
             hard=hard, nk=nk, s1=s1, s2=s2, lse=lse, labels=labels, resp=resp,
             n_threads=n_threads,
         )

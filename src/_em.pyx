@@ -20,7 +20,13 @@ log det of the precision's Cholesky factor - d/2 log 2 pi.
          moments: nothing is computed twice.
 * TIED   ``G = Xc @ P``; ``maha = ||G||^2 - 2 G.b_j + ||b_j||^2`` (gemm).
 * DIAG   ``maha = [Xc^2, Xc] @ B_j + const_j`` with ``B_j = [p_j^2, -2 mu_j p_j^2]``
-         (one gemm); spherical and fixed variances are passed as diag.
+         (one gemm); spherical and fixed variances are passed as diag.  The
+         expansion loses about ``8 u const_j`` (``const_j`` the squared
+         distance of mean j from the shift in its own units): the ``narrow``
+         components run in the data dtype, the ``wide`` ones
+         (``_gaussian.wide_components``) in float64 from the unrounded
+         centred rows: a float64 gemm for float32 data, the direct form
+         ``sum (x - mu)^2 p^2`` for float64 data.
 
 Every expansion is clamped so that ``maha >= 0``.  Responsibilities come
 from a row log-sum-exp shifted by the row maximum (``-inf`` guarded,
@@ -32,7 +38,10 @@ Statistics, all float64:
   gemm of the responsibilities by the rows' packed products (in hard mode,
   each row added to its component);
   TIED ``s2 = sum_i w_i xc_i xc_i^T`` (a row's responsibilities sum to 1);
-  DIAG ``s2[j] = sum_i w_i r_ij xc_i^2``; NONE no ``s2``.
+  DIAG ``s2[j] = sum_i w_i r_ij xc_i^2`` (with ``s1``: one gemm of the
+  responsibilities by ``[xc, xc^2]``); NONE no ``s2``.  In hard mode every
+  type but FULL adds each row to its one component (no gemm).  The rows
+  enter the statistics unrounded (``X - shift`` in float64).
 
 These moments are taken about the shift, in float64 whatever the data dtype;
 Python moves them to moments about the previous means in float64
@@ -131,10 +140,12 @@ cdef void _centre_chunk(
     Py_ssize_t m, int d, int ctype,
     const double* shift,        # IN (d,)
     floating* xc,               # OUT (m, d) centred rows, data dtype
-    double* x64,                # OUT (m, d) centred rows, float64 (FULL)
+    double* x64,                # OUT (m, d) centred rows, float64 (or NULL)
     double* q64,                # OUT (m, d(d+3)/2) packed products (FULL)
     floating* qf,               # OUT the same in float32 (FULL, float32 data)
 ) noexcept nogil:
+    """Centre the rows; ``x64`` gets them unrounded (the statistics and the
+    float64 expansion use it), ``xc`` rounded to the data dtype."""
     cdef Py_ssize_t i
     cdef int l, q, t, width = d * (d + 3) // 2
     cdef double v
@@ -144,7 +155,7 @@ cdef void _centre_chunk(
         for l in range(d):
             v = X[i * d + l] - shift[l]
             xc[i * d + l] = <floating> v
-            if ctype == FULL:
+            if x64 != NULL:
                 x64[i * d + l] = v
     if ctype != FULL:
         return
@@ -168,17 +179,26 @@ cdef void _log_prob_chunk(
     const floating* qf,         # IN (m, d(d+3)/2) packed products (FULL)
     Py_ssize_t m, int d, int k, int ctype,
     const floating* quad,       # IN FULL (d(d+3)/2, k)
-    const floating* prec,       # IN TIED (d, d); DIAG (k, 2 d)
+    const floating* prec,       # IN TIED (d, d); DIAG (kn, 2 d)
     const floating* b,          # IN TIED (k, d)
     const double* const_k,      # IN (k,) see the module docstring
     const double* log_norm,     # IN (k,)
     floating* G,                # SCRATCH (m, 2 d)
     floating* H,                # SCRATCH (m, k)
     double* logp,               # OUT (m, k)
+    const double* x64,          # IN DIAG with kw > 0: (m, d) unrounded rows
+    int kn,                     # IN DIAG: components in the data dtype
+    const int* narrow,          # IN DIAG (kn,) their indexes (NULL: 0..kn-1)
+    int kw,                     # IN DIAG: components in float64
+    const int* wide,            # IN DIAG (kw,) their indexes
+    const double* prec_wide,    # IN DIAG (kw, 3 d) their [p^2, -2 mu p^2, mu]
+    double* G64,                # SCRATCH DIAG (m, 2 d) when kw > 0
+    double* H64,                # SCRATCH DIAG (m, kw) when kw > 0
 ) noexcept nogil:
     cdef Py_ssize_t i
-    cdef int j, l
+    cdef int j, l, t
     cdef double acc, g
+    cdef const double* pw
     if ctype == FULL:
         # H (m, k) = qf (m, W) @ quad (W, k), then the constants.
         gemm_ab(<int> m, k, d * (d + 3) // 2, qf, d * (d + 3) // 2, quad, k, H, k)
@@ -202,19 +222,50 @@ cdef void _log_prob_chunk(
                     g = 0   # rounding in the expansion
                 logp[i * k + j] = log_norm[j] - 0.5 * g
     else:
-        for i in range(m):
-            for l in range(d):
-                g = xc[i * d + l]
-                G[i * 2 * d + l] = <floating> (g * g)
-                G[i * 2 * d + d + l] = xc[i * d + l]
-        gemm_abt(<int> m, k, 2 * d, <floating> 1.0, G, 2 * d, prec, 2 * d,
-                 <floating> 0.0, H, k)
-        for i in range(m):
-            for j in range(k):
-                g = H[i * k + j] + const_k[j]
-                if g < 0:
-                    g = 0   # rounding in the expansion
-                logp[i * k + j] = log_norm[j] - 0.5 * g
+        # The narrow components (rows of prec, all when narrow is NULL) in
+        # the data dtype, the wide ones in float64 from the unrounded rows.
+        if kn > 0:
+            for i in range(m):
+                for l in range(d):
+                    g = xc[i * d + l]
+                    G[i * 2 * d + l] = <floating> (g * g)
+                    G[i * 2 * d + d + l] = xc[i * d + l]
+            gemm_abt(<int> m, kn, 2 * d, <floating> 1.0, G, 2 * d, prec, 2 * d,
+                     <floating> 0.0, H, kn)
+            for i in range(m):
+                for t in range(kn):
+                    j = narrow[t] if narrow != NULL else t
+                    g = H[i * kn + t] + const_k[j]
+                    if g < 0:
+                        g = 0   # rounding in the expansion
+                    logp[i * k + j] = log_norm[j] - 0.5 * g
+        if kw > 0 and floating is float:
+            # float32 data: the expansion in float64 (a gemm).
+            for i in range(m):
+                for l in range(d):
+                    g = x64[i * d + l]
+                    G64[i * 2 * d + l] = g * g
+                    G64[i * 2 * d + d + l] = g
+            gemm_abt(<int> m, kw, 2 * d, 1.0, G64, 2 * d, prec_wide, 3 * d,
+                     0.0, H64, kw)
+            for i in range(m):
+                for t in range(kw):
+                    j = wide[t]
+                    g = H64[i * kw + t] + const_k[j]
+                    if g < 0:
+                        g = 0
+                    logp[i * k + j] = log_norm[j] - 0.5 * g
+        elif kw > 0:
+            # float64 data, no wider type: the direct form sum (x - mu)^2 p^2.
+            for i in range(m):
+                for t in range(kw):
+                    j = wide[t]
+                    pw = prec_wide + t * 3 * d
+                    acc = 0
+                    for l in range(d):
+                        g = x64[i * d + l] - pw[2 * d + l]
+                        acc = acc + g * g * pw[l]
+                    logp[i * k + j] = log_norm[j] - 0.5 * acc
 
 
 cdef extern from "kmgmm_em.h":
@@ -264,12 +315,12 @@ cdef inline double _responsibilities_chunk(
 
 
 cdef void _stats_chunk(
-    const floating* xc,         # IN (m, d) centred rows
     const floating* w,          # IN (m,) sample weights
     const double* wr,           # IN (m, k) weighted responsibilities
     Py_ssize_t m, int d, int k, int ctype, bint hard,
-    double* x64,                # INOUT (m, d) centred rows (set for FULL)
-    double* q64,                # INOUT FULL: packed products; else SCRATCH (m, d)
+    const double* x64,          # IN (m, d) centred rows, unrounded
+    double* q64,                # INOUT FULL: packed products; else SCRATCH (m, 2 d)
+    double* S,                  # SCRATCH (k, 2 d)
     double* nk,                 # INOUT (k,)
     double* s1,                 # INOUT (k, d)
     double* s2,                 # INOUT see the module docstring
@@ -278,19 +329,54 @@ cdef void _stats_chunk(
     cdef int j, l, t
     cdef int n_tri = d * (d + 1) // 2
     cdef int width = d * (d + 3) // 2
-    cdef double r
+    cdef double r, v
+    cdef const double* xi
     cdef double* qi
     cdef double* s2_j
+
+    if hard and ctype != FULL:
+        # One-hot responsibilities: add each row to its component, in row
+        # order (O(n d) where the gemm would take O(n k d)).
+        for i in range(m):
+            j = 0
+            while j < k - 1 and wr[i * k + j] == 0:
+                j = j + 1
+            r = wr[i * k + j]
+            if r == 0:
+                continue
+            nk[j] += r
+            xi = x64 + i * d
+            for l in range(d):
+                s1[j * d + l] += r * xi[l]
+            if ctype == DIAG:
+                for l in range(d):
+                    s2[j * d + l] += r * xi[l] * xi[l]
+        if ctype == TIED:
+            for i in range(m):
+                for l in range(d):
+                    q64[i * d + l] = w[i] * x64[i * d + l]
+            dgemm_tn_acc(d, d, <int> m, q64, d, x64, d, s2)
+        return
 
     for i in range(m):
         for j in range(k):
             nk[j] += wr[i * k + j]
-    if ctype != FULL:
-        for i in range(m * d):
-            x64[i] = xc[i]
+    if ctype == DIAG:
+        # [s1 | s2] (k, 2 d) = wr^T @ [xc | xc^2]: one gemm for both.
+        for i in range(m):
+            for l in range(d):
+                v = x64[i * d + l]
+                q64[i * 2 * d + l] = v
+                q64[i * 2 * d + d + l] = v * v
+        memset(S, 0, k * 2 * d * sizeof(double))
+        dgemm_tn_acc(k, 2 * d, <int> m, wr, k, q64, 2 * d, S)
+        for j in range(k):
+            for l in range(d):
+                s1[j * d + l] += S[j * 2 * d + l]
+                s2[j * d + l] += S[j * 2 * d + d + l]
+        return
     # s1 (k, d) += wr^T @ xc
     dgemm_tn_acc(k, d, <int> m, wr, k, x64, d, s1)
-
     if ctype == FULL:
         if hard:
             # One-hot responsibilities: add each row to its component only.
@@ -309,10 +395,6 @@ cdef void _stats_chunk(
             for l in range(d):
                 q64[i * d + l] = w[i] * x64[i * d + l]
         dgemm_tn_acc(d, d, <int> m, q64, d, x64, d, s2)
-    elif ctype == DIAG:
-        for i in range(m * d):
-            q64[i] = x64[i] * x64[i]
-        dgemm_tn_acc(k, d, <int> m, wr, k, q64, d, s2)
 
 
 def em_pass(
@@ -322,8 +404,11 @@ def em_pass(
     const double[::1] shift,               # IN (n_features,)
     int ctype,
     const floating[:, ::1] quad=None,      # IN FULL (d(d+3)/2, k)
-    const floating[:, ::1] prec=None,      # IN TIED (d, d); DIAG (k, 2 d)
+    const floating[:, ::1] prec=None,      # IN TIED (d, d); DIAG (kn, 2 d)
     const floating[:, ::1] b=None,         # IN TIED (k, d)
+    const int[::1] narrow=None,            # IN DIAG (kn,) rows of prec (None: all k)
+    const double[:, ::1] prec_wide=None,   # IN DIAG (kw, 3 d) [p^2, -2 mu p^2, mu]
+    const int[::1] wide=None,              # IN DIAG (kw,) their components
     const double[::1] const_k,             # IN (k,)
     const double[::1] log_norm,            # IN (k,)
     bint hard,
@@ -371,13 +456,29 @@ def em_pass(
 
     dtype = np.float32 if floating is float else np.float64
     cdef bint full = ctype == FULL
-    cdef Py_ssize_t q_width = d * (d + 3) // 2 if full else (d if stats else 1)
+    cdef int kw = 0 if wide is None else <int> wide.shape[0]
+    cdef int kn = k if narrow is None else <int> narrow.shape[0]
+    if ctype != FULL and ctype != TIED and (
+            (prec is None or prec.shape[0] != kn or prec.shape[1] != 2 * d)
+            or (kw and (prec_wide is None or prec_wide.shape[0] != kw
+                        or prec_wide.shape[1] != 3 * d))
+            or (narrow is not None and kn + kw != k)):
+        raise ValueError("em_pass: narrow, wide, prec and prec_wide do not fit")
+    cdef Py_ssize_t q_width = d * (d + 3) // 2 if full else (
+        2 * d if (stats or kw) else 1)
     cdef floating[:, ::1] xc_buf = np.empty((n_threads, m_max * d), dtype=dtype)
     cdef floating[:, ::1] g_buf = np.empty((n_threads, 1 if full else m_max * 2 * d), dtype=dtype)
     cdef floating[:, ::1] h_buf = np.empty((n_threads, m_max * k), dtype=dtype)
     cdef double[:, ::1] logp_buf = np.empty((n_threads, m_max * k), dtype=np.float64)
-    cdef double[:, ::1] x64_buf = np.empty((n_threads, m_max * d if (stats or full) else 1))
+    cdef bint want_x64 = stats or full or kw > 0
+    cdef double[:, ::1] x64_buf = np.empty((n_threads, m_max * d if want_x64 else 1))
     cdef double[:, ::1] q64_buf = np.empty((n_threads, m_max * q_width))
+    cdef double[:, ::1] hw_buf = np.empty((n_threads, m_max * kw if kw else 1))
+    cdef double[:, ::1] s_buf = np.empty((n_threads, 2 * k * d if stats else 1))
+    cdef const int* narrow_ptr = &narrow[0] if narrow is not None and kn > 0 else NULL
+    cdef const int* wide_ptr = &wide[0] if kw else NULL
+    cdef const double* pw_ptr = &prec_wide[0, 0] if kw else NULL
+    cdef double* x64_ptr
     cdef floating[:, ::1] qf_buf = np.empty(
         (n_threads, m_max * q_width if (full and floating is float) else 1), dtype=dtype)
     cdef floating* qf_ptr
@@ -394,7 +495,8 @@ def em_pass(
     cdef bint want_labels = labels is not None
     cdef bint want_resp = resp is not None
     cdef const floating* quad_ptr = &quad[0, 0] if quad is not None else NULL
-    cdef const floating* prec_ptr = &prec[0, 0] if prec is not None else NULL
+    cdef const floating* prec_ptr = (
+        &prec[0, 0] if prec is not None and prec.shape[0] > 0 else NULL)
     cdef const floating* b_ptr = &b[0, 0] if b is not None else NULL
     cdef const double* c_ptr = &const_k[0] if const_k.shape[0] > 0 else NULL
 
@@ -417,12 +519,14 @@ def em_pass(
                     qf_ptr = &qf_buf[tid, 0]
                 else:
                     qf_ptr = &q64_buf[tid, 0]
+                x64_ptr = &x64_buf[tid, 0] if want_x64 else NULL
                 _centre_chunk(&X[row, 0], m, d, ctype, &shift[0], &xc_buf[tid, 0],
-                              &x64_buf[tid, 0], &q64_buf[tid, 0], qf_ptr)
+                              x64_ptr, &q64_buf[tid, 0], qf_ptr)
                 _log_prob_chunk(
                     &xc_buf[tid, 0], qf_ptr, m, d, k, ctype, quad_ptr,
                     prec_ptr, b_ptr, c_ptr, &log_norm[0], &g_buf[tid, 0],
-                    &h_buf[tid, 0], &logp_buf[tid, 0],
+                    &h_buf[tid, 0], &logp_buf[tid, 0], x64_ptr, kn, narrow_ptr,
+                    kw, wide_ptr, pw_ptr, &q64_buf[tid, 0], &hw_buf[tid, 0],
                 )
                 lse_ptr = NULL
                 if want_lse:
@@ -439,9 +543,9 @@ def em_pass(
                                &resp[row, 0])
                 if stats:
                     _stats_chunk(
-                        &xc_buf[tid, 0], &sample_weight[row], &logp_buf[tid, 0],
-                        m, d, k, ctype, hard, &x64_buf[tid, 0], &q64_buf[tid, 0],
-                        st, st + k, st + k + k * d,
+                        &sample_weight[row], &logp_buf[tid, 0],
+                        m, d, k, ctype, hard, x64_ptr, &q64_buf[tid, 0],
+                        &s_buf[tid, 0], st, st + k, st + k + k * d,
                     )
 
     if stats:
