@@ -32,6 +32,7 @@ from ._validation import (
     check_mixture_rows,
     as_float_array,
     check_features,
+    check_finite,
     check_random_state,
     check_sample_weight,
     feature_names_of,
@@ -374,7 +375,8 @@ class BayesianGaussianMixture(BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def _pass(self, X, method, *, labels=False, resp=False):
-        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp)
+        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp,
+                                 check_values=False)
         n = X.shape[0]
         w = self.weights_.astype(np.float64)
         shift = w @ self.means_.astype(np.float64) / w.sum()
@@ -395,6 +397,7 @@ class BayesianGaussianMixture(BaseEstimator):
         bad = np.flatnonzero(~np.isfinite(out["lse"]))
         if bad.size == 0:
             return
+        check_finite(X[bad], "X")      # X's values were not checked before the pass
         k = self.means_.shape[0]
         log_p, key, base = component_log_densities(X[bad], np.ones(k), self.means_,
                                                    self.precisions_cholesky_,

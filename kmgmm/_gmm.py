@@ -496,7 +496,10 @@ class GaussianMixture(MixtureCriteria, DensityMixin, BaseEstimator):
                            self.covariance_type, shift, dtype)
 
     def _pass(self, X, method, *, lse=False, labels=False, resp=False):
-        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp)
+        # X's values are checked where the pass could not score a row
+        # (repair_far_rows), not in a pass of their own.
+        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp,
+                                 check_values=False)
         n = X.shape[0]
         n_threads = effective_n_threads(self.n_threads)
         with single_threaded_blas():
