@@ -274,7 +274,7 @@ def test_kmeans_transform_translation(dtype, spec, data):
     b = spec.make()
     Xt, offset, delta = translate(b, data.draw(offsets(dtype), label="offset exponent"),
                                   dtype)
-    n, d = Xt.shape
+    d = Xt.shape[1]
     Ct = (b.centres + offset).astype(dtype)
     Xt[b.first[0]] = Ct[0]
     km = model_with_centres(Xt, Ct)
