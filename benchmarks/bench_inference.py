@@ -1,7 +1,7 @@
 """Applying fitted models: kmgmm against scikit-learn on the same fitted model.
 
     python benchmarks/bench_inference.py [--threads 2] [--reps 5] [--n-samples N]
-                                         [--only kmeans|gmm|bayes]
+                                         [--only kmeans|gmm|bayes] [--covariance diag,...]
 
 KMeans (1 000 000 x 32, k = 64, the data and centres of ``pass_timing.py``'s
 shape "a"): ``predict``, ``score`` and ``transform`` of a kmgmm and a
@@ -117,7 +117,7 @@ def copy_gmm(ours):
     return theirs
 
 
-def mixture_rows(n, threads, reps, bayes):
+def mixture_rows(n, threads, reps, bayes, covariance_types=COVARIANCE_TYPES):
     d, k = 32, 16
     X64, _ = data(n, d, k)
     name = "BayesianGaussianMixture" if bayes else "GaussianMixture"
@@ -125,7 +125,7 @@ def mixture_rows(n, threads, reps, bayes):
     print("| covariance | dtype | method | kmgmm s | sklearn s | kmgmm / sklearn |")
     print("|---|---|---|---|---|---|")
     fit_rows = min(n, 50_000)
-    for cov in COVARIANCE_TYPES:
+    for cov in covariance_types:
         for dtype in (np.float32, np.float64):
             X = X64.astype(dtype)
             with warnings.catch_warnings():
@@ -159,14 +159,18 @@ def main():
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--n-samples", type=int, default=1_000_000)
     parser.add_argument("--only", choices=("kmeans", "gmm", "bayes"))
+    parser.add_argument("--covariance", default=",".join(COVARIANCE_TYPES),
+                        help="covariance types of the mixtures, comma-separated")
     args = parser.parse_args()
     print(f"kmgmm {kmgmm.__version__}, CPU path {kmgmm._kernels.cpu_path()}")
     if args.only in (None, "kmeans"):
         kmeans_rows(args.n_samples, args.threads, args.reps)
     if args.only in (None, "gmm"):
-        mixture_rows(args.n_samples, args.threads, args.reps, bayes=False)
+        mixture_rows(args.n_samples, args.threads, args.reps, bayes=False,
+                     covariance_types=args.covariance.split(","))
     if args.only in (None, "bayes"):
-        mixture_rows(args.n_samples, args.threads, args.reps, bayes=True)
+        mixture_rows(args.n_samples, args.threads, args.reps, bayes=True,
+                     covariance_types=args.covariance.split(","))
 
 
 if __name__ == "__main__":

@@ -386,7 +386,8 @@ class BayesianGaussianMixture(BaseEstimator):
                                self.precisions_cholesky_, self.covariance_type,
                                dirichlet_process, shift, X.dtype)
         with single_threaded_blas():
-            model.run(X, np.ones(n, dtype=X.dtype), hard=False,
+            # labels alone: the hard pass (no exponentials), as GaussianMixture
+            model.run(X, np.ones(n, dtype=X.dtype), hard=labels and not resp,
                       n_threads=effective_n_threads(self.n_threads), **out)
         self._repair_far_rows(X, out, model)
         return out

@@ -286,3 +286,30 @@ def test_spherical_transform_against_twin(dtype):
         np.testing.assert_allclose(sk.transform(X), T, atol=40 * EPS[dtype])
     finally:
         _kernels._set_cpu_path(previous)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+def test_mixture_predict_is_the_argmax_of_the_posterior(dtype, cov):
+    """predict runs the pass without responsibilities: the most likely
+    component all the same, scikit-learn's on the same parameters; NaN and
+    infinity are refused without a pass of their own."""
+    from sklearn.mixture import GaussianMixture as SkGM
+    X, _ = blobs(3000, 6, 4, dtype, seed=12, spread=1.0)
+    gm = kmgmm.GaussianMixture(4, covariance_type=cov, random_state=0).fit(X)
+    labels = gm.predict(X)
+    np.testing.assert_array_equal(labels, gm.predict_proba(X).argmax(axis=1))
+    sk = SkGM(4, covariance_type=cov)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        setattr(sk, name, getattr(gm, name).astype(np.float64))
+    np.testing.assert_array_equal(labels, sk.predict(X.astype(np.float64)))
+    bgm = kmgmm.BayesianGaussianMixture(n_components=4, covariance_type=cov,
+                                        random_state=0).fit(X)
+    np.testing.assert_array_equal(bgm.predict(X), bgm.predict_proba(X).argmax(axis=1))
+    for bad in (np.nan, np.inf):
+        Xb = X.copy()
+        Xb[77, 3] = bad
+        for method in (gm.predict, gm.predict_proba, gm.score_samples, bgm.predict,
+                       bgm.score_samples):
+            with pytest.raises(ValueError, match="X contains"):
+                method(Xb)
