@@ -45,6 +45,7 @@ KERNELS = {
     "elkan": "_elkan.pyx",
     "em": "_em.pyx",
     "hamerly": "_hamerly.pyx",
+    "infer": "_infer.pyx",
     "lloyd": "_lloyd.pyx",
     "seeding": "_seeding.pyx",
     "sparse": "_sparse_lloyd.pyx",

@@ -5,7 +5,8 @@ import numpy as np
 
 from . import _kernels
 from ._blocks import row_blocks
-from ._conditioning import for_centers
+from ._conditioning import distances, for_centers, for_data, weighted_moments
+from ._validation import check_finite
 
 # Rows per block when assigning transformed data: the float64 temporary of a
 # block stays near 32 MB whatever the number of features.
@@ -47,3 +48,77 @@ def nearest_labels(X, centers, n_threads, sample_weight=None):
     inertia = assign_conditioned(X, sample_weight, centers,
                                  for_centers(centers, X.dtype), labels, n_threads)
     return labels, inertia
+
+
+def _nearest(X, sample_weight, centers, cond, labels, n_threads, want_inertia):
+    C = np.ascontiguousarray(cond.to_model(centers), dtype=X.dtype)
+    inertia, finite = _kernels.infer.nearest(
+        X, C, labels, sample_weight=sample_weight, shift=cond.shift, scale=cond.scale,
+        want_inertia=want_inertia, n_threads=n_threads)
+    return inertia * cond.squared_factor(), finite
+
+
+def predict_labels(X, centers, n_threads, *, sample_weight=None, want_inertia=True):
+    """Index of the nearest of ``centers`` for every row of dense X (a
+    C-contiguous float array) and, when ``want_inertia``, the weighted
+    inertia in X's units (else NaN): what ``KMeans.predict`` and ``score``
+    compute.
+
+    X is conditioned as the centres need it (``for_centers``), a piece of
+    rows at a time inside the kernel; ``sample_weight`` None means unit
+    weights (none are allocated).  X need not have been checked for NaN or
+    infinity: a row whose distances are not finite makes this check X
+    (``check_finite``'s ValueError), and, X being finite (the squares
+    overflowed: rows far beyond the centres' extent), assign it again
+    conditioned by its own extent.
+    """
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    if not _kernels.infer.vectors_on():
+        check_finite(X, "X")
+        weights = (np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None
+                   else sample_weight)
+        cond = for_centers(centers, X.dtype)
+        inertia = assign_conditioned(X, weights, centers, cond, labels, n_threads)
+        if not np.isfinite(inertia):
+            cond = for_data(weighted_moments(X, weights), X.dtype)
+            inertia = assign_conditioned(X, weights, centers, cond, labels, n_threads)
+        return labels, (inertia if want_inertia else float("nan"))
+    cond = for_centers(centers, X.dtype)
+    inertia, finite = _nearest(X, sample_weight, centers, cond, labels, n_threads,
+                               want_inertia)
+    if not finite:
+        check_finite(X, "X")
+        weights = (np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None
+                   else sample_weight)
+        cond = for_data(weighted_moments(X, weights), X.dtype)
+        inertia = _nearest(X, sample_weight, centers, cond, labels, n_threads,
+                           want_inertia)[0]
+    return labels, inertia
+
+
+def center_distances(X, centers, n_threads):
+    """Euclidean distances (n_samples, n_clusters) from the rows of dense X
+    (a C-contiguous float array) to ``centers``, in X's dtype: what
+    ``KMeans.transform`` returns.
+
+    Each distance comes from the differences of the coordinates (no
+    ``||x||^2 - 2 x.c + ||c||^2`` expansion, so nothing cancels however far
+    the data sit from the origin, and a row equal to a centre is at 0), with
+    X conditioned as the centres need it (``for_centers``; the scale keeps
+    the squares finite) a piece of rows at a time inside the kernel.  Rows
+    whose distances are still not finite are checked for NaN and infinity
+    (``check_finite``'s ValueError) and, being finite, computed again in
+    float64 (``_conditioning.distances``).
+    """
+    if not _kernels.infer.vectors_on():
+        check_finite(X, "X")
+        return distances(X, centers)
+    cond = for_centers(centers, X.dtype)
+    C = np.ascontiguousarray(cond.to_model(centers), dtype=X.dtype)
+    out = np.empty((X.shape[0], C.shape[0]), dtype=X.dtype)
+    if not _kernels.infer.distances(X, C, out, shift=cond.shift, scale=cond.scale,
+                                    n_threads=n_threads):
+        check_finite(X, "X")
+        bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+        out[bad] = distances(X[bad], centers)
+    return out

@@ -32,6 +32,7 @@ from ._validation import (
     check_mixture_rows,
     as_float_array,
     check_features,
+    check_finite,
     check_random_state,
     check_sample_weight,
     feature_names_of,
@@ -374,7 +375,8 @@ class BayesianGaussianMixture(BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def _pass(self, X, method, *, labels=False, resp=False):
-        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp)
+        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp,
+                                 check_values=False)
         n = X.shape[0]
         w = self.weights_.astype(np.float64)
         shift = w @ self.means_.astype(np.float64) / w.sum()
@@ -384,7 +386,8 @@ class BayesianGaussianMixture(BaseEstimator):
                                self.precisions_cholesky_, self.covariance_type,
                                dirichlet_process, shift, X.dtype)
         with single_threaded_blas():
-            model.run(X, np.ones(n, dtype=X.dtype), hard=False,
+            # labels alone: the hard pass (no exponentials), as GaussianMixture
+            model.run(X, np.ones(n, dtype=X.dtype), hard=labels and not resp,
                       n_threads=effective_n_threads(self.n_threads), **out)
         self._repair_far_rows(X, out, model)
         return out
@@ -395,6 +398,7 @@ class BayesianGaussianMixture(BaseEstimator):
         bad = np.flatnonzero(~np.isfinite(out["lse"]))
         if bad.size == 0:
             return
+        check_finite(X[bad], "X")      # X's values were not checked before the pass
         k = self.means_.shape[0]
         log_p, key, base = component_log_densities(X[bad], np.ones(k), self.means_,
                                                    self.precisions_cholesky_,

@@ -19,6 +19,7 @@ from scipy import linalg
 
 from . import _kernels
 from ._covariance import COVARIANCE_TYPES, COVARIANCES  # noqa: F401 (re-exported)
+from ._validation import check_finite
 
 
 # Added to every component's weight (relative to the total weight), so that
@@ -370,10 +371,13 @@ def score_far_rows(log_p, key, log_w, hard):
 def repair_far_rows(X, out, weights, means, prec_chol, covariance_type, hard):
     """Score again, carefully, the rows whose log-likelihood in ``out["lse"]``
     the kernel could not compute (non-finite); fix ``out``'s ``lse``,
-    ``labels`` and ``resp`` for them in place."""
+    ``labels`` and ``resp`` for them in place.  Those rows are first
+    checked for NaN and infinity (``check_finite``'s ValueError): the
+    caller need not have read X for them before the pass."""
     bad = np.flatnonzero(~np.isfinite(out["lse"]))
     if bad.size == 0:
         return
+    check_finite(X[bad], "X")
     log_p, key, log_w = component_log_densities(X[bad], weights, means, prec_chol,
                                                 covariance_type)
     lse, labels, resp = score_far_rows(log_p, key, log_w, hard)

@@ -496,12 +496,19 @@ class GaussianMixture(MixtureCriteria, DensityMixin, BaseEstimator):
                            self.covariance_type, shift, dtype)
 
     def _pass(self, X, method, *, lse=False, labels=False, resp=False):
-        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp)
+        # X's values are checked where the pass could not score a row
+        # (repair_far_rows), not in a pass of their own.
+        X, out = mixture_outputs(self, X, method, labels=labels, resp=resp,
+                                 check_values=False)
         n = X.shape[0]
         n_threads = effective_n_threads(self.n_threads)
+        # Labels alone need no responsibilities: the hard pass gives the
+        # same most likely component, without an exponential per component
+        # (its lse, the row's best log-density, is finite exactly where the
+        # soft one is, which is all repair_far_rows asks of it here).
+        hard = self.assignment == "hard" or not (resp or lse)
         with single_threaded_blas():
-            self._model(X.dtype).run(X, np.ones(n, dtype=X.dtype),
-                                     hard=self.assignment == "hard",
+            self._model(X.dtype).run(X, np.ones(n, dtype=X.dtype), hard=hard,
                                      n_threads=n_threads, **out)
         repair_far_rows(X, out, self.weights_, self.means_, self.precisions_cholesky_,
                         self.covariance_type, self.assignment == "hard")

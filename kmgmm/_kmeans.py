@@ -14,15 +14,9 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transfor
 from ._algorithms.bounds import elkan, hamerly
 from ._algorithms.geometry import choose_algorithm, elkan_fits
 from ._algorithms.lloyd import lloyd
-from ._assign import assign_conditioned
+from ._assign import center_distances, predict_labels
 from ._base import BaseEstimator
-from ._conditioning import (
-    Conditioning,
-    distances,
-    for_centers,
-    for_data,
-    weighted_moments,
-)
+from ._conditioning import Conditioning, for_data
 from ._engines import make_engine
 from ._engines.memory import (
     MemoryEngine,
@@ -395,36 +389,40 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
     # -------------------------------------------------------------- predict
     def _check_test_data(self, X, method):
+        """X for ``method``: CSR, or a C-contiguous float array (X itself when
+        it is one).  Dense values are not checked here: ``_assign`` and
+        ``_distances`` find NaN and infinity in the pass that uses them."""
         self._check_is_fitted(method, "cluster_centers_")
         names = feature_names_of(X)
-        X = as_float_csr(X) if is_sparse(X) else as_float_array(X)
+        X = as_float_csr(X) if is_sparse(X) else as_float_array(X, check_values=False)
         check_features(self, X, names, reset=False)
         return X
 
-    def _assign(self, X, sample_weight=None):
-        """Labels of the rows of X and their weighted inertia.
+    def _assign(self, X, sample_weight=None, want_inertia=True):
+        """Labels of the rows of X and (when ``want_inertia``, else NaN)
+        their weighted inertia.
 
         Dense X is assigned centred and scaled as the centres need it
-        (``_conditioning.for_centers``); should squared distances still
+        (``_assign.predict_labels``); should squared distances still
         overflow (rows far beyond the centres' extent), the rows are assigned
-        again, conditioned by their own extent.
+        again, conditioned by their own extent.  Without sample weights none
+        are made.
         """
-        sample_weight, w_unit = check_sample_weight(sample_weight, X.shape[0], X.dtype,
-                                                    with_unit=True)
-        labels = np.empty(X.shape[0], dtype=np.int32)
         n_threads = effective_n_threads(self.n_threads)
         if is_sparse(X):
+            sample_weight, w_unit = check_sample_weight(sample_weight, X.shape[0],
+                                                        X.dtype, with_unit=True)
             engine = MemoryEngine(X, sample_weight, n_threads)
             inertia = engine.assign(self.cluster_centers_)
             return engine.labels, inertia * w_unit
-        cond = for_centers(self.cluster_centers_, X.dtype)
+        w_unit = 1.0
+        if sample_weight is not None:
+            sample_weight, w_unit = check_sample_weight(sample_weight, X.shape[0],
+                                                        X.dtype, with_unit=True)
         with single_threaded_blas():
-            inertia = assign_conditioned(X, sample_weight, self.cluster_centers_, cond,
-                                         labels, n_threads)
-            if not np.isfinite(inertia):
-                cond = for_data(weighted_moments(X, sample_weight), X.dtype)
-                inertia = assign_conditioned(X, sample_weight, self.cluster_centers_,
-                                             cond, labels, n_threads)
+            labels, inertia = predict_labels(X, self.cluster_centers_, n_threads,
+                                             sample_weight=sample_weight,
+                                             want_inertia=want_inertia)
         return labels, inertia * w_unit
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -433,7 +431,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             from ._dask import kmeans_predict
             return kmeans_predict(self, X)
         X = self._check_test_data(X, "predict")
-        return self._assign(X)[0]
+        return self._assign(X, want_inertia=False)[0]
 
     def fit_predict(self, X: ArrayLike, y: object = None,
                     sample_weight: ArrayLike | None = None) -> np.ndarray:
@@ -450,7 +448,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         return -float(self._assign(X, sample_weight)[1])
 
     def transform(self, X: ArrayLike) -> np.ndarray:
-        """Euclidean distance from each row of X to each centre (lazy for a Dask X)."""
+        """Euclidean distance from each row of X to each centre, in X's dtype
+        (lazy for a Dask X).  From the differences of the coordinates, not
+        the expansion ``||x||^2 - 2 x.c + ||c||^2``: accurate to the dtype's
+        rounding however far the data sit from the origin, and 0 for a row
+        equal to a centre."""
         if is_dask_collection(X):
             from ._dask import kmeans_transform
             return kmeans_transform(self, X)
@@ -468,7 +470,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     def _distances(self, X):
         if is_sparse(X):
             return sparse_distances(X, self.cluster_centers_, X.dtype)
-        return distances(X, self.cluster_centers_)
+        return center_distances(X, self.cluster_centers_,
+                                effective_n_threads(self.n_threads))
 
     @property
     def _n_features_out(self):

@@ -4,6 +4,7 @@ the Lloyd passes of ``KMeans`` run on them (``_algorithms.spherical``)."""
 
 import numpy as np
 
+from . import _kernels
 from ._algorithms.spherical import spherical_lloyd
 from ._assign import assign
 from ._base import BaseEstimator
@@ -293,14 +294,28 @@ class SphericalKMeans(BaseEstimator):
         return self._cosine_distances(self._as_data(X))
 
     def _cosine_distances(self, X):
+        """1 - cos from every row of X to every centre, in X's dtype.  Dense
+        rows, scaled to unit norm a block at a time, go through the distance
+        kernel (``_kernels.infer``): for unit vectors ``1 - cos = ||x - c||^2
+        / 2``, computed from the differences, so that a row along a centre
+        gets 0, not the rounding of 1 - cos."""
         C = np.asarray(self.cluster_centers_, dtype=np.float64)
         out = np.empty((X.shape[0], C.shape[0]), dtype=X.dtype)
         if is_sparse(X):
             X = unit_rows(X)
+        kernel = not is_sparse(X) and _kernels.infer.vectors_on()
+        if kernel:
+            Cd = np.ascontiguousarray(C, dtype=X.dtype)
+            n_threads = effective_n_threads(self.n_threads)
         rows = max(1024, BLOCK_VALUES // max(X.shape[1], C.shape[0]))
         for start in range(0, X.shape[0], rows):
             if is_sparse(X):
                 block = X[start:start + rows]
+            elif kernel:
+                _kernels.infer.distances(_block_unit_rows(X, start, rows), Cd,
+                                         out[start:start + rows], mode=1,
+                                         n_threads=n_threads)
+                continue
             else:
                 block = _block_unit_rows(X, start, rows).astype(np.float64)
             cos = np.asarray(block @ C.T, dtype=np.float64)

@@ -531,15 +531,17 @@ def check_mixture_rows(estimator, X, fitted_attribute):
     return warm
 
 
-def mixture_outputs(estimator, X, method, *, labels=False, resp=False):
+def mixture_outputs(estimator, X, method, *, labels=False, resp=False, check_values=True):
     """X checked for a fitted mixture's ``method`` (float, finite, its
     features), and the arrays its pass fills: (X, {"lse": log-likelihoods,
     "labels", "resp"} as asked).  The log-likelihoods are always asked for:
     a non-finite one marks a row the kernel could not score (far from every
-    component)."""
+    component), or a row holding NaN or infinity: with
+    ``check_values=False`` the caller checks those rows (``check_finite``)
+    after the pass instead of X before it."""
     estimator._check_is_fitted(method, "means_")
     names = feature_names_of(X)
-    X = as_float_array(X)
+    X = as_float_array(X, check_values=check_values)
     check_features(estimator, X, names, reset=False)
     n = X.shape[0]
     out = {"lse": np.empty(n)}

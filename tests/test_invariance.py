@@ -256,6 +256,45 @@ def test_kmeans_translation(algorithm, dtype, spec, data):
     check_kmeans_translation(b, Xt, Xt, delta, algorithm, dtype)
 
 
+def model_with_centres(X, centres):
+    """A KMeans fitted on X, then given ``centres``: what it applies is theirs."""
+    km = KMeans(len(centres), init=centres, n_init=1, max_iter=1).fit(X)
+    km.cluster_centers_ = centres.copy()
+    return km
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25)
+@given(spec=blob_specs(), data=st.data())
+def test_kmeans_transform_translation(dtype, spec, data):
+    """``transform``, ``predict`` and ``score`` of translated rows and
+    centres: the distances of the data as stored (a long-double twin), to
+    the dtype's rounding, whatever the offset; within the data's rounding of
+    the untranslated problem's; a row equal to a centre at 0."""
+    b = spec.make()
+    Xt, offset, delta = translate(b, data.draw(offsets(dtype), label="offset exponent"),
+                                  dtype)
+    d = Xt.shape[1]
+    Ct = (b.centres + offset).astype(dtype)
+    Xt[b.first[0]] = Ct[0]
+    km = model_with_centres(Xt, Ct)
+    T = km.transform(Xt)
+    assert T.dtype == dtype
+    diff = Xt.astype(np.longdouble)[:, None, :] - Ct.astype(np.longdouble)[None]
+    ref = np.sqrt((diff ** 2).sum(axis=2)).astype(np.float64)
+    assert_close(T, ref, (d + 3) * EPS[dtype] * float(ref.max()), "transform against the twin")
+    assert T[b.first[0], 0] == 0, "a row equal to a centre"
+    assert_same_labels(km.predict(Xt), ref.argmin(axis=1), "predict(X + offset)")
+    inertia = float((ref ** 2).min(axis=1).sum())
+    assert abs(-km.score(Xt) - inertia) <= 4 * (d + 2) * EPS[dtype] * inertia + 1e-300
+    X0 = b.X.astype(dtype)
+    X0[b.first[0]] = b.centres[0].astype(dtype)
+    plain = model_with_centres(X0, b.centres.astype(dtype)).transform(X0)
+    # each coordinate of a row and of a centre moved by at most delta
+    assert_close(T, plain, 2 * delta * np.sqrt(d) + (d + 3) * EPS[dtype] * float(ref.max()),
+                 "transform(X + offset) against transform(X)")
+
+
 def gmm_reference(X, kw):
     """The same mixture fitted in float64 about the data mean, with the same
     initial parameters: (labels, fitted model, mean)."""

@@ -11,6 +11,8 @@ lloyd      ``src/_lloyd.pyx``       the Lloyd pass (nearest centre, sums,
 hamerly    ``src/_hamerly.pyx``     the Hamerly pass
 elkan      ``src/_elkan.pyx``       the Elkan pass
 em         ``src/_em.pyx``          the EM pass of a Gaussian mixture
+infer      ``src/_infer.pyx``       applying a fitted k-means model: nearest
+                                    centre, distances to every centre
 seeding    ``src/_seeding.pyx``     candidate potentials for k-means++
 sparse     ``src/_sparse_lloyd.pyx``  the passes and seeding steps over CSR
 =========  =======================  ==========================================
@@ -47,12 +49,13 @@ from . import (  # type: ignore[attr-defined]  # noqa: E402
     elkan,
     em,
     hamerly,
+    infer,
     lloyd,
     seeding,
     sparse,
 )
 
-__all__ = ["CPU_PATHS", "common", "cpu_path", "elkan", "em", "hamerly", "lloyd", "seeding",
+__all__ = ["CPU_PATHS", "common", "cpu_path", "elkan", "em", "hamerly", "infer", "lloyd", "seeding",
            "sparse", "supported_cpu_paths"]
 
 #: The CPU paths by level; ``portable`` (level -1) runs the Cython loops that a
@@ -61,7 +64,7 @@ CPU_PATHS = ("baseline", "avx2", "avx512")
 _PORTABLE = "portable"
 # The modules with a copy of their kernels per level; they switch together
 # (the Hamerly pass's labels agree with the Lloyd pass's only at one level).
-_LEVELLED = (common, elkan, em, hamerly, lloyd)
+_LEVELLED = (common, elkan, em, hamerly, infer, lloyd)
 
 
 def supported_cpu_paths():
