@@ -30,6 +30,9 @@ import numpy as np
 
 # Rows per block when the distinct values of a cluster are counted.
 ROWS_PER_BLOCK = 4096
+# Rows of the first piece distinct_keys reads: enough that well-spread data
+# answer a small cap at once.
+FIRST_KEY_ROWS = 16
 
 # The first batch of candidates holds this many per empty cluster (later
 # batches, needed only where many candidates are skipped, four times more).
@@ -71,18 +74,23 @@ def row_keys(X, rows):
 
 
 def distinct_keys(X, rows, cap, seen=None):
-    """Keys of the distinct values of ``X[rows]`` (counting stops at ``cap``)."""
+    """Keys of the distinct values of ``X[rows]`` (counting stops at ``cap``).
+
+    The rows are read in pieces that start small and grow (``cap`` is often
+    1 or 2, and the first few rows answer): the answer is whether at least
+    ``cap`` distinct values exist, never which ones were met first.
+    """
     seen = set() if seen is None else seen
-    for start in range(0, rows.size, ROWS_PER_BLOCK):
-        block = rows[start:start + ROWS_PER_BLOCK]
+    start, step = 0, max(FIRST_KEY_ROWS, 2 * cap)
+    while start < rows.size and len(seen) < cap:
+        block = rows[start:start + step]
+        start += step
+        step = min(4 * step, ROWS_PER_BLOCK)
         if not hasattr(X, "indptr"):
-            # Repeated values are common here: one key per distinct value.
-            values = np.unique(X[block].astype(np.float64) + 0.0, axis=0)
+            values = X[block].astype(np.float64) + 0.0     # -0.0 becomes 0.0
             seen.update(r.tobytes() for r in values)
         else:
             seen.update(row_keys(X, block))
-        if len(seen) >= cap:
-            break
     return seen
 
 

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 import kmgmm
 from kmgmm import ConvergenceWarning, KMeans
-from kmgmm._relocation import choose_rows, farthest_rows, row_keys
+from kmgmm._relocation import choose_rows, distinct_keys, farthest_rows, row_keys
 
 N_DISTINCT, REPEATS, N_CLUSTERS, N_FEATURES = 4, 50, 10, 8
 SEEDS = range(8)
@@ -231,3 +231,21 @@ def test_explicit_centres_with_n_init_warn_once_at_the_callers_line(name):
         est.fit(X)
     assert [w.filename for w in record if "only one init" in str(w.message)] == [__file__]
     assert est.n_iter_ >= 1
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_values, cap", [(1, 1), (1, 2), (2, 2), (3, 2), (5, 8), (40, 8)])
+def test_distinct_keys_counts_at_least_cap_exactly(sparse, n_values, cap):
+    # Long runs of one value before the others: the growing pieces must read
+    # on until cap distinct values are met, or the rows run out.
+    rng = np.random.RandomState(n_values)
+    values = rng.randint(-3, 4, size=(n_values, 5)).astype(np.float64)
+    values[0, 0] = -0.0
+    reps = np.r_[5000, rng.randint(1, 30, size=n_values - 1)]
+    X = np.repeat(values, reps, axis=0)
+    X[: reps[0] // 2, 0] = 0.0          # -0.0 and 0.0 are one value
+    true = len(np.unique(X + 0.0, axis=0))
+    rows = np.arange(X.shape[0])
+    keys = distinct_keys(sp.csr_matrix(X) if sparse else X, rows, cap)
+    assert (len(keys) >= cap) == (true >= cap)
+    assert len(keys) == true if true < cap else len(keys) >= cap
