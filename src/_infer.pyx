@@ -29,7 +29,7 @@ from _kmgmm_common cimport DIRECT_MAX_FEATURES
 
 from _lloyd_simd cimport (
     kmgmm_argmin_f32, kmgmm_argmin_f64, kmgmm_direct_f32, kmgmm_direct_f64,
-    kmgmm_finish_f32, kmgmm_finish_f64, simd_layout,
+    kmgmm_finish_f32, kmgmm_finish_f64, pack_centers, simd_layout,
 )
 
 include "_cpu.pxi"
@@ -72,6 +72,26 @@ cdef Py_ssize_t _piece_rows(Py_ssize_t row_bytes) noexcept nogil:
     return rows
 
 
+cdef inline const floating* _piece_rows_of(
+    const floating* x,         # the piece's first row of X
+    Py_ssize_t m,
+    int d,
+    bint cond,
+    const double* shift_ptr,
+    double inv_scale,
+    floating* work,            # (m * d) scratch of the thread
+) noexcept nogil:
+    """The piece's rows as the kernels read them: X's own rows, or their
+    conditioned copy ``(x - shift) * inv_scale`` in ``work``."""
+    if not cond:
+        return x
+    if floating is float:
+        kmgmm_condition_rows_f32(x, m, d, shift_ptr, inv_scale, work)
+    else:
+        kmgmm_condition_rows_f64(x, m, d, shift_ptr, inv_scale, work)
+    return work
+
+
 def piece_rows(Py_ssize_t n_features, Py_ssize_t n_clusters, Py_ssize_t itemsize,
                bint distances):
     """Rows per piece: a function of the shape only."""
@@ -79,24 +99,12 @@ def piece_rows(Py_ssize_t n_features, Py_ssize_t n_clusters, Py_ssize_t itemsize
 
 
 def infer_layout(centers):
-    """The centres as ``kmgmm_sqdist_rows`` reads them: (CT, kp).  k is
-    padded to kp, a multiple of the level's lanes, with zero centres (never
-    stored); CT (kp * d,) holds blocks of 2 lanes centres (the last block one
-    lanes wide when at most that many remain), each block transposed (d x
-    width) and stored after the one before."""
+    """The centres as ``kmgmm_sqdist_rows`` reads them: (CT, kp), packed by
+    ``pack_centers`` at the level's lanes (the padding centres are never
+    stored)."""
     centers = np.asarray(centers)
-    k, d = centers.shape
     lanes = kmgmm_infer_lanes_f32() if centers.dtype == np.float32 else kmgmm_infer_lanes_f64()
-    kp = -(-k // lanes) * lanes
-    padded = np.zeros((kp, d), dtype=centers.dtype)
-    padded[:k] = centers
-    parts = []
-    cb = 0
-    while cb < kp:
-        width = 2 * lanes if kp - cb > lanes else lanes
-        parts.append(padded[cb:cb + width].T.ravel())
-        cb += width
-    return np.concatenate(parts), kp
+    return pack_centers(centers, lanes)
 
 
 def nearest(
@@ -159,13 +167,7 @@ def nearest(
             m = n - row
             if m > piece:
                 m = piece
-            xp = &X[row, 0]
-            if cond:
-                if floating is float:
-                    kmgmm_condition_rows_f32(xp, m, d, shift_ptr, inv_scale, &xt[t, 0])
-                else:
-                    kmgmm_condition_rows_f64(xp, m, d, shift_ptr, inv_scale, &xt[t, 0])
-                xp = &xt[t, 0]
+            xp = _piece_rows_of(&X[row, 0], m, d, cond, shift_ptr, inv_scale, &xt[t, 0])
             wp = &sample_weight[row] if weighted else &ones[0]
             bad = 0
             part = 0
@@ -253,13 +255,7 @@ def distances(
             m = n - row
             if m > piece:
                 m = piece
-            xp = &X[row, 0]
-            if cond:
-                if floating is float:
-                    kmgmm_condition_rows_f32(xp, m, d, shift_ptr, inv_scale, &xt[t, 0])
-                else:
-                    kmgmm_condition_rows_f64(xp, m, d, shift_ptr, inv_scale, &xt[t, 0])
-                xp = &xt[t, 0]
+            xp = _piece_rows_of(&X[row, 0], m, d, cond, shift_ptr, inv_scale, &xt[t, 0])
             # the piece's squared distances in a buffer in cache, then out
             if floating is float:
                 kmgmm_sqdist_rows_f32(xp, m, d, &centers_t[0], k, kp, &sq[t, 0], k)

@@ -40,22 +40,17 @@ cdef extern from "kmgmm_lloyd_simd.h":
                             double* wsum, int want_sq) noexcept nogil
 
 
-cdef inline simd_layout(centers, c_sqnorm):
-    """The centres as the micro-kernel of the current level reads them:
-    (CT, csq, lanes).
+cdef inline pack_centers(centers, int lanes):
+    """The centres as a micro-kernel of ``lanes`` lanes reads them: (CT, kp).
 
-    k is padded to kp, a multiple of the level's lanes, with zero centres
-    whose squared norm in ``csq`` (kp,) is +inf, so they are never the
-    nearest.  CT (kp * d,) holds blocks of 2 lanes centres (the last block
-    one lanes wide when at most that many remain), each block transposed
-    (d x width) and stored after the one before.  ``c_sqnorm``: the centres'
-    squared norms, in their dtype.
+    k is padded to kp, a multiple of ``lanes``, with zero centres.  CT
+    (kp * d,) holds blocks of 2 lanes centres (the last block one lanes wide
+    when at most that many remain), each block transposed (d x width) and
+    stored after the one before.
     """
     import numpy as np
     centers = np.asarray(centers)
     k, d = centers.shape
-    f32 = centers.dtype == np.float32
-    lanes = kmgmm_lanes_f32() if f32 else kmgmm_lanes_f64()
     kp = -(-k // lanes) * lanes
     padded = np.zeros((kp, d), dtype=centers.dtype)
     padded[:k] = centers
@@ -65,6 +60,19 @@ cdef inline simd_layout(centers, c_sqnorm):
         width = 2 * lanes if kp - cb > lanes else lanes
         parts.append(padded[cb:cb + width].T.ravel())
         cb += width
+    return np.concatenate(parts), kp
+
+
+cdef inline simd_layout(centers, c_sqnorm):
+    """The centres as the micro-kernel of the current level reads them:
+    (CT, csq, lanes): ``pack_centers`` at the level's lanes, and the padding
+    centres' squared norms in ``csq`` (kp,) +inf, so they are never the
+    nearest.  ``c_sqnorm``: the centres' squared norms, in their dtype.
+    """
+    import numpy as np
+    centers = np.asarray(centers)
+    lanes = kmgmm_lanes_f32() if centers.dtype == np.float32 else kmgmm_lanes_f64()
+    CT, kp = pack_centers(centers, lanes)
     csq = np.full(kp, np.inf, dtype=centers.dtype)
-    csq[:k] = c_sqnorm
-    return np.concatenate(parts), csq, lanes
+    csq[:centers.shape[0]] = c_sqnorm
+    return CT, csq, lanes
