@@ -27,27 +27,18 @@ compare the ratios, taken from the same rounds.
 """
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from benchsupport import _best_time
 from kmgmm import GaussianMixture
 from kmgmm._threads import effective_n_threads
 
 N_ITER = int(os.environ.get("N_ITER", "3"))
 REPS = int(os.environ.get("REPS", "3"))
 TYPES = os.environ.get("TYPES", "diag,spherical,full,tied").split(",")
-
-
-def _best(fn, repeat):
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def rates(threads):
@@ -62,10 +53,10 @@ def rates(threads):
         C = np.empty_like(A)
         with threadpool_limits(limits=threads, user_api="blas"):
             np.matmul(A, A, out=C)
-            out["gemm", name] = 2.0 * 2048 ** 3 / _best(lambda A=A, C=C: np.matmul(A, A, out=C), 3)
+            out["gemm", name] = 2.0 * 2048 ** 3 / _best_time(lambda A=A, C=C: np.matmul(A, A, out=C), 3)
         x = -rng.uniform(0, 40, 1 << 22).astype(dt)
         y = np.empty_like(x)
-        out["exp", name] = threads * x.size / _best(lambda x=x, y=y: np.exp(x, out=y), 5)
+        out["exp", name] = threads * x.size / _best_time(lambda x=x, y=y: np.exp(x, out=y), 5)
     return out
 
 
@@ -131,11 +122,11 @@ def main():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for _ in range(REPS):
-                    best["kmgmm"] = min(best["kmgmm"], _best(lambda e=ours, X=X: e.fit(X), 1))
+                    best["kmgmm"] = min(best["kmgmm"], _best_time(lambda e=ours, X=X: e.fit(X), 1))
                     if with_sklearn:
                         with threadpool_limits(limits=threads):
                             best["sklearn"] = min(best["sklearn"],
-                                                  _best(lambda e=theirs, X=X: e.fit(X), 1))
+                                                  _best_time(lambda e=theirs, X=X: e.fit(X), 1))
             km = best["kmgmm"] / N_ITER
             sk = best["sklearn"] / N_ITER
             fl = floor_seconds(n, d, k, ct, dtype, r)

@@ -9,16 +9,15 @@ import json
 import lzma
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 
 import kmgmm
+from cli_runs import interrupt_when
 
 pd = pytest.importorskip("pandas")
 
@@ -218,21 +217,13 @@ def test_sigint_during_a_long_fit_writes_the_model_so_far(tmp_path):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((200_000, 6))
     np.save(tmp_path / "X.npy", X)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kmgmm", "fit", "X.npy", "-k", "8", "--model", "gmm",
-         "--tol", "0", "--max-iter", "100000", "-o", "m.npz", "--labels", "l.npy"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-        env=package_env())
-    seen = ""
-    deadline = time.monotonic() + 240
-    while not re.search(r"(?<!k-means )iteration ([2-9]|\d\d+)/100000", seen):
-        line = proc.stderr.readline()
-        assert line and time.monotonic() < deadline, seen
-        seen += line
-    assert "initialising" in seen            # the initialisation is shown too
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 130, (out, seen + err)
+    returncode, out, err = interrupt_when(
+        ["fit", "X.npy", "-k", "8", "--model", "gmm", "--tol", "0", "--max-iter",
+         "100000", "-o", "m.npz", "--labels", "l.npy"],
+        lambda seen: re.search(r"(?<!k-means )iteration ([2-9]|\d\d+)/100000", seen),
+        env=package_env(), cwd=tmp_path)
+    assert "initialising" in err            # the initialisation is shown too
+    assert returncode == 130, (out, err)
     assert "Traceback" not in err
     assert "the model so far was written to m.npz, marked as not converged" in err
     model = kmgmm.load(tmp_path / "m.npz")

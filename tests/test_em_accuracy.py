@@ -11,35 +11,9 @@ from kmgmm import GaussianMixture
 from kmgmm._gaussian import KernelModel, precision_cholesky, wide_components
 from kmgmm._kernels import em
 
+from em_twin import em_twin
+
 sklearn_mixture = pytest.importorskip("sklearn.mixture")
-
-
-def em_twin(X, w, weights, means, cov, cov_type, hard):
-    """The direct form in float64 NumPy: log-likelihood, lse, labels, resp and
-    the moments about ``means``."""
-    X = X.astype(np.float64)
-    w = w.astype(np.float64)
-    k, d = means.shape
-    var = np.broadcast_to(np.asarray(cov, dtype=np.float64).reshape(k, -1), (k, d))
-    logp = np.empty((len(X), k))
-    for j in range(k):
-        maha = np.sum((X - means[j]) ** 2 / var[j], axis=1)
-        logp[:, j] = np.log(weights[j]) - 0.5 * (d * np.log(2 * np.pi)
-                                                  + np.log(var[j]).sum() + maha)
-    labels = logp.argmax(axis=1)
-    if hard:
-        lse = logp.max(axis=1)
-        resp = np.zeros_like(logp)
-        resp[np.arange(len(X)), labels] = 1
-    else:
-        mx = logp.max(axis=1, keepdims=True)
-        lse = (mx + np.log(np.exp(logp - mx).sum(axis=1, keepdims=True)))[:, 0]
-        resp = np.exp(logp - lse[:, None])
-    wr = w[:, None] * resp
-    nk = wr.sum(axis=0)
-    s1 = np.stack([wr[:, j] @ (X - means[j]) for j in range(k)])
-    s2 = np.stack([wr[:, j] @ (X - means[j]) ** 2 for j in range(k)]).ravel()
-    return float(w @ lse), lse, labels, resp, nk, s1, s2
 
 
 def far_mixture(offset, sep, sigma, cov_type, *, dtype, k=4, d=8, n=3000, seed=0):

@@ -14,7 +14,7 @@ from sklearn.cluster import KMeans as SKKMeans  # noqa: E402
 @pytest.mark.parametrize("shape", [(5_000, 2, 5), (4_000, 20, 12), (3_001, 64, 30)])
 def test_parity_with_sklearn_lloyd(mixture, shape):
     n, d, k = shape
-    X, _, _ = make = mixture(n, d, k, spread=4.0, seed=1)
+    X, _, _ = mixture(n, d, k, spread=4.0, seed=1)
     init = X[np.random.RandomState(2).choice(n, k, replace=False)]
     sk = SKKMeans(k, init=init, n_init=1, algorithm="lloyd", max_iter=300, tol=1e-4).fit(X)
     km = KMeans(k, init=init, max_iter=300, tol=1e-4).fit(X)

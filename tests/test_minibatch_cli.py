@@ -1,16 +1,15 @@
 """``kmgmm fit --mini-batch`` through a subprocess: the fit, its blocks, bad
 rows, usage errors and Ctrl-C."""
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
 
 import kmgmm
+from cli_runs import interrupt_when
 
 
 def blobs(n, d, k, *, seed=0, dtype=np.float64):
@@ -102,20 +101,11 @@ def test_cli_ctrl_c_keeps_the_model_so_far(tmp_path):
     model = tmp_path / "m.npz"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
         os.path.abspath(kmgmm.__file__))), OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kmgmm", "fit", str(tmp_path / "d.npy"), "-k", "3",
-         "--mini-batch", "--batch-size", "10", "--passes", "1000", "-o", str(model)],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    try:
-        line = proc.stderr.readline()          # the first progress line
-        assert "kmgmm fit: pass 1/1000" in line, line
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    returncode, _, err = interrupt_when(
+        ["fit", tmp_path / "d.npy", "-k", "3", "--mini-batch", "--batch-size", "10",
+         "--passes", "1000", "-o", model],
+        lambda seen: "kmgmm fit: pass 1/1000" in seen, env=env, cwd=tmp_path, delay=0.5)
+    assert returncode == 130, err
     assert "the model of the" in err and "steps done is written" in err
     km = kmgmm.load(model)
     assert 1 <= km.n_steps_ < 1000 * 2000

@@ -4,16 +4,15 @@ file (``_gmm_stream``): the fit through a subprocess, its agreement with
 and Ctrl-C."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
 
 import kmgmm
+from cli_runs import interrupt_when
 from kmgmm import GaussianMixture
 from kmgmm._gmm_stream import (
     batch_bounds,
@@ -220,21 +219,13 @@ def test_cli_online_em_ctrl_c_keeps_the_model_so_far(tmp_path):
     X, _ = blobs(20000, 2, 3, seed=8, dtype=np.float32)
     np.save(tmp_path / "d.npy", X)
     model = tmp_path / "m.npz"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kmgmm", "fit", str(tmp_path / "d.npy"), "-k", "3",
-         "--model", "gmm", "--mini-batch", "--batch-size", "50", "--passes", "1000",
-         "-o", str(model), "--labels", str(tmp_path / "l.npy")],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env(), cwd=tmp_path)
-    try:
-        line = proc.stderr.readline()          # the seeding step's progress line
-        assert "kmgmm fit: seeding  step 1/" in line, line
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    returncode, _, err = interrupt_when(
+        ["fit", tmp_path / "d.npy", "-k", "3", "--model", "gmm", "--mini-batch",
+         "--batch-size", "50", "--passes", "1000", "-o", model,
+         "--labels", tmp_path / "l.npy"],
+        lambda seen: "kmgmm fit: seeding  step 1/" in seen, env=env(), cwd=tmp_path,
+        delay=0.5)
+    assert returncode == 130, err
     assert "Traceback" not in err
     assert "steps done is written" in err and "marked not converged" in err
     gm = kmgmm.load(model)
