@@ -138,3 +138,14 @@ def _write_fit_outputs(estimator, model_path, labels_path, labels):
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise _write_failed(exc) from None
+
+
+def streamed_fit_lines(lines, objective, args, exact):
+    """The closing lines of a streamed fit's report: the objective (an
+    estimate from the batches unless ``exact``) and the files written."""
+    lines.append(objective + ("" if exact else
+                              " (from the batches, an estimate; --labels computes it exactly)"))
+    lines.append(f"  model written to {args.output}")
+    if args.labels is not None:
+        lines.append(f"  labels written to {args.labels}")
+    return lines

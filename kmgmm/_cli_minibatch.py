@@ -5,6 +5,7 @@ gmm`` it runs online EM instead (``_cli_online_em``)."""
 import time
 import warnings
 
+from ._cli_common import streamed_fit_lines
 from ._exceptions import UsageError
 from ._progress import Interrupted, ProgressLine, StopRequest
 
@@ -101,11 +102,6 @@ def fit_minibatch(args, X, sample_weight, estimator, write_outputs, report_warni
          f"{X.dtype} from {args.data}"),
         (f"  {estimator.n_iter_} pass(es), {n_steps} steps of {estimator.batch_size} "
          f"rows in {seconds:.3f} s"),
-        f"  inertia {estimator.inertia_:.6g}" + (
-            "" if labels is not None else
-            " (from the batches, an estimate; --labels computes it exactly)"),
-        f"  model written to {args.output}",
     ]
-    if args.labels is not None:
-        lines.append(f"  labels written to {args.labels}")
-    return summary, lines
+    return summary, streamed_fit_lines(lines, f"  inertia {estimator.inertia_:.6g}", args,
+                                       exact=labels is not None)

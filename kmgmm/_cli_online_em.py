@@ -5,7 +5,7 @@ keeping the model of the steps done (marked unconverged)."""
 import time
 import warnings
 
-from ._cli_common import gmm_params
+from ._cli_common import gmm_params, streamed_fit_lines
 from ._exceptions import UsageError
 from ._progress import Interrupted, ProgressLine, StopRequest
 
@@ -154,11 +154,6 @@ def fit_online_em(args, X, sample_weight, estimator, write_outputs, report_warni
          if result["seeding_rows"] else
          f"  continued {args.resume} ({steps_before} steps before): {passes} pass(es) "
          f"in batches of {batch_size} rows: {result['steps']} steps in {seconds:.3f} s"),
-        f"  mean log-likelihood {value:.6g}" + (
-            "" if labels is not None else
-            " (from the batches, an estimate; --labels computes it exactly)"),
-        f"  model written to {args.output}",
     ]
-    if args.labels is not None:
-        lines.append(f"  labels written to {args.labels}")
-    return summary, lines
+    return summary, streamed_fit_lines(lines, f"  mean log-likelihood {value:.6g}", args,
+                                       exact=labels is not None)
