@@ -31,11 +31,9 @@ def package_env():
     (a worktree's in-place build, or the installed package) whatever else is
     installed: its parent directory first on PYTHONPATH.  Run such a
     subprocess from a directory without a kmgmm/ source tree."""
-    import kmgmm
+    from cli_runs import package_env
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(kmgmm.__file__)))
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    return dict(os.environ, PYTHONPATH=path)
+    return package_env()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import kmgmm
+from cli_runs import package_env
 from kmgmm import KMeans
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "fixed")
@@ -26,15 +27,6 @@ def neutral_cwd(tmp_path_factory):
     """
     global NEUTRAL_DIR
     NEUTRAL_DIR = str(tmp_path_factory.mktemp("cwd"))
-
-
-def package_env(**extra):
-    """The environment for a subprocess that imports the kmgmm these tests
-    imported (a worktree's build, or the installed package), whatever else
-    is installed."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(kmgmm.__file__)))
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    return dict(os.environ, PYTHONPATH=path, **extra)
 
 
 def run(*args, check=None, env=None):

@@ -7,7 +7,6 @@ import gzip
 import inspect
 import json
 import lzma
-import os
 import re
 import subprocess
 import sys
@@ -17,15 +16,9 @@ import numpy as np
 import pytest
 
 import kmgmm
-from cli_runs import interrupt_when
+from cli_runs import interrupt_when, package_env
 
 pd = pytest.importorskip("pandas")
-
-
-def package_env(**extra):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(kmgmm.__file__)))
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1", **extra)
 
 
 def run(cwd, *args, stdin=None, check=0):

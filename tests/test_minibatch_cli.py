@@ -1,15 +1,12 @@
 """``kmgmm fit --mini-batch`` through a subprocess: the fit, its blocks, bad
 rows, usage errors and Ctrl-C."""
-import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pytest
 
 import kmgmm
-from cli_runs import interrupt_when
+from cli_runs import interrupt_when, package_env, run_kmgmm
 
 
 def blobs(n, d, k, *, seed=0, dtype=np.float64):
@@ -22,22 +19,12 @@ def blobs(n, d, k, *, seed=0, dtype=np.float64):
     return X.astype(dtype), y, means
 
 
-def _kmgmm(*args, **kw):
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
-        os.path.abspath(kmgmm.__file__))), OMP_NUM_THREADS="1")
-    # From a directory without a kmgmm/ source tree ("python -m" puts the
-    # working directory first on sys.path).
-    kw.setdefault("cwd", tempfile.gettempdir())
-    return subprocess.run([sys.executable, "-m", "kmgmm", *map(str, args)],
-                          capture_output=True, text=True, env=env, check=False, **kw)
-
-
 def test_cli_mini_batch_fit(tmp_path):
     X, y, _ = blobs(20000, 4, 3, seed=15, dtype=np.float32)
     data = tmp_path / "data.npy"
     np.save(data, X)
     model, labels = tmp_path / "model.npz", tmp_path / "labels.npy"
-    out = _kmgmm("fit", data, "-k", 3, "--mini-batch", "--batch-size", 500, "--passes", 2,
+    out = run_kmgmm("fit", data, "-k", 3, "--mini-batch", "--batch-size", 500, "--passes", 2,
                  "--seed", 0, "-o", model, "--labels", labels)
     assert out.returncode == 0, out.stderr
     assert "pass 2/2" in out.stderr and "step 80/80" in out.stderr
@@ -49,7 +36,7 @@ def test_cli_mini_batch_fit(tmp_path):
     assert f"inertia {km.inertia_:.6g}" in out.stdout
     assert km.inertia_ == pytest.approx(-km.score(X), rel=1e-5)
     # the same options again reproduce the model
-    again = _kmgmm("fit", data, "-k", 3, "--mini-batch", "--batch-size", 500,
+    again = run_kmgmm("fit", data, "-k", 3, "--mini-batch", "--batch-size", 500,
                    "--passes", 2, "--seed", 0, "-o", tmp_path / "again.npz", "-q")
     assert again.returncode == 0
     np.testing.assert_array_equal(kmgmm.load(tmp_path / "again.npz").cluster_centers_,
@@ -63,7 +50,7 @@ def test_cli_mini_batch_reads_blocks_and_reports_bad_rows(tmp_path, monkeypatch)
     bad = X.copy()
     bad[4321, 1] = np.nan
     np.save(tmp_path / "bad.npy", bad)
-    out = _kmgmm("fit", tmp_path / "bad.npy", "-k", 2, "--mini-batch", "--batch-size", 100,
+    out = run_kmgmm("fit", tmp_path / "bad.npy", "-k", 2, "--mini-batch", "--batch-size", 100,
                  "-o", tmp_path / "m.npz", "-q")
     assert out.returncode == 2 and "NaN" in out.stderr
     assert not (tmp_path / "m.npz").exists()
@@ -90,7 +77,7 @@ def test_cli_mini_batch_usage_errors(tmp_path):
                            (["--mini-batch", "--assignment", "hard"], "--assignment"),
                            (["--mini-batch", "--max-iter", 3], "--max-iter"),
                            (["--mini-batch", "--batch-size", 0], "at least 1")]:
-        out = _kmgmm("fit", tmp_path / "d.npy", "-k", 2, "-o", tmp_path / "m.npz", *extra)
+        out = run_kmgmm("fit", tmp_path / "d.npy", "-k", 2, "-o", tmp_path / "m.npz", *extra)
         assert out.returncode == 2 and message in out.stderr, (extra, out.stderr)
 
 
@@ -99,8 +86,7 @@ def test_cli_ctrl_c_keeps_the_model_so_far(tmp_path):
     X, _, _ = blobs(20000, 2, 3, seed=17, dtype=np.float32)
     np.save(tmp_path / "d.npy", X)
     model = tmp_path / "m.npz"
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
-        os.path.abspath(kmgmm.__file__))), OMP_NUM_THREADS="1")
+    env = package_env(OMP_NUM_THREADS="1")
     returncode, _, err = interrupt_when(
         ["fit", tmp_path / "d.npy", "-k", "3", "--mini-batch", "--batch-size", "10",
          "--passes", "1000", "-o", model],

@@ -3,16 +3,13 @@ file (``_gmm_stream``): the fit through a subprocess, its agreement with
 ``partial_fit`` in memory over the same batches, its blocks, usage errors
 and Ctrl-C."""
 import json
-import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pytest
 
 import kmgmm
-from cli_runs import interrupt_when
+from cli_runs import interrupt_when, package_env, run_kmgmm
 from kmgmm import GaussianMixture
 from kmgmm._gmm_stream import (
     batch_bounds,
@@ -34,26 +31,13 @@ def blobs(n, d, k, *, seed=0, dtype=np.float64):
     return X.astype(dtype), y
 
 
-def env():
-    return dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
-        os.path.abspath(kmgmm.__file__))), OMP_NUM_THREADS="1")
-
-
-def _kmgmm(*args):
-    # From a directory without a kmgmm/ source tree ("python -m" puts the
-    # working directory first on sys.path).
-    return subprocess.run([sys.executable, "-m", "kmgmm", *map(str, args)],
-                          capture_output=True, text=True, env=env(), check=False,
-                          cwd=tempfile.gettempdir(), timeout=600)
-
-
 def test_cli_online_em_fit(tmp_path):
     from sklearn.metrics import adjusted_rand_score
 
     X, y = blobs(12000, 3, 3, seed=1, dtype=np.float32)
     data, model, labels = tmp_path / "d.npy", tmp_path / "m.npz", tmp_path / "l.npy"
     np.save(data, X)
-    out = _kmgmm("fit", data, "-k", 3, "--model", "gmm", "--mini-batch", "--batch-size",
+    out = run_kmgmm("fit", data, "-k", 3, "--model", "gmm", "--mini-batch", "--batch-size",
                  1000, "--passes", 2, "--covariance-type", "diag", "--learning-decay",
                  0.7, "--learning-offset", 1, "-o", model, "--labels", labels, "--json")
     assert out.returncode == 0, out.stderr
@@ -69,7 +53,7 @@ def test_cli_online_em_fit(tmp_path):
     np.testing.assert_array_equal(np.load(labels), gm.predict(X))
     assert adjusted_rand_score(y, np.load(labels)) == 1.0
     # the same command again gives the same model, bit for bit
-    again = _kmgmm("fit", data, "-k", 3, "--model", "gmm", "--mini-batch", "--batch-size",
+    again = run_kmgmm("fit", data, "-k", 3, "--model", "gmm", "--mini-batch", "--batch-size",
                    1000, "--passes", 2, "--covariance-type", "diag", "--learning-decay",
                    0.7, "--learning-offset", 1, "-o", tmp_path / "again.npz", "-q")
     assert again.returncode == 0 and again.stderr == ""
@@ -84,7 +68,7 @@ def test_cli_online_em_with_weights_and_hard_assignment(tmp_path):
     w = np.random.RandomState(3).uniform(0.5, 2.0, len(X))
     np.save(tmp_path / "d.npy", X)
     np.save(tmp_path / "w.npy", w)
-    out = _kmgmm("fit", tmp_path / "d.npy", "-k", 2, "--model", "gmm", "--mini-batch",
+    out = run_kmgmm("fit", tmp_path / "d.npy", "-k", 2, "--model", "gmm", "--mini-batch",
                  "--batch-size", 500, "--assignment", "hard", "--sample-weight",
                  tmp_path / "w.npy", "--labels", tmp_path / "l.npy", "-o",
                  tmp_path / "m.npz", "--json", "-q")
@@ -182,7 +166,7 @@ def test_cli_online_em_bad_rows_and_usage_errors(tmp_path):
     X, _ = blobs(3000, 2, 2, seed=6)
     X[2345, 1] = np.nan
     np.save(tmp_path / "bad.npy", X)
-    out = _kmgmm("fit", tmp_path / "bad.npy", "-k", 2, "--model", "gmm", "--mini-batch",
+    out = run_kmgmm("fit", tmp_path / "bad.npy", "-k", 2, "--model", "gmm", "--mini-batch",
                  "--batch-size", 100, "-o", tmp_path / "m.npz", "-q")
     assert out.returncode == 2 and "NaN" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "m.npz").exists()
@@ -201,13 +185,13 @@ def test_cli_online_em_bad_rows_and_usage_errors(tmp_path):
             (["--learning-offset", 2], "only with --mini-batch"),
             (["--mini-batch", "--learning-decay", 0.7], "does not apply to --mini-batch k-means"),
             (["--mini-batch", "--reg-covar", 0.1], "--reg-covar does not apply")]:
-        out = _kmgmm("fit", tmp_path / "d.npy", "-k", 2, "-o", tmp_path / "m.npz", *extra)
+        out = run_kmgmm("fit", tmp_path / "d.npy", "-k", 2, "-o", tmp_path / "m.npz", *extra)
         assert out.returncode == 2 and message in out.stderr, (extra, out.stderr)
         assert not (tmp_path / "m.npz").exists()
 
 
 def test_help_says_how_the_stream_is_seeded():
-    out = _kmgmm("fit", "--help")
+    out = run_kmgmm("fit", "--help")
     text = " ".join(out.stdout.split())
     assert "online EM (GaussianMixture.partial_fit)" in text
     assert "drawn at random from the whole file" in text and "--seed makes it" in text
@@ -223,7 +207,7 @@ def test_cli_online_em_ctrl_c_keeps_the_model_so_far(tmp_path):
         ["fit", tmp_path / "d.npy", "-k", "3", "--model", "gmm", "--mini-batch",
          "--batch-size", "50", "--passes", "1000", "-o", model,
          "--labels", tmp_path / "l.npy"],
-        lambda seen: "kmgmm fit: seeding  step 1/" in seen, env=env(), cwd=tmp_path,
+        lambda seen: "kmgmm fit: seeding  step 1/" in seen, env=package_env(OMP_NUM_THREADS="1"), cwd=tmp_path,
         delay=0.5)
     assert returncode == 130, err
     assert "Traceback" not in err
@@ -240,9 +224,9 @@ def test_cli_resume_continues_a_saved_model(tmp_path):
     data, first, second = tmp_path / "d.npy", tmp_path / "a.npz", tmp_path / "b.npz"
     np.save(data, X)
     common = ["-k", 3, "--model", "gmm", "--mini-batch", "--batch-size", 500, "-q"]
-    out = _kmgmm("fit", data, *common, "-o", first)
+    out = run_kmgmm("fit", data, *common, "-o", first)
     assert out.returncode == 0, out.stderr
-    out = _kmgmm("fit", data, *common, "--resume", first, "--seed", 4,
+    out = run_kmgmm("fit", data, *common, "--resume", first, "--seed", 4,
                  "--learning-decay", 0.9, "-o", second, "--json")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
@@ -258,7 +242,7 @@ def test_cli_resume_continues_a_saved_model(tmp_path):
         assert np.array_equal(getattr(resumed, name), getattr(saved, name)), name
     assert resumed.lower_bounds_ == saved.lower_bounds_
     # -o may overwrite the model it continues
-    out = _kmgmm("fit", data, *common, "--resume", second, "-o", second)
+    out = run_kmgmm("fit", data, *common, "--resume", second, "-o", second)
     assert out.returncode == 0, out.stderr
     assert kmgmm.load(second).n_steps_ == 25 + 12
 
@@ -281,7 +265,7 @@ def test_cli_resume_usage_errors(tmp_path):
             ("d.npy", ["-k", 2, "--resume", tmp_path / "g.npz"], "only with --mini-batch"),
             ("d.npy", ["-k", 2, "--mini-batch", "--resume", tmp_path / "g.npz"],
              "--resume does not apply to --mini-batch k-means")]:
-        out = _kmgmm("fit", tmp_path / data, *extra, "-o", tmp_path / "m.npz")
+        out = run_kmgmm("fit", tmp_path / data, *extra, "-o", tmp_path / "m.npz")
         assert out.returncode == 2 and message in out.stderr, (extra, out.stderr)
         assert not (tmp_path / "m.npz").exists()
 
@@ -292,7 +276,7 @@ def test_cli_resume_of_a_fit_model_restarts_the_averages(tmp_path):
     X, _ = blobs(3000, 2, 2, seed=11)
     np.save(tmp_path / "d.npy", X)
     GaussianMixture(2, random_state=0).fit(X).save(tmp_path / "g.npz")
-    out = _kmgmm("fit", tmp_path / "d.npy", "-k", 2, "--model", "gmm", "--mini-batch",
+    out = run_kmgmm("fit", tmp_path / "d.npy", "-k", 2, "--model", "gmm", "--mini-batch",
                  "--batch-size", 1000, "--resume", tmp_path / "g.npz", "-o",
                  tmp_path / "m.npz", "-q")
     assert out.returncode == 0, out.stderr

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import kmgmm
+from cli_runs import package_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
@@ -31,9 +32,7 @@ def blocks(section, language):
 
 
 def env():
-    package = os.path.dirname(os.path.dirname(os.path.abspath(kmgmm.__file__)))
-    path = os.pathsep.join(p for p in (package, os.environ.get("PYTHONPATH")) if p)
-    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
+    return package_env(OMP_NUM_THREADS="1")
 
 
 def run_python(code, cwd):
