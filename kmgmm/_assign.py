@@ -73,27 +73,26 @@ def predict_labels(X, centers, n_threads, *, sample_weight=None, want_inertia=Tr
     conditioned by its own extent.
     """
     labels = np.empty(X.shape[0], dtype=np.int32)
-    if not _kernels.infer.vectors_on():
-        check_finite(X, "X")
-        weights = (np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None
-                   else sample_weight)
-        cond = for_centers(centers, X.dtype)
-        inertia = assign_conditioned(X, weights, centers, cond, labels, n_threads)
-        if not np.isfinite(inertia):
-            cond = for_data(weighted_moments(X, weights), X.dtype)
-            inertia = assign_conditioned(X, weights, centers, cond, labels, n_threads)
-        return labels, (inertia if want_inertia else float("nan"))
-    cond = for_centers(centers, X.dtype)
-    inertia, finite = _nearest(X, sample_weight, centers, cond, labels, n_threads,
-                               want_inertia)
+    vectors = _kernels.infer.vectors_on()
+    if not vectors:
+        check_finite(X, "X")      # (the portable pass does not report it)
+
+    def unit_weights():
+        return (np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None
+                else sample_weight)
+
+    def run(cond):
+        if vectors:
+            return _nearest(X, sample_weight, centers, cond, labels, n_threads,
+                            want_inertia)
+        inertia = assign_conditioned(X, unit_weights(), centers, cond, labels, n_threads)
+        return inertia, np.isfinite(inertia)
+
+    inertia, finite = run(for_centers(centers, X.dtype))
     if not finite:
         check_finite(X, "X")
-        weights = (np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None
-                   else sample_weight)
-        cond = for_data(weighted_moments(X, weights), X.dtype)
-        inertia = _nearest(X, sample_weight, centers, cond, labels, n_threads,
-                           want_inertia)[0]
-    return labels, inertia
+        inertia = run(for_data(weighted_moments(X, unit_weights()), X.dtype))[0]
+    return labels, (inertia if want_inertia else float("nan"))
 
 
 def center_distances(X, centers, n_threads):
