@@ -18,7 +18,7 @@ estimator's), so a seed gives the same model.
 """
 import numpy as np
 
-from ._minibatch_stream import _read, block_rows_for, fit_dtype, shuffled_blocks
+from ._minibatch_stream import block_rows_for, fit_dtype, read_chunks, shuffled_blocks
 from ._validation import as_float_array, check_random_state, check_sample_weight
 
 # Bytes of data per block: a pass holds one block in memory, beside the
@@ -132,11 +132,8 @@ def labels_and_score(gm, X, sample_weight=None, *, chunk_rows=1 << 16, check=Non
     dtype = gm.means_.dtype
     labels = np.empty(n_samples, dtype=np.int32)
     total_ll = total_w = 0.0
-    for start in range(0, n_samples, chunk_rows):
-        if check is not None:
-            check(start)
-        stop = min(start + chunk_rows, n_samples)
-        out = gm._pass(_read(X, start, stop, dtype), "predict", labels=True)
+    for start, stop, block in read_chunks(X, dtype, chunk_rows, check):
+        out = gm._pass(block, "predict", labels=True)
         labels[start:stop] = out["labels"]
         if sample_weight is None:
             total_ll += float(out["lse"].sum())

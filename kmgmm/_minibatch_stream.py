@@ -152,6 +152,17 @@ def fit_stream(estimator, X, sample_weight=None, *, passes=1, block_rows=None,
     return estimator
 
 
+def read_chunks(X, dtype, chunk_rows, check=None):
+    """(start, stop, rows) for consecutive chunks of ``chunk_rows`` rows of X,
+    each read and checked (``_read``); ``check(start)``, when given, is
+    called before each chunk (the command line's Ctrl-C check)."""
+    for start in range(0, X.shape[0], chunk_rows):
+        if check is not None:
+            check(start)
+        stop = min(start + chunk_rows, X.shape[0])
+        yield start, stop, _read(X, start, stop, dtype)
+
+
 def labels_and_inertia(estimator, X, sample_weight=None, *, chunk_rows=1 << 16,
                        check=None):
     """Labels of every row of X and its exact inertia, a chunk at a time.
@@ -163,11 +174,7 @@ def labels_and_inertia(estimator, X, sample_weight=None, *, chunk_rows=1 << 16,
     dtype = estimator.cluster_centers_.dtype
     labels = np.empty(n_samples, dtype=np.int32)
     inertia = 0.0
-    for start in range(0, n_samples, chunk_rows):
-        if check is not None:
-            check(start)
-        stop = min(start + chunk_rows, n_samples)
-        block = _read(X, start, stop, dtype)
+    for start, stop, block in read_chunks(X, dtype, chunk_rows, check):
         w = None if sample_weight is None else sample_weight[start:stop]
         labels[start:stop], chunk = estimator._assign(block, w)
         inertia += float(chunk)
