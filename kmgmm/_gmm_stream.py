@@ -133,7 +133,7 @@ def labels_and_score(gm, X, sample_weight=None, *, chunk_rows=1 << 16, check=Non
     labels = np.empty(n_samples, dtype=np.int32)
     total_ll = total_w = 0.0
     for start, stop, block in read_chunks(X, dtype, chunk_rows, check):
-        out = gm._pass(block, "predict", labels=True)
+        out = gm._pass(block, "score_samples", lse=True, labels=True)
         labels[start:stop] = out["labels"]
         if sample_weight is None:
             total_ll += float(out["lse"].sum())

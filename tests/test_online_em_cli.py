@@ -145,6 +145,21 @@ def test_stream_is_partial_fit_over_its_batches(tmp_path, monkeypatch, covarianc
     assert score == pytest.approx(streamed.score(X, sample_weight=w), rel=1e-10)
 
 
+@pytest.mark.parametrize("assignment", ["soft", "hard"])
+def test_labels_and_score_is_the_mixture_s_score_on_overlapping_data(assignment):
+    # Overlapping components: a row's log-likelihood (log-sum-exp over the
+    # components) is well above its best component's log-density, so the
+    # final pass must ask for the former.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((5000, 2))
+    X[:2500] += 1.0
+    w = rng.uniform(0.5, 2.0, X.shape[0])
+    gm = GaussianMixture(3, assignment=assignment, random_state=0).fit(X)
+    labels, score = labels_and_score(gm, X, w, chunk_rows=999)
+    np.testing.assert_array_equal(labels, gm.predict(X))
+    assert score == pytest.approx(gm.score(X, sample_weight=w), rel=1e-12)
+
+
 def test_batches_and_seeding_rows():
     assert batch_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert batch_bounds(9, 4) == [(0, 4), (4, 9)]       # a tail under half a batch joins
