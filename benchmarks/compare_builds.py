@@ -6,7 +6,10 @@ process, the two taking turns; process CPU time, best of REPS (default 7).
 
 Shapes as in pass_timing.py.  Each CPU path of this build runs against the
 other build on the same path (its module's own level switch).  Prints each
-time and this build / the other, path by path.
+time and this build / the other, path by path.  An other build without a
+level switch (one that chose its code per function at load, as before the
+per-level kernels) runs its own choice once, and every path of this build
+is compared with it.
 """
 import importlib.util
 import os
@@ -35,10 +38,10 @@ def timed_pass(module, path, X, w, C, n_threads, other=False):
     sums, weights = np.empty(C.shape), np.empty(C.shape[0])
 
     def run():
-        if other:
-            module.set_cpu_level(_kernels.CPU_PATHS.index(path))
-        else:
+        if not other:
             _kernels._set_cpu_path(path)
+        elif path is not None:
+            module.set_cpu_level(_kernels.CPU_PATHS.index(path))
         t0 = time.process_time()
         module.lloyd_pass(X, w, C, labels, sums=sums, weights=weights, n_threads=n_threads)
         return time.process_time() - t0
@@ -56,10 +59,14 @@ def main(other, which="abcd", threads="1"):
         for dtype in (np.float32, np.float64):
             X, C, w = X64.astype(dtype), C64.astype(dtype), np.ones(n, dtype)
             paths = _kernels.supported_cpu_paths()
+            switch = hasattr(old, "set_cpu_level")
             cases = {}
             for path in paths:
                 cases[path] = timed_pass(lloyd, path, X, w, C, n_threads)
-                cases["other " + path] = timed_pass(old, path, X, w, C, n_threads, other=True)
+                if switch:
+                    cases["other " + path] = timed_pass(old, path, X, w, C, n_threads, other=True)
+            if not switch:
+                cases["other"] = timed_pass(old, None, X, w, C, n_threads, other=True)
             best = {name: np.inf for name in cases}
             for _ in range(REPS):
                 for name, run in cases.items():
@@ -67,7 +74,7 @@ def main(other, which="abcd", threads="1"):
             print(f"{n}x{d} k{k} {np.dtype(dtype).name}: "
                   + " ".join(f"{name} {t * 1e3:.1f} ms" for name, t in best.items())
                   + "  this/other: "
-                  + " ".join(f"{path} {best[path] / best['other ' + path]:.2f}"
+                  + " ".join(f"{path} {best[path] / best['other ' + path if switch else 'other']:.2f}"
                              for path in paths), flush=True)
 
 

@@ -395,7 +395,7 @@ KFN void KN(load_rows)(const int d, const KT *X, KV *x)
  * groups are independent chains, which hides the compare-and-select
  * latency. */
 KFN void KN(direct_rows)(const int G, const int d, const KT *X, const KT *centers, int k,
-                         KV x[][4], KV *bv, KI *bi, KV bc[][4])
+                         KV x[][4], KV *bv, KI *bi, KV bc[][4], const int lookup)
 {
     for (int g = 0; g < G; g++) {
         KN(load_rows)(d, X + (ptrdiff_t)g * KW * d, x[g]);
@@ -403,6 +403,7 @@ KFN void KN(direct_rows)(const int G, const int d, const KT *X, const KT *center
     }
 #if KF64
     (void)bc;
+    (void)lookup;
 #endif
     KI jv = (KI){0};
     for (int j = 0; j < k; j++) {
@@ -424,7 +425,9 @@ KFN void KN(direct_rows)(const int G, const int d, const KT *X, const KT *center
                 bv[g] = KN(sel)(lt, dist, bv[g]);
                 bi[g] = KN(seli)(lt, jv, bi[g]);
 #if !KF64
-                for (int l = 0; l < d; l++) bc[g][l] = KN(sel)(lt, KN(splat)(c[l]), bc[g][l]);
+                if (!lookup)
+                    for (int l = 0; l < d; l++)
+                        bc[g][l] = KN(sel)(lt, KN(splat)(c[l]), bc[g][l]);
 #endif
             }
         }
@@ -442,22 +445,44 @@ KFN double KN(direct_d)(const int d, const KT *X, const KT *w, ptrdiff_t m, cons
                         const int want_sq, long long *changed)
 {
     long long n_changed = 0;
+    typedef int lab_t __attribute__((vector_size(KW * 4)));
+    lab_t changed_v = {0};
     KN(kvd) in_v = {0};
     double inertia = 0;
     ptrdiff_t i = 0;
+    /* float32 with at most KW centres: the chosen centre's coordinates are
+     * looked up in a register (ct: coordinate l of every centre) after the
+     * scan, instead of riding along with every compare */
+#if !KF64 && defined(__GNUC__) && !defined(__clang__)
+    const int lookup = k <= KW && want_sq;
+#else
+    const int lookup = 0;
+#endif
+    KV ct[4];
+    for (int l = 0; l < d; l++) {
+        KT t[KW];
+        for (int j = 0; j < KW; j++) t[j] = j < k ? centers[(ptrdiff_t)j * d + l] : 0;
+        ct[l] = KN(load)(t);
+    }
     while (i + KW <= m) {
         KV x[2][4], bv[2], bc[2][4];
         KI bi[2];
         const int G = i + 2 * KW <= m ? 2 : 1;
         if (G == 2)
-            KN(direct_rows)(2, d, X + i * d, centers, k, x, bv, bi, bc);
+            KN(direct_rows)(2, d, X + i * d, centers, k, x, bv, bi, bc, lookup);
         else
-            KN(direct_rows)(1, d, X + i * d, centers, k, x, bv, bi, bc);
+            KN(direct_rows)(1, d, X + i * d, centers, k, x, bv, bi, bc, lookup);
+#if !KF64 && defined(__GNUC__) && !defined(__clang__)
+        if (lookup)
+            for (int g = 0; g < G; g++)
+                for (int l = 0; l < d; l++) bc[g][l] = __builtin_shuffle(ct[l], bi[g]);
+#else
+        (void)ct;
+#endif
         for (int g = 0; g < G; g++, i += KW) {
-            typedef int lab_t __attribute__((vector_size(KW * 4)));
             const lab_t lab = __builtin_convertvector(bi[g], lab_t);
-            if (changed)
-                for (int p = 0; p < KW; p++) n_changed += labels[i + p] != lab[p];
+            /* -1 in the lanes whose label changed */
+            if (changed) changed_v += *(const KN(lab) *)(labels + i) != lab;
             *(KN(lab) *)(labels + i) = lab;
             if (!want_sq) continue;
 #if KF64
@@ -502,7 +527,10 @@ KFN double KN(direct_d)(const int d, const KT *X, const KT *w, ptrdiff_t m, cons
         if (min_sqdist) min_sqdist[i] = (KT)sq;
         inertia += (double)w[i] * sq;
     }
-    for (int p = 0; p < KW; p++) inertia += in_v[p];
+    for (int p = 0; p < KW; p++) {
+        inertia += in_v[p];
+        n_changed -= changed_v[p];
+    }
     /* the sums in row order (a separate sweep: faster than mixing the
      * scattered stores into the vector loop) */
     if (sums && d <= 3 && k <= KMGMM_SMALL_K) {

@@ -214,3 +214,32 @@ def test_pass_counts_changed_labels(n_features, want_inertia, dtype, cpu_path):
                          n_threads=n_threads)
         np.testing.assert_array_equal(buf, labels)
         assert changed[0] == np.count_nonzero(before != labels)
+
+
+@pytest.mark.parametrize("n_features", [1, 2, 3, 4])
+@pytest.mark.parametrize("k", [1, 3, 4, 8, 9, 16, 17])
+def test_direct_pass_few_centres_every_path(n_features, k, dtype, cpu_path):
+    # At most one vector of centres: float32 looks the chosen centre's
+    # coordinates up after the scan; more: they ride along with each compare.
+    # Both must give the twin's labels, exact distances, sums and count.
+    rng = np.random.RandomState(k * 10 + n_features)
+    n = 1_037
+    X = (rng.standard_normal((n, n_features)) * 50 + 1e3).astype(dtype)
+    w = rng.uniform(0.5, 2, n).astype(dtype)
+    centers = X[rng.choice(n, k, replace=False)] + dtype(0.25)
+    labels, min_d2, sums, weights, inertia = run_pass(X, w, centers, 2)
+    t_labels, t_d2, t_sums, t_weights, t_inertia = lloyd_pass_twin(X, w, centers)
+    np.testing.assert_array_equal(labels, t_labels)
+    # the chosen distance from the rounded difference of float32 coordinates
+    diff = (X - centers[labels]).astype(np.float64)
+    np.testing.assert_allclose(min_d2, (diff ** 2).sum(1), rtol=1e-6 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(sums, t_sums, rtol=1e-9)
+    np.testing.assert_allclose(weights, t_weights, rtol=1e-9)
+    np.testing.assert_allclose(inertia, float((w.astype(np.float64) * (diff ** 2).sum(1)).sum()),
+                               rtol=1e-9)
+    before = labels.copy()
+    before[::5] = (before[::5] + 1) % k
+    changed = np.zeros(1, dtype=np.int64)
+    lloyd.lloyd_pass(X, w, centers, before, sums=np.empty((k, n_features)),
+                     weights=np.empty(k), n_changed=changed, n_threads=2)
+    assert changed[0] == (np.count_nonzero(labels[::5] != (labels[::5] + 1) % k))
