@@ -3,7 +3,11 @@
 ``sparse_assign``: nearest centre and squared distance of every row, from
 ``||x||^2 - 2 x.c + ||c||^2`` with the dot products over the row's non-zeros
 against the centres stored transposed (n_features, n_clusters), so the inner
-loop runs over clusters contiguously.  Everything is accumulated in double.
+loop runs over clusters contiguously.  Everything is accumulated in double,
+each dot product over the row's non-zeros in order.  With vector kernels
+(``kmgmm_sparse.h``, compiled per CPU level like the dense ones) the dot
+products of up to eight vectors of centres stay in registers through the
+row; the portable loop keeps them in memory.
 
 ``sparse_cluster_sums``: the weighted per-cluster sums and weights.  Each
 thread owns a contiguous range of clusters and adds, in row order, the rows
@@ -27,6 +31,18 @@ from cython.parallel cimport prange, parallel, threadid
 
 from _kmgmm_common cimport LINE_DOUBLES, block_count
 
+include "_cpu.pxi"
+
+cdef extern from "kmgmm_sparse.h":
+    int kmgmm_sparse_keys_f32(const float* data, const int* indices,
+                              const Py_ssize_t* indptr, Py_ssize_t start, Py_ssize_t stop,
+                              const double* CT, int kp, const double* csq, int* labels,
+                              double* best_key) noexcept nogil
+    int kmgmm_sparse_keys_f64(const double* data, const int* indices,
+                              const Py_ssize_t* indptr, Py_ssize_t start, Py_ssize_t stop,
+                              const double* CT, int kp, const double* csq, int* labels,
+                              double* best_key) noexcept nogil
+
 cdef enum:
     # Rows per block of parallel work in ``sparse_assign`` and
     # ``sparse_candidate_potentials``.  Blocks are handed out dynamically:
@@ -49,10 +65,12 @@ cdef void _assign_rows(
     const double* x_sqnorms,    # IN (n_samples,)
     Py_ssize_t start,
     Py_ssize_t stop,
-    const double* centers_t,    # IN (n_features, k) the centres, transposed
-    const double* c_sqnorms,    # IN (k,)
+    const double* centers_t,    # IN (n_features, kp) the centres, transposed
+    const double* c_sqnorms,    # IN (kp,)
     int k,
-    double* dots,               # SCRATCH (k,)
+    int kp,                     # k padded for the vector kernel (+inf keys past k)
+    bint simd,                  # the vector kernel of the module's level
+    double* dots,               # SCRATCH (max(k, SPARSE_BLOCK_ROWS),)
     int* labels,                # OUT (n_samples,)
     floating* min_sqdist,       # OUT (n_samples,) or NULL
     double* inertia,            # INOUT
@@ -61,22 +79,33 @@ cdef void _assign_rows(
     cdef int j, best
     cdef double xv, key, best_key, sq, acc = 0
     cdef const double* ct
+    if simd:
+        # the best keys of the block's rows land in dots
+        if floating is float:
+            kmgmm_sparse_keys_f32(data, indices, indptr, start, stop, centers_t, kp,
+                                  c_sqnorms, labels, dots)
+        else:
+            kmgmm_sparse_keys_f64(data, indices, indptr, start, stop, centers_t, kp,
+                                  c_sqnorms, labels, dots)
     for i in range(start, stop):
-        for j in range(k):
-            dots[j] = 0
-        for v in range(indptr[i], indptr[i + 1]):
-            xv = data[v]
-            ct = centers_t + <Py_ssize_t> indices[v] * k
+        if simd:
+            best_key = dots[i - start]
+        else:
             for j in range(k):
-                dots[j] += xv * ct[j]
-        best = 0
-        best_key = c_sqnorms[0] - 2 * dots[0]
-        for j in range(1, k):
-            key = c_sqnorms[j] - 2 * dots[j]
-            if key < best_key:
-                best_key = key
-                best = j
-        labels[i] = best
+                dots[j] = 0
+            for v in range(indptr[i], indptr[i + 1]):
+                xv = data[v]
+                ct = centers_t + <Py_ssize_t> indices[v] * kp
+                for j in range(k):
+                    dots[j] += xv * ct[j]
+            best = 0
+            best_key = c_sqnorms[0] - 2 * dots[0]
+            for j in range(1, k):
+                key = c_sqnorms[j] - 2 * dots[j]
+                if key < best_key:
+                    best_key = key
+                    best = j
+            labels[i] = best
         sq = x_sqnorms[i] + best_key
         if sq < 0:
             sq = 0   # rounding in the expansion
@@ -106,10 +135,19 @@ def sparse_assign(
     cdef int k = <int> centers.shape[0]
     cdef bint want_dist = min_sqdist is not None
     cdef Py_ssize_t n_blocks = (n + SPARSE_BLOCK_ROWS - 1) // SPARSE_BLOCK_ROWS
+    cdef bint simd = _use_vectors
+    # the vector kernel reads the centres in vectors of up to 8 float64: k
+    # padded to a multiple of 8 with zero centres whose keys are +inf
+    cdef int kp = (k + 7) // 8 * 8 if simd else k
     C64 = np.asarray(centers, dtype=np.float64)
-    cdef const double[:, ::1] centers_t = np.ascontiguousarray(C64.T)
-    cdef const double[::1] c_sqnorms = np.einsum("ij,ij->i", C64, C64)
-    cdef double[:, ::1] dots = np.empty((n_threads, k + LINE_DOUBLES))
+    ct_pad = np.zeros((C64.shape[1], kp))
+    ct_pad[:, :k] = C64.T
+    csq_pad = np.full(kp, np.inf)
+    csq_pad[:k] = np.einsum("ij,ij->i", C64, C64)
+    cdef const double[:, ::1] centers_t = ct_pad
+    cdef const double[::1] c_sqnorms = csq_pad
+    cdef double[:, ::1] dots = np.empty(
+        (n_threads, max(k, SPARSE_BLOCK_ROWS if simd else 0) + LINE_DOUBLES))
     cdef double[::1] block_inertia = np.zeros(max(n_blocks, 1))
     cdef Py_ssize_t b, stop
     cdef floating* dist_ptr = NULL
@@ -124,7 +162,7 @@ def sparse_assign(
                 stop = n
             _assign_rows(&data[0], &indices[0], &indptr[0], &sample_weight[0],
                          &x_sqnorms[0], b * SPARSE_BLOCK_ROWS, stop, &centers_t[0, 0],
-                         &c_sqnorms[0], k, &dots[threadid(), 0], &labels[0],
+                         &c_sqnorms[0], k, kp, simd, &dots[threadid(), 0], &labels[0],
                          dist_ptr, &block_inertia[b])
     for b in range(n_blocks):
         inertia += block_inertia[b]

@@ -15,13 +15,15 @@ PROGRAM = """
 #include "kmgmm_lloyd_simd.h"
 #include "kmgmm_sqdist.h"
 #include "kmgmm_em.h"
+#include "kmgmm_sparse.h"
 void *kernels[] = {
     (void *)kmgmm_argmin_f32, (void *)kmgmm_argmin2_f64, (void *)kmgmm_direct_f32,
     (void *)kmgmm_direct_f64, (void *)kmgmm_finish_f32, (void *)kmgmm_lanes_f64,
     (void *)kmgmm_sqdist_f32, (void *)kmgmm_sqdist_f64, (void *)kmgmm_axpy_f32,
     (void *)kmgmm_axpy_f64, (void *)kmgmm_responsibilities_f32,
     (void *)kmgmm_responsibilities_f64, (void *)kmgmm_cpu_best_level,
-    (void *)kmgmm_have_vectors, (void *)&kmgmm_cpu_level,
+    (void *)kmgmm_have_vectors, (void *)&kmgmm_cpu_level, (void *)kmgmm_sparse_keys_f32,
+    (void *)kmgmm_sparse_keys_f64,
 };
 """
 

@@ -61,6 +61,30 @@ def test_sparse_kernels_match_numpy_twins(n_samples, n_threads, dtype):
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("k", [1, 3, 8, 9, 31, 64, 65, 130])
+def test_sparse_assign_every_cpu_path(k, dtype, cpu_path):
+    # k around the kernel's register blocks (8 float64 vectors of 2, 4 or 8
+    # lanes, by path) and its padding; empty rows; equal labels on every path
+    rng = np.random.RandomState(k)
+    n = 1_100
+    X = sparse_blobs(n, 70, 5, density=0.05, dtype=dtype, seed=k).tolil()
+    X[::97] = 0
+    X = X.tocsr()
+    w = rng.uniform(0.1, 3, n).astype(dtype)
+    centers = rng.uniform(0, 5, (k, 70)).astype(dtype)
+    data, indices, indptr = csr_arrays(X)
+    xs = _kernels.sparse.sparse_row_sqnorms(data, indptr)
+    labels = np.full(n, -1, dtype=np.int32)
+    md = np.empty(n, dtype=dtype)
+    inertia = _kernels.sparse.sparse_assign(data, indices, indptr, w, xs, centers, labels,
+                                            min_sqdist=md, n_threads=2)
+    t_labels, t_d2, t_inertia = twin_assign(X, w.astype(np.float64), centers)
+    np.testing.assert_array_equal(labels, t_labels)
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(md, t_d2, rtol=rtol, atol=1e-6)
+    np.testing.assert_allclose(inertia, t_inertia, rtol=rtol)
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_sparse_potentials_match_dense(n_threads, dtype):
     X = sparse_blobs(2_500, 30, 5, dtype=dtype, seed=1)

@@ -64,7 +64,7 @@ CPU_PATHS = ("baseline", "avx2", "avx512")
 _PORTABLE = "portable"
 # The modules with a copy of their kernels per level; they switch together
 # (the Hamerly pass's labels agree with the Lloyd pass's only at one level).
-_LEVELLED = (common, elkan, em, hamerly, infer, lloyd)
+_LEVELLED = (common, elkan, em, hamerly, infer, lloyd, sparse)
 
 
 def supported_cpu_paths():
