@@ -57,6 +57,31 @@ cdef enum:
     SPARSE_BLOCK_ROWS = 1024
 
 
+cdef inline void _row_dots(
+    const floating* data,       # IN CSR values
+    const int* indices,         # IN CSR column indices
+    Py_ssize_t start,           # the row's non-zeros: start..stop
+    Py_ssize_t stop,
+    const double* centers_t,    # IN (n_features, stride) centres, transposed
+    int stride,
+    int k,                      # the first k columns of centers_t
+    double* dots,               # OUT (k,)
+) noexcept nogil:
+    """One row's dot products with k transposed centres, each over the row's
+    non-zeros in order."""
+    cdef Py_ssize_t v
+    cdef int j
+    cdef double xv
+    cdef const double* ct
+    for j in range(k):
+        dots[j] = 0
+    for v in range(start, stop):
+        xv = data[v]
+        ct = centers_t + <Py_ssize_t> indices[v] * stride
+        for j in range(k):
+            dots[j] += xv * ct[j]
+
+
 cdef void _assign_rows(
     const floating* data,       # IN CSR values
     const int* indices,         # IN CSR column indices
@@ -75,10 +100,9 @@ cdef void _assign_rows(
     floating* min_sqdist,       # OUT (n_samples,) or NULL
     double* inertia,            # INOUT
 ) noexcept nogil:
-    cdef Py_ssize_t i, v
+    cdef Py_ssize_t i
     cdef int j, best
-    cdef double xv, key, best_key, sq, acc = 0
-    cdef const double* ct
+    cdef double key, best_key, sq, acc = 0
     if simd:
         # the best keys of the block's rows land in dots
         if floating is float:
@@ -91,13 +115,7 @@ cdef void _assign_rows(
         if simd:
             best_key = dots[i - start]
         else:
-            for j in range(k):
-                dots[j] = 0
-            for v in range(indptr[i], indptr[i + 1]):
-                xv = data[v]
-                ct = centers_t + <Py_ssize_t> indices[v] * kp
-                for j in range(k):
-                    dots[j] += xv * ct[j]
+            _row_dots(data, indices, indptr[i], indptr[i + 1], centers_t, kp, k, dots)
             best = 0
             best_key = c_sqnorms[0] - 2 * dots[0]
             for j in range(1, k):
@@ -266,20 +284,13 @@ cdef void _potentials_rows(
     double* pot,                # OUT (n_cand,) this block's potentials
     bint write,
 ) noexcept nogil:
-    cdef Py_ssize_t i, v
+    cdef Py_ssize_t i
     cdef int j
-    cdef double xv, dist
-    cdef const double* ct
+    cdef double dist
     for j in range(n_cand):
         pot[j] = 0
     for i in range(start, stop):
-        for j in range(n_cand):
-            dots[j] = 0
-        for v in range(indptr[i], indptr[i + 1]):
-            xv = data[v]
-            ct = cand_t + <Py_ssize_t> indices[v] * n_cand
-            for j in range(n_cand):
-                dots[j] += xv * ct[j]
+        _row_dots(data, indices, indptr[i], indptr[i + 1], cand_t, n_cand, n_cand, dots)
         for j in range(n_cand):
             dist = x_sqnorms[i] - 2 * dots[j] + c_sqnorms[j]
             if dist < 0:
