@@ -35,11 +35,13 @@ from a row log-sum-exp shifted by the row maximum (``-inf`` guarded,
 ``kmgmm_em.h``); in hard mode they are one-hot at the most likely component.
 Statistics, all float64:
 
-* ``nk[j] = sum_i w_i r_ij``, ``s1[j] = sum_i w_i r_ij xc_i``
+* ``nk[j] = sum_i w_i r_ij`` (added up with the responsibilities),
+  ``s1[j] = sum_i w_i r_ij xc_i``
 * FULL ``s2[j] = sum_i w_i r_ij lower(xc_i xc_i^T)`` (packed row by row): one
   gemm of the responsibilities by the rows' packed products (in hard mode,
   each row added to its component);
-  TIED ``s2 = sum_i w_i xc_i xc_i^T`` (a row's responsibilities sum to 1);
+  TIED ``s2 = sum_i w_i xc_i xc_i^T`` (a row's responsibilities sum to 1:
+  the same at every iteration, so only when asked, ``scatter``);
   DIAG ``s2[j] = sum_i w_i r_ij xc_i^2`` (with ``s1``: one gemm of the
   responsibilities by ``[xc, xc^2]``); NONE no ``s2``.  In hard mode every
   type but FULL adds each row to its one component (no gemm).  The rows
@@ -451,7 +453,8 @@ def em_pass(
     for the labels alone (no statistics, ``lse`` or ``resp``) runs in hard
     mode, whose most likely component is the soft one's, without an
     exponential per component; for TIED it also leaves out the whitened
-    rows (their squared norm is the same for every component).  Inputs are
+    rows (their squared norm is the same for every component), so its
+    return value is no log-likelihood.  Inputs are
     trusted: C-contiguous, finite, of matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
