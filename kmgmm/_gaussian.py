@@ -231,7 +231,7 @@ class KernelModel:
                     - 0.5 * d * np.log(2 * np.pi))
         self.log_norm = np.ascontiguousarray(np.broadcast_to(log_norm, (k,)),
                                              dtype=np.float64)
-        self.quad = self.prec = self.b = None   # those of the covariance type below
+        self.quad = self.prec = None   # those of the covariance type below
         self.narrow = self.wide = self.prec_wide = None
         if covariance_type == "full":
             # -maha/2 = q @ quad + const with q = [lower(xc xc^T), xc]: the
@@ -245,10 +245,12 @@ class KernelModel:
                 np.vstack([(Lam[:, rows, cols] * coef).T, lin.T]), dtype=dtype)
             self.const = np.ascontiguousarray(-0.5 * np.einsum("ki,ki->k", lin, mu))
         elif covariance_type == "tied":
-            self.prec = np.ascontiguousarray(prec_chol, dtype=dtype)
-            self.b = np.ascontiguousarray(mu @ prec_chol, dtype=dtype)
-            b64 = self.b.astype(np.float64)
-            self.const = np.einsum("ij,ij->i", b64, b64)
+            # [P | P B^T], B = mu P the whitened means: one gemm gives the
+            # whitened rows G and their products G . b_j with the means.
+            b = mu @ prec_chol
+            self.prec = np.ascontiguousarray(np.hstack([prec_chol, prec_chol @ b.T]),
+                                             dtype=dtype)
+            self.const = np.einsum("ij,ij->i", b, b)
         else:
             p2 = np.broadcast_to((prec_chol ** 2).reshape(k, -1), (k, d))
             operands = np.hstack([p2, -2.0 * mu * p2])
@@ -264,29 +266,43 @@ class KernelModel:
                 np.hstack([operands, mu])[self.wide])
 
     def run(self, X, sample_weight, *, hard, n_threads, stats=False, lse=None,
-            labels=None, resp=None):
+            labels=None, resp=None, scatter=None):
         """One kernel pass; returns (log-likelihood sum, stats or None).
 
         The statistics are ``(nk, s1, s2)`` with the moments about
-        ``moment_means`` in the layout ``m_step`` takes.
+        ``moment_means`` in the layout ``m_step`` takes.  ``scatter``, a dict
+        the caller keeps for these rows and weights from pass to pass, holds
+        the tied type's scatter about the shift (``sum_i w_i xc_i xc_i^T``,
+        which does not change from one iteration to the next): the first
+        pass computes it, the later ones with the same shift take it from
+        there.  A pass for ``labels`` alone returns no log-likelihood (see
+        ``em_pass``).
         """
         k, d = self.mu.shape
+        known = None
         if stats:
             nk = np.empty(k)
             s1 = np.empty((k, d))
             size = COVARIANCES[self.covariance_type].kernel_moments_size(k, d)
             s2 = np.empty(size)
+            if scatter is not None and self.covariance_type == "tied":
+                known = scatter.get(self.shift.tobytes())
         else:
             nk = s1 = s2 = None
         ll = _kernels.em.em_pass(
             X, sample_weight, shift=self.shift, ctype=self.ctype, quad=self.quad,
-            prec=self.prec, b=self.b, narrow=self.narrow, wide=self.wide,
+            prec=self.prec, narrow=self.narrow, wide=self.wide,
             prec_wide=self.prec_wide, const_k=self.const, log_norm=self.log_norm,
             hard=hard, nk=nk, s1=s1, s2=s2, lse=lse, labels=labels, resp=resp,
-            n_threads=n_threads,
+            scatter=known is None, n_threads=n_threads,
         )
         if not stats:
             return ll, None
+        if known is not None:
+            s2[:] = known
+        elif scatter is not None and self.covariance_type == "tied":
+            scatter.clear()
+            scatter[self.shift.tobytes()] = s2.copy()
         return ll, moments_about(nk, s1, s2, self.mu.astype(np.float64),
                                  self.covariance_type)
 

@@ -18,7 +18,9 @@ log det of the precision's Cholesky factor - d/2 log 2 pi.
          every component's precision in it, see ``_gaussian.KernelModel``)
          gives ``-maha/2 - const_j``.  The same ``q_i`` then give the second
          moments: nothing is computed twice.
-* TIED   ``G = Xc @ P``; ``maha = ||G||^2 - 2 G.b_j + ||b_j||^2`` (gemm).
+* TIED   ``[G | H] = Xc @ [P | P B^T]`` (one gemm; ``G`` the whitened rows,
+         ``B`` the whitened means, rows ``b_j = mu_j P``);
+         ``maha = ||G||^2 - 2 H_j + ||b_j||^2``.
 * DIAG   ``maha = [Xc^2, Xc] @ B_j + const_j`` with ``B_j = [p_j^2, -2 mu_j p_j^2]``
          (one gemm); spherical and fixed variances are passed as diag.  The
          expansion loses about ``8 u const_j`` (``const_j`` the squared
@@ -33,11 +35,13 @@ from a row log-sum-exp shifted by the row maximum (``-inf`` guarded,
 ``kmgmm_em.h``); in hard mode they are one-hot at the most likely component.
 Statistics, all float64:
 
-* ``nk[j] = sum_i w_i r_ij``, ``s1[j] = sum_i w_i r_ij xc_i``
+* ``nk[j] = sum_i w_i r_ij`` (added up with the responsibilities),
+  ``s1[j] = sum_i w_i r_ij xc_i``
 * FULL ``s2[j] = sum_i w_i r_ij lower(xc_i xc_i^T)`` (packed row by row): one
   gemm of the responsibilities by the rows' packed products (in hard mode,
   each row added to its component);
-  TIED ``s2 = sum_i w_i xc_i xc_i^T`` (a row's responsibilities sum to 1);
+  TIED ``s2 = sum_i w_i xc_i xc_i^T`` (a row's responsibilities sum to 1:
+  the same at every iteration, so only when asked, ``scatter``);
   DIAG ``s2[j] = sum_i w_i r_ij xc_i^2`` (with ``s1``: one gemm of the
   responsibilities by ``[xc, xc^2]``); NONE no ``s2``.  In hard mode every
   type but FULL adds each row to its one component (no gemm).  The rows
@@ -179,11 +183,11 @@ cdef void _log_prob_chunk(
     const floating* qf,         # IN (m, d(d+3)/2) packed products (FULL)
     Py_ssize_t m, int d, int k, int ctype,
     const floating* quad,       # IN FULL (d(d+3)/2, k)
-    const floating* prec,       # IN TIED (d, d); DIAG (kn, 2 d)
-    const floating* b,          # IN TIED (k, d)
+    const floating* prec,       # IN TIED (d, d + k); DIAG (kn, 2 d)
+    bint relative,              # IN TIED: log-densities less the rows' ||G_i||^2 / 2
     const double* const_k,      # IN (k,) see the module docstring
     const double* log_norm,     # IN (k,)
-    floating* G,                # SCRATCH (m, 2 d)
+    floating* G,                # SCRATCH (m, 2 d); TIED (m, d + k)
     floating* H,                # SCRATCH (m, k)
     double* logp,               # OUT (m, k)
     const double* x64,          # IN DIAG with kw > 0: (m, d) unrounded rows
@@ -208,19 +212,20 @@ cdef void _log_prob_chunk(
                 if g > 0:
                     g = 0   # -maha / 2 <= 0; rounding in the expansion
                 logp[i * k + j] = log_norm[j] + g
-    elif ctype == TIED:
-        gemm_ab(<int> m, d, d, xc, d, prec, d, G, d)
-        gemm_abt(<int> m, k, d, <floating> 1.0, G, d, b, d, <floating> 0.0, H, k)
+    elif ctype == TIED and relative:
+        # Only the ranking of the components: ||G_i||^2 is the row's own.
+        gemm_ab(<int> m, k, d, xc, d, prec + d, d + k, G, k)
         for i in range(m):
-            acc = 0
-            for l in range(d):
-                g = G[i * d + l]
-                acc = acc + g * g
             for j in range(k):
-                g = acc - 2.0 * H[i * k + j] + const_k[j]
-                if g < 0:
-                    g = 0   # rounding in the expansion
-                logp[i * k + j] = log_norm[j] - 0.5 * g
+                logp[i * k + j] = log_norm[j] + G[i * k + j] - 0.5 * const_k[j]
+    elif ctype == TIED:
+        # [G | H] = xc @ [P | P b^T]: one gemm.
+        t = d + k
+        gemm_ab(<int> m, t, d, xc, d, prec, t, G, t)
+        if floating is float:
+            kmgmm_tied_logp_f32(G, m, d, k, const_k, log_norm, logp)
+        else:
+            kmgmm_tied_logp_f64(G, m, d, k, const_k, log_norm, logp)
     else:
         # The narrow components (rows of prec, all when narrow is NULL) in
         # the data dtype, the wide ones in float64 from the unrounded rows.
@@ -271,10 +276,16 @@ cdef void _log_prob_chunk(
 cdef extern from "kmgmm_em.h":
     double kmgmm_responsibilities_f32(
         double* logp, const float* w, long m, int k, int hard,
-        double* lse_out, int* labels_out) noexcept nogil
+        double* lse_out, int* labels_out, double* col_sum) noexcept nogil
     double kmgmm_responsibilities_f64(
         double* logp, const double* w, long m, int k, int hard,
-        double* lse_out, int* labels_out) noexcept nogil
+        double* lse_out, int* labels_out, double* col_sum) noexcept nogil
+    int kmgmm_tied_logp_f32(
+        const float* gh, long m, int d, int k, const double* const_k,
+        const double* log_norm, double* logp) noexcept nogil
+    int kmgmm_tied_logp_f64(
+        const double* gh, long m, int d, int k, const double* const_k,
+        const double* log_norm, double* logp) noexcept nogil
     double kmgmm_exp_nonpos(double x) noexcept nogil
     double kmgmm_log_pos(double x) noexcept nogil
 
@@ -306,18 +317,22 @@ cdef inline double _responsibilities_chunk(
     bint hard,
     double* lse_out,            # OUT (m,) or NULL
     int* labels_out,            # OUT (m,) or NULL
+    double* col_sum,            # INOUT (k,) or NULL: += the weighted responsibilities
 ) noexcept nogil:
     """Weighted responsibilities in place (see kmgmm_em.h); sum_i w_i lse_i."""
     if floating is float:
-        return kmgmm_responsibilities_f32(logp, w, m, k, hard, lse_out, labels_out)
+        return kmgmm_responsibilities_f32(logp, w, m, k, hard, lse_out, labels_out,
+                                          col_sum)
     else:
-        return kmgmm_responsibilities_f64(logp, w, m, k, hard, lse_out, labels_out)
+        return kmgmm_responsibilities_f64(logp, w, m, k, hard, lse_out, labels_out,
+                                          col_sum)
 
 
 cdef void _stats_chunk(
     const floating* w,          # IN (m,) sample weights
     const double* wr,           # IN (m, k) weighted responsibilities
     Py_ssize_t m, int d, int k, int ctype, bint hard,
+    bint scatter,               # IN TIED: add the rows' scatter to s2
     const double* x64,          # IN (m, d) centred rows, unrounded
     double* q64,                # INOUT FULL: packed products; else SCRATCH (m, 2 d)
     double* S,                  # SCRATCH (k, 2 d)
@@ -351,16 +366,18 @@ cdef void _stats_chunk(
             if ctype == DIAG:
                 for l in range(d):
                     s2[j * d + l] += r * xi[l] * xi[l]
-        if ctype == TIED:
+        if ctype == TIED and scatter:
             for i in range(m):
                 for l in range(d):
                     q64[i * d + l] = w[i] * x64[i * d + l]
             dgemm_tn_acc(d, d, <int> m, q64, d, x64, d, s2)
         return
 
-    for i in range(m):
-        for j in range(k):
-            nk[j] += wr[i * k + j]
+    if hard:
+        # (soft: nk came with the responsibilities, _responsibilities_chunk)
+        for i in range(m):
+            for j in range(k):
+                nk[j] += wr[i * k + j]
     if ctype == DIAG:
         # [s1 | s2] (k, 2 d) = wr^T @ [xc | xc^2]: one gemm for both.
         for i in range(m):
@@ -390,7 +407,7 @@ cdef void _stats_chunk(
                             s2_j[t] += r * qi[t]
         else:
             dgemm_tn_acc(k, n_tri, <int> m, wr, k, q64, width, s2)
-    elif ctype == TIED:
+    elif ctype == TIED and scatter:
         for i in range(m):
             for l in range(d):
                 q64[i * d + l] = w[i] * x64[i * d + l]
@@ -404,8 +421,7 @@ def em_pass(
     const double[::1] shift,               # IN (n_features,)
     int ctype,
     const floating[:, ::1] quad=None,      # IN FULL (d(d+3)/2, k)
-    const floating[:, ::1] prec=None,      # IN TIED (d, d); DIAG (kn, 2 d)
-    const floating[:, ::1] b=None,         # IN TIED (k, d)
+    const floating[:, ::1] prec=None,      # IN TIED (d, d + k); DIAG (kn, 2 d)
     const int[::1] narrow=None,            # IN DIAG (kn,) rows of prec (None: all k)
     const double[:, ::1] prec_wide=None,   # IN DIAG (kw, 3 d) [p^2, -2 mu p^2, mu]
     const int[::1] wide=None,              # IN DIAG (kw,) their components
@@ -418,20 +434,28 @@ def em_pass(
     double[::1] lse=None,                  # OUT (n_samples,)
     int[::1] labels=None,                  # OUT (n_samples,)
     floating[:, ::1] resp=None,            # OUT (n_samples, k)
+    bint scatter=True,                     # IN TIED: compute s2 (see below)
     int n_threads,
 ):
     """One pass over X; return the weighted log-likelihood sum_i w_i lse_i.
 
     Everything but X and the weights is passed by keyword.  The model's
-    operands (``quad``, ``prec``, ``b``: the ones its covariance type
-    ``ctype`` uses, see the module docstring), ``const_k`` and ``log_norm``
-    come from ``kmgmm._gaussian.KernelModel``.  Given ``nk``, ``s1`` and
-    ``s2`` (all three or none), the statistics of the module docstring are
-    written (overwritten, not added to).  ``lse`` receives each row's
-    log-likelihood (the best weighted log-density in hard mode), ``labels``
-    the most likely component and ``resp`` the responsibilities (one-hot in
-    hard mode), each only when given.  Inputs are trusted: C-contiguous,
-    finite, of matching shapes.
+    operands (``quad``, ``prec``: the ones its covariance type ``ctype``
+    uses, see the module docstring), ``const_k`` and ``log_norm`` come from
+    ``kmgmm._gaussian.KernelModel``.  Given ``nk``, ``s1`` and ``s2`` (all
+    three or none), the statistics of the module docstring are written
+    (overwritten, not added to); for TIED with ``scatter=False``, ``s2`` is
+    left as it is: it depends on the rows, their weights and the shift only,
+    so a caller that has it from an earlier pass skips its gemm.  ``lse``
+    receives each row's log-likelihood (the best weighted log-density in
+    hard mode), ``labels`` the most likely component and ``resp`` the
+    responsibilities (one-hot in hard mode), each only when given.  A pass
+    for the labels alone (no statistics, ``lse`` or ``resp``) runs in hard
+    mode, whose most likely component is the soft one's, without an
+    exponential per component; for TIED it also leaves out the whitened
+    rows (their squared norm is the same for every component), so its
+    return value is no log-likelihood.  Inputs are
+    trusted: C-contiguous, finite, of matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -439,13 +463,17 @@ def em_pass(
     if not (nk is None) == (s1 is None) == (s2 is None):
         raise ValueError("em_pass: give all of nk, s1 and s2, or none")
     cdef bint stats = nk is not None
+    cdef bint labels_only = not stats and lse is None and resp is None
+    if labels_only:
+        hard = True
+    cdef bint relative = labels_only and ctype == TIED
     cdef Py_ssize_t m_max = em_chunk_rows(k, d, ctype)
     cdef Py_ssize_t n_chunks = (n + m_max - 1) // m_max
     cdef Py_ssize_t n_tri = <Py_ssize_t> d * (d + 1) // 2
     cdef Py_ssize_t s2_size = 0
     if stats and ctype == FULL:
         s2_size = k * n_tri
-    elif stats and ctype == TIED:
+    elif stats and ctype == TIED and scatter:
         s2_size = <Py_ssize_t> d * d
     elif stats and ctype == DIAG:
         s2_size = <Py_ssize_t> k * d
@@ -464,10 +492,13 @@ def em_pass(
                         or prec_wide.shape[1] != 3 * d))
             or (narrow is not None and kn + kw != k)):
         raise ValueError("em_pass: narrow, wide, prec and prec_wide do not fit")
+    if ctype == TIED and (prec is None or prec.shape[0] != d or prec.shape[1] != d + k):
+        raise ValueError("em_pass: TIED takes prec of shape (d, d + k)")
     cdef Py_ssize_t q_width = d * (d + 3) // 2 if full else (
         2 * d if (stats or kw) else 1)
     cdef floating[:, ::1] xc_buf = np.empty((n_threads, m_max * d), dtype=dtype)
-    cdef floating[:, ::1] g_buf = np.empty((n_threads, 1 if full else m_max * 2 * d), dtype=dtype)
+    cdef Py_ssize_t g_width = 1 if full else (d + k if ctype == TIED else 2 * d)
+    cdef floating[:, ::1] g_buf = np.empty((n_threads, m_max * g_width), dtype=dtype)
     cdef floating[:, ::1] h_buf = np.empty((n_threads, m_max * k), dtype=dtype)
     cdef double[:, ::1] logp_buf = np.empty((n_threads, m_max * k), dtype=np.float64)
     cdef bint want_x64 = stats or full or kw > 0
@@ -497,7 +528,6 @@ def em_pass(
     cdef const floating* quad_ptr = &quad[0, 0] if quad is not None else NULL
     cdef const floating* prec_ptr = (
         &prec[0, 0] if prec is not None and prec.shape[0] > 0 else NULL)
-    cdef const floating* b_ptr = &b[0, 0] if b is not None else NULL
     cdef const double* c_ptr = &const_k[0] if const_k.shape[0] > 0 else NULL
 
     with nogil, parallel(num_threads=n_threads):
@@ -524,7 +554,7 @@ def em_pass(
                               x64_ptr, &q64_buf[tid, 0], qf_ptr)
                 _log_prob_chunk(
                     &xc_buf[tid, 0], qf_ptr, m, d, k, ctype, quad_ptr,
-                    prec_ptr, b_ptr, c_ptr, &log_norm[0], &g_buf[tid, 0],
+                    prec_ptr, relative, c_ptr, &log_norm[0], &g_buf[tid, 0],
                     &h_buf[tid, 0], &logp_buf[tid, 0], x64_ptr, kn, narrow_ptr,
                     kw, wide_ptr, pw_ptr, &q64_buf[tid, 0], &hw_buf[tid, 0],
                 )
@@ -536,7 +566,7 @@ def em_pass(
                     lab_ptr = &labels[row]
                 block_ll[blk] += _responsibilities_chunk(
                     &logp_buf[tid, 0], &sample_weight[row], m, k, hard,
-                    lse_ptr, lab_ptr,
+                    lse_ptr, lab_ptr, st if stats and not hard else NULL,
                 )
                 if want_resp:
                     _copy_resp(&logp_buf[tid, 0], &sample_weight[row], m, k,
@@ -544,7 +574,7 @@ def em_pass(
                 if stats:
                     _stats_chunk(
                         &sample_weight[row], &logp_buf[tid, 0],
-                        m, d, k, ctype, hard, x64_ptr, &q64_buf[tid, 0],
+                        m, d, k, ctype, hard, scatter, x64_ptr, &q64_buf[tid, 0],
                         &s_buf[tid, 0], st, st + k, st + k + k * d,
                     )
 

@@ -88,6 +88,9 @@ static inline double kmgmm_log_pos(double x)
 
 /* Rows per batch of the row routine. */
 #define KMGMM_ROWS 64
+/* Running maxima and sums per row (kmgmm_em_tmpl.h): the same number on
+ * every level, so that every level adds in the same order. */
+#define KMGMM_LANES 8
 
 #define KMGMM_TEMPLATE "kmgmm_em_tmpl.h"
 #include "kmgmm_instances.h"

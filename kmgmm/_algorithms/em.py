@@ -34,11 +34,14 @@ def em(engine, weights, means, cov, prec_chol, *, covariance_type, reg_covar, va
     converged = False
     n_iter = 0
     start = time.perf_counter()
+    # The tied scatter of the rows about the shift, the same at every
+    # iteration: computed by the first pass, kept here for the others.
+    scatter = {} if covariance_type == "tied" else None
     for n_iter in range(1, max_iter + 1):
         previous = lower_bound
         model = KernelModel(weights, means, prec_chol, covariance_type, shift,
                             engine.dtype)
-        ll, (nk, s1, s2) = engine.em_pass(model, hard)
+        ll, (nk, s1, s2) = engine.em_pass(model, hard, scatter)
         lower_bound = ll / w_total
         weights, means, cov = m_step(nk, s1, s2, model.moment_means, covariance_type,
                                      reg_covar, variance)

@@ -402,7 +402,9 @@ class DaskEngine(BoundsBesideBlocks):
         return self._counts
 
     # ---------------------------------------------------------- EM passes
-    def em_pass(self, model, hard):
+    def em_pass(self, model, hard, scatter=None):
+        # (``scatter`` is not kept: each block's tied scatter is computed again
+        # on its worker.)
         ll, nk, s1, s2 = self.run(_em_block, self.runner.put(model), hard, self.n_threads,
                                   per_block=nbytes(model) // 8)
         return ll, (nk, s1, s2)

@@ -354,12 +354,18 @@ class MemoryEngine:
         return total
 
     # ---------------------------------------------------------- EM passes
-    def em_pass(self, model, hard):
-        """One EM pass with statistics: (log-likelihood sum, (nk, s1, s2))."""
+    def em_pass(self, model, hard, scatter=None):
+        """One EM pass with statistics: (log-likelihood sum, (nk, s1, s2)).
+
+        ``scatter``: a dict the caller keeps from pass to pass over this
+        engine's data (see ``KernelModel.run``; one entry per block here).
+        """
         total = None
-        for sl, X in self._blocks():
+        for b, (sl, X) in enumerate(self._blocks()):
+            held = None if scatter is None else scatter.setdefault(b, {})
             total = _add(total, model.run(X, self.sample_weight[sl], hard=hard,
-                                          n_threads=self.n_threads, stats=True))
+                                          n_threads=self.n_threads, stats=True,
+                                          scatter=held))
         return total
 
     def mixture_moments(self, seeds, n_components, covariance_type, random_state, shift,
