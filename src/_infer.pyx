@@ -39,14 +39,16 @@ cdef extern from "kmgmm_infer.h":
                                  double inv_scale, float* out) noexcept nogil
     int kmgmm_condition_rows_f64(const double* X, Py_ssize_t m, int d, const double* shift,
                                  double inv_scale, double* out) noexcept nogil
-    int kmgmm_sqdist_rows_f32(const float* X, Py_ssize_t m, int d, const float* CT, int k,
-                              int kp, float* out, Py_ssize_t ldo) noexcept nogil
-    int kmgmm_sqdist_rows_f64(const double* X, Py_ssize_t m, int d, const double* CT, int k,
-                              int kp, double* out, Py_ssize_t ldo) noexcept nogil
-    int kmgmm_finish_rows_f32(float* src, float* dst, Py_ssize_t count, double scale,
-                              int mode) noexcept nogil
-    int kmgmm_finish_rows_f64(double* src, double* dst, Py_ssize_t count, double scale,
-                              int mode) noexcept nogil
+    int kmgmm_dist_rows_f32(const float* X, Py_ssize_t m, int d, const float* CT, int k,
+                            int kp, float* out, Py_ssize_t ldo, double scale,
+                            int mode) noexcept nogil
+    int kmgmm_dist_rows_f64(const double* X, Py_ssize_t m, int d, const double* CT, int k,
+                            int kp, double* out, Py_ssize_t ldo, double scale,
+                            int mode) noexcept nogil
+    int kmgmm_copy_rows_f32(const float* src, float* dst, Py_ssize_t count,
+                            int stream) noexcept nogil
+    int kmgmm_copy_rows_f64(const double* src, double* dst, Py_ssize_t count,
+                            int stream) noexcept nogil
     int kmgmm_infer_lanes_f32() noexcept nogil
     int kmgmm_infer_lanes_f64() noexcept nogil
 
@@ -99,7 +101,7 @@ def piece_rows(Py_ssize_t n_features, Py_ssize_t n_clusters, Py_ssize_t itemsize
 
 
 def infer_layout(centers):
-    """The centres as ``kmgmm_sqdist_rows`` reads them: (CT, kp), packed by
+    """The centres as ``kmgmm_dist_rows`` reads them: (CT, kp), packed by
     ``pack_centers`` at the level's lanes (the padding centres are never
     stored)."""
     centers = np.asarray(centers)
@@ -256,15 +258,15 @@ def distances(
             if m > piece:
                 m = piece
             xp = _piece_rows_of(&X[row, 0], m, d, cond, shift_ptr, inv_scale, &xt[t, 0])
-            # the piece's squared distances in a buffer in cache, then out
+            # the piece's distances in a buffer in cache, then out
             if floating is float:
-                kmgmm_sqdist_rows_f32(xp, m, d, &centers_t[0], k, kp, &sq[t, 0], k)
-                piece_bad[p] = kmgmm_finish_rows_f32(&sq[t, 0], &out[row, 0], m * k,
-                                                     scale, mode)
+                piece_bad[p] = kmgmm_dist_rows_f32(xp, m, d, &centers_t[0], k, kp, &sq[t, 0],
+                                                   k, scale, mode)
+                kmgmm_copy_rows_f32(&sq[t, 0], &out[row, 0], m * k, 1)
             else:
-                kmgmm_sqdist_rows_f64(xp, m, d, &centers_t[0], k, kp, &sq[t, 0], k)
-                piece_bad[p] = kmgmm_finish_rows_f64(&sq[t, 0], &out[row, 0], m * k,
-                                                     scale, mode)
+                piece_bad[p] = kmgmm_dist_rows_f64(xp, m, d, &centers_t[0], k, kp, &sq[t, 0],
+                                                   k, scale, mode)
+                kmgmm_copy_rows_f64(&sq[t, 0], &out[row, 0], m * k, 1)
 
     for p in range(n_pieces):
         if piece_bad[p]:
