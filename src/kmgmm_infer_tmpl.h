@@ -22,6 +22,12 @@
  *                         centres before the next rows, so they stay in L1.
  * kmgmm_copy_rows_*       a piece's output (in a buffer in cache) to the
  *                         output array, with streaming stores.
+ * kmgmm_narrow_rows_*     m rows rounded to float32, and their squared norms
+ *                         (float64): the float32 screen of float64 rows in
+ *                         _infer.nearest.
+ * kmgmm_screen_keys_*     the nearest centre of m rows by the keys
+ *                         ||c||^2 - 2 x.c, with the smallest and second
+ *                         smallest key: the float32 screen's pass.
  * kmgmm_infer_lanes_*     KW: the centres' layout (infer_layout) follows it.
  */
 #ifndef KMGMM_ENTRIES
@@ -234,6 +240,147 @@ KAPI int KN(kmgmm_copy_rows)(const KT *src, KT *dst, ptrdiff_t count, int stream
     return 0;
 }
 
+/* m rows of X rounded to float32 (out) and each row's squared norm in
+ * float64 (sqn; summed in any order: the caller takes it for a bound).
+ * The next n_next values after X are prefetched meanwhile: the caller's
+ * arithmetic on these rows then overlaps their reading from memory. */
+typedef double KN(n4d) __attribute__((vector_size(32)));
+typedef float KN(n4f) __attribute__((vector_size(16)));
+typedef KT KN(n4k) __attribute__((vector_size(4 * sizeof(KT)), aligned(sizeof(KT)),
+                                  may_alias));
+typedef float KN(n4fu) __attribute__((vector_size(16), aligned(4), may_alias));
+KAPI int KN(kmgmm_narrow_rows)(const KT *X, ptrdiff_t m, int d, float *out, double *sqn,
+                               ptrdiff_t n_next)
+{
+    const char *next = (const char *)(X + m * d);
+    const ptrdiff_t next_bytes = n_next * (ptrdiff_t)sizeof(KT);
+    const ptrdiff_t per_row = m > 0 ? (next_bytes / m + 63) / 64 * 64 : 0;
+    ptrdiff_t ahead = 0;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        for (ptrdiff_t e = ahead + per_row; ahead < e && ahead < next_bytes; ahead += 64)
+            __builtin_prefetch(next + ahead, 0, 3);
+        const KT *x = X + i * d;
+        float *o = out + i * d;
+        KN(n4d) acc = (KN(n4d)){0};
+        int l = 0;
+        for (; l + 4 <= d; l += 4) {
+            const KN(n4d) v = __builtin_convertvector(*(const KN(n4k) *)(x + l), KN(n4d));
+            acc += v * v;
+            *(KN(n4fu) *)(o + l) = __builtin_convertvector(v, KN(n4f));
+        }
+        double s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for (; l < d; l++) {
+            const double v = (double)x[l];
+            s += v * v;
+            o[l] = (float)v;
+        }
+        sqn[i] = s;
+    }
+    return 0;
+}
+
+/* m ? a : b lane by lane (m all ones or all zeros) */
+KFN KN(xv) KN(vsel)(KN(xi) m, KN(xv) a, KN(xv) b)
+{
+    return (KN(xv))((m & (KN(xi))a) | (~m & (KN(xi))b));
+}
+
+/* the smallest lane */
+KFN KT KN(hmin)(KN(xv) v)
+{
+    KT b = v[0];
+    for (int p = 1; p < KW; p++) b = v[p] < b ? v[p] : b;
+    return b;
+}
+
+/* The screen's keys ||c||^2 - 2 x.c of R rows (x, row stride d) for the NV
+ * vectors of one block of centres (Cb, q: its squared norms, idx: its
+ * indices), folded into each row's running lane-wise minimum (mv, mi) and
+ * second smallest (m2).  R <= 6 (12 accumulators, the centres' 2 vectors
+ * and a row's broadcast feature: 15 of 16 registers). */
+KFN void KN(ktile)(const int R, const int NV, const KT *x, int d, const KT *Cb,
+                   const KN(xv) *q, const KN(xv) *idx, KN(xv) *mv, KN(xv) *mi, KN(xv) *m2)
+{
+    KN(xv) a[6][2];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) a[r][v] = (KN(xv)){0};
+    for (int l = 0; l < d; l++) {
+        KN(xv) b[2];
+        for (int v = 0; v < NV; v++) b[v] = KN(xload)(Cb + (ptrdiff_t)l * NV * KW + v * KW);
+        for (int r = 0; r < R; r++) {
+            const KT xr = x[(ptrdiff_t)r * d + l];
+            for (int v = 0; v < NV; v++) a[r][v] += xr * b[v];
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) {
+            const KN(xv) dv = q[v] - (KT)2 * a[r][v];
+            const KN(xi) lt = dv < mv[r];
+            const KN(xi) lt2 = dv < m2[r];
+            m2[r] = (KN(xv))((lt & (KN(xi))mv[r]) | (~lt & ((lt2 & (KN(xi))dv)
+                                                              | (~lt2 & (KN(xi))m2[r]))));
+            mv[r] = (KN(xv))((lt & (KN(xi))dv) | (~lt & (KN(xi))mv[r]));
+            mi[r] = (KN(xv))((lt & (KN(xi))idx[v]) | (~lt & (KN(xi))mi[r]));
+        }
+}
+
+/* R rows through every block of centres, then each row's label, smallest
+ * and second smallest key. */
+KFN void KN(krows)(const int R, const KT *x, int d, const KT *CT, int kp, const KT *csq,
+                   int *labels, KT *best, KT *second)
+{
+    KN(xv) mv[6], mi[6], m2[6];
+    for (int r = 0; r < R; r++) {
+        mv[r] = m2[r] = (KN(xv)){0} + (KT)__builtin_huge_val();
+        mi[r] = (KN(xv)){0};
+    }
+    for (int cb = 0; cb < kp;) {
+        const KT *Cb = CT + (ptrdiff_t)cb * d;
+        KN(xv) q[2], idx[2];
+        const int NV = kp - cb > KW ? 2 : 1;
+        for (int v = 0; v < NV; v++) {
+            q[v] = KN(xload)(csq + cb + v * KW);
+            for (int p = 0; p < KW; p++) idx[v][p] = (KT)(cb + v * KW + p);
+        }
+        if (NV == 2)
+            KN(ktile)(R, 2, x, d, Cb, q, idx, mv, mi, m2);
+        else
+            KN(ktile)(R, 1, x, d, Cb, q, idx, mv, mi, m2);
+        cb += NV * KW;
+    }
+    /* per row, branch-free (the comparisons are data-dependent): the
+     * smallest lane minimum, the lowest centre index holding it, and the
+     * second smallest key: the other lanes' minima and the winning lane's
+     * second */
+    const KN(xv) inf = (KN(xv)){0} + (KT)__builtin_huge_val();
+    for (int r = 0; r < R; r++) {
+        const KT b = KN(hmin)(mv[r]);
+        const KT j = KN(hmin)(KN(vsel)(mv[r] == (KN(xv)){0} + b, mi[r], inf));
+        const KT s2 = KN(hmin)(KN(vsel)(mi[r] == (KN(xv)){0} + j, m2[r], mv[r]));
+        labels[r] = j < (KT)kp ? (int)j : 0;    /* (no index: a row that is not finite) */
+        best[r] = b;
+        second[r] = s2;
+    }
+}
+
+/* The float32 screen of _infer.nearest: for m rows (float32), the index of
+ * the smallest key ||c||^2 - 2 x.c (one multiply-add chain per key, in
+ * feature order), that key and the second smallest (+inf for one centre;
+ * not finite when the row is not).  CT, kp, csq: as kmgmm_argmin reads
+ * them (simd_layout). */
+KAPI int KN(kmgmm_screen_keys)(const KT *X, ptrdiff_t m, int d, const KT *CT, int kp,
+                               const KT *csq, int *labels, KT *best, KT *second)
+{
+    ptrdiff_t r = 0;
+    for (; r + 6 <= m; r += 6)
+        KN(krows)(6, X + r * d, d, CT, kp, csq, labels + r, best + r, second + r);
+    for (; r + 3 <= m; r += 3)
+        KN(krows)(3, X + r * d, d, CT, kp, csq, labels + r, best + r, second + r);
+    for (; r < m; r++)
+        KN(krows)(1, X + r * d, d, CT, kp, csq, labels + r, best + r, second + r);
+    return 0;
+}
+
 KAPI int KN(kmgmm_infer_lanes)(void) { return KW; }
 
 #undef KMGMM_SQRT
@@ -260,6 +407,13 @@ KMGMM_INFER_ENTRY(int, kmgmm_dist_rows,
 KMGMM_INFER_ENTRY(int, kmgmm_copy_rows,
     (const KT *src, KT *dst, ptrdiff_t count, int stream),
     (src, dst, count, stream))
+KMGMM_INFER_ENTRY(int, kmgmm_narrow_rows,
+    (const KT *X, ptrdiff_t m, int d, float *out, double *sqn, ptrdiff_t n_next),
+    (X, m, d, out, sqn, n_next))
+KMGMM_INFER_ENTRY(int, kmgmm_screen_keys,
+    (const KT *X, ptrdiff_t m, int d, const KT *CT, int kp, const KT *csq, int *labels,
+     KT *best, KT *second),
+    (X, m, d, CT, kp, csq, labels, best, second))
 KMGMM_INFER_ENTRY(int, kmgmm_infer_lanes, (void), ())
 #undef KMGMM_INFER_ENTRY
 
