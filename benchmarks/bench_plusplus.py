@@ -19,6 +19,7 @@ from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 from threadpoolctl import threadpool_limits
 
 import kmgmm
+from kmgmm import _kernels
 from benchsupport import make_mixture
 
 
@@ -29,7 +30,7 @@ def main():
     parser.add_argument("--shapes", default="200000x32x64,1000000x32x64",
                         help="n_samples x n_features x n_clusters, comma-separated")
     args = parser.parse_args()
-    print(f"kmgmm {kmgmm.__version__}, CPU path {kmgmm._kernels.cpu_path()}, "
+    print(f"kmgmm {kmgmm.__version__}, CPU path {_kernels.cpu_path()}, "
           f"{args.threads} thread(s), best of {args.reps}\n")
     print("| shape | dtype | kmgmm s | sklearn s | kmgmm / sklearn |")
     print("|---|---|---|---|---|")
