@@ -43,11 +43,16 @@ cdef void _potentials_chunk(
     cdef Py_ssize_t i
     cdef int j, l
     cdef double dist
+    cdef const double* xd
     for j in range(n_cand):
         acc[j] = 0
-    for i in range(m * d):
-        x64[i] = X[i]
-    gemm_abt(<int> m, n_cand, d, -2.0, x64, d, C, d, 0.0, dots, n_cand)
+    if floating is double:
+        xd = X             # (float64 rows: the gemm reads them in place)
+    else:
+        for i in range(m * d):
+            x64[i] = X[i]
+        xd = x64
+    gemm_abt(<int> m, n_cand, d, -2.0, xd, d, C, d, 0.0, dots, n_cand)
     for i in range(m):
         for j in range(n_cand):
             dist = dots[i * n_cand + j] + x_sqnorms[i] + c_sqnorms[j]
