@@ -2,7 +2,9 @@
 
 For a few candidate centres, the weighted potential each would leave:
 ``sum_i w_i * min(closest_i, ||x_i - c||^2)``; optionally (one candidate)
-also updating ``closest`` in place.  Distances are computed in float64 from a
+also updating ``closest`` in place, or keeping every candidate's
+``min(closest_i, ||x_i - c||^2)`` (then the chosen candidate's row is the
+next ``closest``, without a second pass over X).  Distances are computed in float64 from a
 float64 copy of each chunk (``||x||^2 - 2 x.c + ||c||^2``, clamped at 0), so
 float32 data far from the origin keeps its precision.  Blocks of rows and
 their partial sums are fixed by the data shape, so the result is bit-for-bit
@@ -35,15 +37,22 @@ cdef void _potentials_chunk(
     double* acc,                # SCRATCH (n_cand,) this thread's own
     double* pot,                # INOUT (n_cand,)
     bint write,
+    double* kept,               # OUT (n_cand, ld_kept) at the chunk's column, or NULL
+    Py_ssize_t ld_kept,
 ) noexcept nogil:
     cdef Py_ssize_t i
     cdef int j, l
     cdef double dist
+    cdef const double* xd
     for j in range(n_cand):
         acc[j] = 0
-    for i in range(m * d):
-        x64[i] = X[i]
-    gemm_abt(<int> m, n_cand, d, -2.0, x64, d, C, d, 0.0, dots, n_cand)
+    if floating is double:
+        xd = X             # (float64 rows: the gemm reads them in place)
+    else:
+        for i in range(m * d):
+            x64[i] = X[i]
+        xd = x64
+    gemm_abt(<int> m, n_cand, d, -2.0, xd, d, C, d, 0.0, dots, n_cand)
     for i in range(m):
         for j in range(n_cand):
             dist = dots[i * n_cand + j] + x_sqnorms[i] + c_sqnorms[j]
@@ -54,6 +63,8 @@ cdef void _potentials_chunk(
             acc[j] += w[i] * dist
             if write:
                 closest[i] = dist
+            if kept != NULL:
+                kept[j * ld_kept + i] = dist
     # One write per chunk: blocks of other threads share pot's cache lines.
     for j in range(n_cand):
         pot[j] += acc[j]
@@ -67,12 +78,16 @@ def candidate_potentials(
     const double[:, ::1] candidates,    # IN (n_candidates, n_features)
     *,
     bint update_closest=False,
+    double[:, :] kept=None,             # OUT (n_candidates, n_samples), rows contiguous
     int n_threads,
 ):
     """Potentials (n_candidates,) of each candidate; see the module docstring.
 
     With ``update_closest`` (one candidate only) ``closest`` becomes the
-    element-wise minimum with the distances to that candidate.
+    element-wise minimum with the distances to that candidate.  With
+    ``kept``, row j of it receives that minimum for candidate j (the same
+    values, bit for bit, as ``update_closest`` with candidate j alone would
+    leave in ``closest``); ``closest`` is not written.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = <int> X.shape[1]
@@ -90,6 +105,16 @@ def candidate_potentials(
     cdef double[:, ::1] block_pot = np.zeros((n_blocks, n_cand))
     cdef Py_ssize_t b, ch, row, m, ch_end
     cdef int tid
+    cdef double* kept_ptr = NULL
+    cdef Py_ssize_t ld_kept = 0
+    if kept is not None:
+        if kept.shape[0] != n_cand or kept.shape[1] != n:
+            raise ValueError("kept must have shape (n_candidates, n_samples)")
+        if n > 1 and kept.strides[1] != sizeof(double):
+            raise ValueError("kept's rows must be contiguous")
+        if n > 0:
+            kept_ptr = &kept[0, 0]
+            ld_kept = kept.strides[0] // sizeof(double)
 
     with nogil, parallel(num_threads=n_threads):
         for b in prange(n_blocks, schedule="dynamic"):
@@ -106,7 +131,7 @@ def candidate_potentials(
                     &X[row, 0], &sample_weight[row], &x_sqnorms[row], &closest[row],
                     m, d, &candidates[0, 0], &c_sqnorms[0], n_cand,
                     &x64[tid, 0], &dots[tid, 0], &acc[tid, 0], &block_pot[b, 0],
-                    update_closest,
+                    update_closest, kept_ptr + row if kept_ptr != NULL else NULL, ld_kept,
                 )
     # Sum the blocks in block order.
     pot = np.array(block_pot[0])

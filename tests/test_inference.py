@@ -94,6 +94,41 @@ def test_nearest_kernel_conditions_each_piece(dtype):
         assert got == ref
 
 
+@pytest.mark.parametrize("d", [5, 32])
+@pytest.mark.parametrize("k", [1, 2, 9, 64])
+def test_float64_screen_keeps_the_float64_labels(d, k):
+    """float64 rows are screened in float32; rows on or within rounding of
+    the midplane of two centres (exact ties, and ties broken by 1e-7 to
+    1e-15 of their distance: beyond float32's resolution but not
+    float64's), rows too large for float32's squares and rows with
+    subnormal coordinates get exactly the float64 micro-kernel's labels,
+    those of the fit's own pass, on every piece size."""
+    if not infer.vectors_on():
+        pytest.skip("built without vector extensions")
+    rng = np.random.RandomState(d * 100 + k)
+    C = rng.standard_normal((k, d)) * 3
+    for n in piece_sizes(d, k, np.float64, False):
+        X = rng.standard_normal((n, d)) * 3
+        if k > 1:
+            a, b = rng.randint(k, size=n), rng.randint(k, size=n)
+            mid = (C[a] + C[b]) / 2
+            step = (C[b] - C[a]) * rng.choice([0, 1e-7, -1e-9, 1e-12, -1e-15], size=(n, 1))
+            ties = rng.uniform(size=n) < 0.5
+            X[ties] = (mid + step)[ties]
+        X[::11] *= 1e13                               # squares beyond float32
+        X[1::13] = rng.standard_normal(d) * 1e-42     # float32 subnormals and zeros
+        labels = np.empty(n, np.int32)
+        inertia, finite = infer.nearest(X, C, labels, want_inertia=True, n_threads=2)
+        assert finite
+        fit_labels = np.empty(n, np.int32)
+        ref = lloyd.lloyd_pass(X, np.ones(n), C, fit_labels, n_threads=1)
+        np.testing.assert_array_equal(labels, fit_labels)
+        np.testing.assert_allclose(inertia, ref, rtol=1e-12)   # (summed in other blocks)
+        Xbad = X.copy()
+        Xbad[n // 2, d // 2] = np.nan
+        assert not infer.nearest(Xbad, C, labels, n_threads=2)[1]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("d", [1, 3, 8, 33])
 @pytest.mark.parametrize("k", [1, 5, 16, 37])

@@ -28,6 +28,43 @@ def test_candidate_potentials_match_numpy(n_samples, n_threads, dtype):
     np.testing.assert_allclose(pot1, expected[:1], rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("n_samples", [1, 1023, 1024, 1025, 5_000])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_kept_distances_are_those_of_each_candidate_alone(n_samples, n_threads, dtype):
+    """``kept`` row j: what ``update_closest`` with candidate j alone leaves
+    in ``closest`` (to rounding: the BLAS may take another path for a single
+    candidate), its weighted sum the candidate's potential; the potentials
+    are those without ``kept``, and ``closest`` is not written."""
+    rng = np.random.RandomState(n_samples)
+    X = (rng.standard_normal((n_samples, 11)) + 50).astype(dtype)
+    w = rng.uniform(0, 2, n_samples).astype(dtype)
+    closest = rng.uniform(0, 40, n_samples)
+    closest[::3] = np.inf
+    cand = X[rng.randint(n_samples, size=5)].astype(np.float64)
+    sq = row_sqnorms(X)
+    before = closest.copy()
+    kept = np.full((5, n_samples), np.nan)
+    pot = seeding.candidate_potentials(X, w, sq, closest, cand, kept=kept,
+                                       n_threads=n_threads)
+    np.testing.assert_array_equal(closest, before)
+    np.testing.assert_array_equal(
+        pot, seeding.candidate_potentials(X, w, sq, closest, cand, n_threads=n_threads))
+    for j in range(5):
+        alone = before.copy()
+        pot_j = seeding.candidate_potentials(X, w, sq, alone, cand[j:j + 1],
+                                             update_closest=True, n_threads=n_threads)
+        np.testing.assert_allclose(kept[j], alone, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(pot_j[0], pot[j], rtol=1e-12)
+        expected = np.minimum(before, ((X.astype(np.float64) - cand[j]) ** 2).sum(1))
+        np.testing.assert_allclose(kept[j], expected, rtol=1e-9, atol=1e-6)
+    # a strided view of a wider array (the row blocks of X take such views)
+    wide = np.full((5, n_samples + 7), np.nan)
+    seeding.candidate_potentials(X, w, sq, closest, cand, kept=wide[:, 3:3 + n_samples],
+                                 n_threads=n_threads)
+    np.testing.assert_array_equal(wide[:, 3:3 + n_samples], kept)
+    assert np.isnan(wide[:, :3]).all() and np.isnan(wide[:, 3 + n_samples:]).all()
+
+
 def test_canonical_order_ignores_row_order_and_repeats():
     rng = np.random.RandomState(0)
     X = rng.standard_normal((50, 4))

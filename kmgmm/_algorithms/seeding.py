@@ -129,7 +129,7 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
     if sparse:
         csr = csr_arrays(X)
 
-    def step(rows, closest, update):
+    def step(rows, closest, update, kept=None):
         cand = np.ascontiguousarray(take_rows(X, rows), dtype=np.float64)
         if sparse:
             return _kernels.sparse.sparse_candidate_potentials(
@@ -139,17 +139,22 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
         for sl, rows_x in row_blocks(X):
             part = _kernels.seeding.candidate_potentials(
                 rows_x, sample_weight[sl], x_sqnorms[sl], closest[sl], cand,
-                update_closest=update, n_threads=n_threads)
+                update_closest=update, kept=None if kept is None else kept[:, sl],
+                n_threads=n_threads)
             potentials = part if potentials is None else potentials + part
         return potentials
 
-    def take(row, closest):
-        """Make ``row`` a centre: the potential left.  Its own distance, a
-        rounding error of the expansion rather than zero, is set to zero, so
-        that it is never drawn again."""
-        potential = step([row], closest, True)[0] - w[row] * closest[row]
+    def taken(row, closest, potential):
+        """``row`` made a centre, ``closest`` already updated with it and
+        ``potential`` the weighted sum of ``closest``: the potential left.
+        Its own distance, a rounding error of the expansion rather than zero,
+        is set to zero, so that it is never drawn again."""
+        potential -= w[row] * closest[row]
         closest[row] = 0.0
         return max(potential, 0.0)
+
+    def take(row, closest):
+        return taken(row, closest, step([row], closest, True)[0])
 
     sampler = InverseCDF(order)
     first = sampler.draw(w, random_state.uniform(size=1) * w.sum())[0]
@@ -157,6 +162,11 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
     indices[0] = first
     closest = np.full(n_samples, np.inf)
     potential = take(first, closest)
+    # X an array in memory: each candidate's new distances are kept from its
+    # evaluation, and the chosen one's become ``closest`` (n_local_trials
+    # float64 a row, less than X holds).  Sparse X and the row blocks of a
+    # file (``BlockRows``: a few bytes a row of state) compute them again.
+    kept = np.empty((n_local_trials, n_samples)) if isinstance(X, np.ndarray) else None
 
     for c in range(1, n_clusters):
         weights = w * closest
@@ -171,8 +181,14 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
             potential = float(weights.sum())
         values = random_state.uniform(size=n_local_trials) * potential
         candidates = sampler.draw(weights, values)
-        best = candidates[int(np.argmin(step(candidates, closest, False)))]
-        potential = take(best, closest)
+        potentials = step(candidates, closest, False, kept)
+        j = int(np.argmin(potentials))
+        best = candidates[j]
+        if kept is None:
+            potential = take(best, closest)
+        else:
+            np.copyto(closest, kept[j])
+            potential = taken(best, closest, potentials[j])
         centers[c] = take_rows(X, [best])[0]
         indices[c] = best
     return centers, indices
