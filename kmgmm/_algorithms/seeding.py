@@ -163,10 +163,14 @@ def kmeans_plusplus(X, n_clusters, sample_weight, random_state, order,
     closest = np.full(n_samples, np.inf)
     potential = take(first, closest)
     # X an array in memory: each candidate's new distances are kept from its
-    # evaluation, and the chosen one's become ``closest`` (n_local_trials
-    # float64 a row, less than X holds).  Sparse X and the row blocks of a
-    # file (``BlockRows``: a few bytes a row of state) compute them again.
-    kept = np.empty((n_local_trials, n_samples)) if isinstance(X, np.ndarray) else None
+    # evaluation, and the chosen one's become ``closest``, when those
+    # n_local_trials float64 a row are no more than a row of X holds (else,
+    # e.g. for a few features, the second pass is cheap and the memory is
+    # not).  Sparse X and the row blocks of a file (``BlockRows``: a few bytes
+    # a row of state) compute them again.
+    keep = (isinstance(X, np.ndarray)
+            and n_local_trials * 8 <= X.itemsize * X.shape[1])
+    kept = np.empty((n_local_trials, n_samples)) if keep else None
 
     for c in range(1, n_clusters):
         weights = w * closest
