@@ -420,13 +420,14 @@ class GaussianMixture(MixtureCriteria, DensityMixin, BaseEstimator):
                     best = result
                 if reporter.stop_requested:
                     break
-            model = KernelModel(best["weights"], best["means"], best["prec_chol"],
-                                self.covariance_type, shift, engine.dtype)
-            labels = engine.em_labels(model, hard)
 
         self._set_fitted(engine, names, best, stacklevel=4,
                          stopped=reporter.stop_requested)
-        return labels
+        # The labels predict gives: the parameters as stored (in X's dtype)
+        # about predict's shift, so that fit_predict equals fit().predict
+        # even for rows on a decision boundary.
+        with single_threaded_blas():
+            return engine.em_labels(self._model(engine.dtype), hard)
 
     def _set_fitted(self, X, names, best, stacklevel, warn=True, stopped=False):
         """Store the best run's parameters (in X's dtype); warn when it did

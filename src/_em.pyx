@@ -184,7 +184,6 @@ cdef void _log_prob_chunk(
     Py_ssize_t m, int d, int k, int ctype,
     const floating* quad,       # IN FULL (d(d+3)/2, k)
     const floating* prec,       # IN TIED (d, d + k); DIAG (kn, 2 d)
-    bint relative,              # IN TIED: log-densities less the rows' ||G_i||^2 / 2
     const double* const_k,      # IN (k,) see the module docstring
     const double* log_norm,     # IN (k,)
     floating* G,                # SCRATCH (m, 2 d); TIED (m, d + k)
@@ -212,12 +211,6 @@ cdef void _log_prob_chunk(
                 if g > 0:
                     g = 0   # -maha / 2 <= 0; rounding in the expansion
                 logp[i * k + j] = log_norm[j] + g
-    elif ctype == TIED and relative:
-        # Only the ranking of the components: ||G_i||^2 is the row's own.
-        gemm_ab(<int> m, k, d, xc, d, prec + d, d + k, G, k)
-        for i in range(m):
-            for j in range(k):
-                logp[i * k + j] = log_norm[j] + G[i * k + j] - 0.5 * const_k[j]
     elif ctype == TIED:
         # [G | H] = xc @ [P | P b^T]: one gemm.
         t = d + k
@@ -452,9 +445,8 @@ def em_pass(
     responsibilities (one-hot in hard mode), each only when given.  A pass
     for the labels alone (no statistics, ``lse`` or ``resp``) runs in hard
     mode, whose most likely component is the soft one's, without an
-    exponential per component; for TIED it also leaves out the whitened
-    rows (their squared norm is the same for every component), so its
-    return value is no log-likelihood.  Inputs are
+    exponential per component (the labels are those of a pass with ``lse``:
+    the same log-densities, so ``fit_predict`` equals ``predict``).  Inputs are
     trusted: C-contiguous, finite, of matching shapes.
     """
     cdef Py_ssize_t n = X.shape[0]
@@ -466,7 +458,6 @@ def em_pass(
     cdef bint labels_only = not stats and lse is None and resp is None
     if labels_only:
         hard = True
-    cdef bint relative = labels_only and ctype == TIED
     cdef Py_ssize_t m_max = em_chunk_rows(k, d, ctype)
     cdef Py_ssize_t n_chunks = (n + m_max - 1) // m_max
     cdef Py_ssize_t n_tri = <Py_ssize_t> d * (d + 1) // 2
@@ -554,7 +545,7 @@ def em_pass(
                               x64_ptr, &q64_buf[tid, 0], qf_ptr)
                 _log_prob_chunk(
                     &xc_buf[tid, 0], qf_ptr, m, d, k, ctype, quad_ptr,
-                    prec_ptr, relative, c_ptr, &log_norm[0], &g_buf[tid, 0],
+                    prec_ptr, c_ptr, &log_norm[0], &g_buf[tid, 0],
                     &h_buf[tid, 0], &logp_buf[tid, 0], x64_ptr, kn, narrow_ptr,
                     kw, wide_ptr, pw_ptr, &q64_buf[tid, 0], &hw_buf[tid, 0],
                 )

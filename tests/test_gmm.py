@@ -272,6 +272,35 @@ def test_fit_predict_agrees_with_predict():
     np.testing.assert_array_equal(labels, a.predict(X))
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fit_predict_agrees_with_predict_near_the_boundary(covariance_type, dtype):
+    # Rows far out on the decision boundary of a fitted two-component
+    # model (with negligible weight, so the fit is that model's): the fit's
+    # closing labels pass and predict must rank the components alike there.
+    rng = np.random.default_rng(9)
+    n, d = 20_000, 8
+    X = rng.standard_normal((n, d))
+    X[:, 0] += rng.integers(0, 2, n) * 4.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g0 = GaussianMixture(2, covariance_type="tied", random_state=0).fit(X)
+    P = np.linalg.inv(g0.covariances_)
+    mu, wt = g0.means_, g0.weights_
+    a = P @ (mu[1] - mu[0])
+    c = 0.5 * (mu[1] @ P @ mu[1] - mu[0] @ P @ mu[0]) - np.log(wt[1] / wt[0])
+    far = rng.standard_normal((n, d)) * 1e5
+    far -= ((far @ a - c) / (a @ a))[:, None] * a[None]
+    far += a[None] / np.linalg.norm(a) * rng.standard_normal((n, 1)) * 1e-3
+    Xa = np.vstack([X, far]).astype(dtype)
+    w = np.r_[np.ones(n), np.full(n, 1e-15)]
+    g = GaussianMixture(2, covariance_type=covariance_type, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = g.fit_predict(Xa, sample_weight=w)
+    np.testing.assert_array_equal(labels, g.predict(Xa))
+
+
 def test_init_params_and_n_init():
     X, _ = blobs(3_000, 2, 3, spread=0.5, seed=12)
     for init in ("kmeans", "k-means++", "random", "random_from_data"):
