@@ -310,16 +310,11 @@ class BayesianGaussianMixture(BaseEstimator):
                     previous_bound=self.lower_bound_ if warm else -np.inf)
                 if best is None or result["lower_bound"] > best["lower_bound"]:
                     best = result
-            labels = engine.em_labels(self._kernel_model(best["posterior"], priors,
-                                                         shift, engine.dtype), False)
         self._resp = None           # training-sized: not kept with the model
         self._set_fitted(engine, names, best, priors)
-        return labels
-
-    def _kernel_model(self, post, priors, shift, dtype):
-        return expected_model(post.weight_concentration, post.mean_precision, post.means,
-                              post.degrees_of_freedom, post.precisions_cholesky,
-                              priors.covariance_type, priors.dirichlet_process, shift, dtype)
+        # the labels predict gives (its model, so fit_predict equals predict)
+        with single_threaded_blas():
+            return engine.em_labels(self._model(engine.dtype), False)
 
     def _posterior(self):
         """The fitted posterior, float64 (a warm start's starting point)."""
@@ -374,17 +369,22 @@ class BayesianGaussianMixture(BaseEstimator):
         self.lower_bounds_ = list(best["lower_bounds"])
 
     # -------------------------------------------------------------- predict
+    def _model(self, dtype):
+        """The kernel model of the fitted (stored) parameters, about the
+        means' weighted average: what predict and the fit's labels use."""
+        w = self.weights_.astype(np.float64)
+        shift = w @ self.means_.astype(np.float64) / w.sum()
+        dirichlet_process = self.weight_concentration_prior_type == "dirichlet_process"
+        return expected_model(self.weight_concentration_, self.mean_precision_,
+                              self.means_, self.degrees_of_freedom_,
+                              self.precisions_cholesky_, self.covariance_type,
+                              dirichlet_process, shift, dtype)
+
     def _pass(self, X, method, *, labels=False, resp=False):
         X, out = mixture_outputs(self, X, method, labels=labels, resp=resp,
                                  check_values=False)
         n = X.shape[0]
-        w = self.weights_.astype(np.float64)
-        shift = w @ self.means_.astype(np.float64) / w.sum()
-        dirichlet_process = self.weight_concentration_prior_type == "dirichlet_process"
-        model = expected_model(self.weight_concentration_, self.mean_precision_,
-                               self.means_, self.degrees_of_freedom_,
-                               self.precisions_cholesky_, self.covariance_type,
-                               dirichlet_process, shift, X.dtype)
+        model = self._model(X.dtype)
         with single_threaded_blas():
             # labels alone: the hard pass (no exponentials), as GaussianMixture
             model.run(X, np.ones(n, dtype=X.dtype), hard=labels and not resp,

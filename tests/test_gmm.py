@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from kmgmm import ConvergenceWarning, GaussianMixture, KMeans
+from kmgmm import BayesianGaussianMixture, ConvergenceWarning, GaussianMixture, KMeans
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.mixture import GaussianMixture as SKGaussianMixture  # noqa: E402
@@ -299,6 +299,12 @@ def test_fit_predict_agrees_with_predict_near_the_boundary(covariance_type, dtyp
         warnings.simplefilter("ignore", ConvergenceWarning)
         labels = g.fit_predict(Xa, sample_weight=w)
     np.testing.assert_array_equal(labels, g.predict(Xa))
+    b = BayesianGaussianMixture(2, covariance_type=covariance_type, random_state=0,
+                                max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = b.fit_predict(Xa)
+    np.testing.assert_array_equal(labels, b.predict(Xa))
 
 
 def test_init_params_and_n_init():
