@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kmgmm_sqdist.h"   /* kmgmm_sqdist_wide: the whitened rows' norms */
+
 
 /* exp(x) for x <= 0, within a few ulp; 0 below -708 (where exp(x) is
  * subnormal: a responsibility of that size is nothing next to the row

@@ -48,15 +48,7 @@ KAPI int KN(kmgmm_tied_logp)(const KT *gh, long m, int d, int k, const double *c
     int t = d + k;
     for (long i = 0; i < m; i++) {
         const KT *g = gh + i * t;
-        double lane[KMGMM_LANES] = {0};
-        int l;
-        for (l = 0; l + KMGMM_LANES <= d; l += KMGMM_LANES)
-            for (int u = 0; u < KMGMM_LANES; u++)    /* vectorised */
-                lane[u] += (double) g[l + u] * (double) g[l + u];
-        for (int u = 0; l < d; l++, u++) lane[u] += (double) g[l] * (double) g[l];
-        for (int h = KMGMM_LANES / 2; h > 0; h /= 2)
-            for (int u = 0; u < h; u++) lane[u] += lane[u + h];
-        double acc = lane[0];
+        const double acc = KN(kmgmm_sqdist_wide)(g, NULL, d);   /* ||G_i||^2 */
         const KT *hh = g + d;
         double *lp = logp + i * k;
         for (int j = 0; j < k; j++) {                 /* vectorised */
